@@ -1,0 +1,121 @@
+"""Write side of the denylist: revoke a token, a session or all of a user's tokens.
+
+Every item carries `expires_at` for DynamoDB TTL: it lives exactly as long as some token it
+revokes could still verify, and not longer. The read side is `authorizer.revocation`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from authorizer.errors import RevocationUnavailableError
+from authorizer.revocation import NOT_BEFORE_ATTRIBUTE, TTL_ATTRIBUTE, jti_key, sid_key, user_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+logger = logging.getLogger("lambda_jwt_auth.denylist")
+
+
+class Denylist:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        max_token_lifetime: int,
+        leeway: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._table = table
+        # How long after "now" any token issued before now could still verify.
+        self._horizon = max_token_lifetime + leeway
+        self._leeway = leeway
+        self._clock = clock
+
+    def revoke_token(self, jti: str, exp: int, reason: str) -> None:
+        self._put(jti_key(jti), exp + self._leeway, reason)
+
+    def revoke_session(self, sid: str, reason: str) -> None:
+        self._put(sid_key(sid), int(self._clock()) + self._horizon, reason)
+
+    def revoke_user(self, sub: str, reason: str) -> int:
+        """Revoke every token of `sub` issued up to now; returns the new "not before" time.
+
+        `iat` has whole seconds, so tokens issued later within this second are refused too;
+        `wait_for_not_before` keeps a login right after this from being caught by it.
+        """
+        not_before = math.floor(self._clock()) + 1
+        self._put(
+            user_key(sub), int(self._clock()) + self._horizon, reason, {NOT_BEFORE_ATTRIBUTE: not_before}
+        )
+        return not_before
+
+    def claim_refresh_token(self, jti: str, exp: int) -> bool:
+        """Retire a refresh token; False if it was retired already (reuse or a lost race)."""
+        try:
+            self._put(jti_key(jti), exp + self._leeway, "rotated", condition="attribute_not_exists(pk)")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise _unavailable(exc) from None
+        return True
+
+    def user_not_before(self, sub: str) -> int | None:
+        try:
+            item = self._client.get_item(
+                TableName=self._table, Key={"pk": {"S": user_key(sub)}}, ConsistentRead=True
+            ).get("Item")
+        except (BotoCoreError, ClientError) as exc:
+            raise _unavailable(exc) from None
+        if not item or float(item[TTL_ATTRIBUTE]["N"]) <= self._clock():
+            return None
+        return int(item[NOT_BEFORE_ATTRIBUTE]["N"])
+
+    def wait_for_not_before(self, sub: str, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Delay issuing (at most a second) until a fresh `iat` clears the user's "not before"."""
+        not_before = self.user_not_before(sub)
+        if not_before is not None:
+            delay = not_before - self._clock()
+            if 0 < delay <= 1:
+                sleep(delay)
+
+    def _put(
+        self,
+        key: str,
+        expires_at: int,
+        reason: str,
+        extra: dict[str, int] | None = None,
+        condition: str | None = None,
+    ) -> None:
+        item: dict[str, Any] = {
+            "pk": {"S": key},
+            TTL_ATTRIBUTE: {"N": str(expires_at)},
+            "reason": {"S": reason},
+            "revoked_at": {"N": str(int(self._clock()))},
+        }
+        for name, value in (extra or {}).items():
+            item[name] = {"N": str(value)}
+        kwargs: dict[str, Any] = {"TableName": self._table, "Item": item}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        try:
+            self._client.put_item(**kwargs)
+        except ClientError as exc:
+            if condition and exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise
+            raise _unavailable(exc) from None
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from None
+
+
+def _unavailable(exc: Exception) -> RevocationUnavailableError:
+    logger.error("denylist write failed: %s", type(exc).__name__)
+    return RevocationUnavailableError("the denylist is unavailable; retry later")

@@ -1,0 +1,38 @@
+"""The two DynamoDB tables, as created locally and in tests (serverless.yml declares the same)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# The denylist: one item per revoked token (`jti#…`), session (`sid#…`) or user "not before"
+# (`user#…`). DynamoDB TTL removes items once `expires_at` has passed.
+DENYLIST_TABLE: dict[str, Any] = {
+    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+DENYLIST_TTL_ATTRIBUTE = "expires_at"
+
+USERS_TABLE: dict[str, Any] = {
+    "AttributeDefinitions": [{"AttributeName": "username", "AttributeType": "S"}],
+    "KeySchema": [{"AttributeName": "username", "KeyType": "HASH"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+
+def create_tables(client: DynamoDBClient, *, denylist: str, users: str | None = None) -> None:
+    """Create the tables (and the denylist's TTL) if they do not exist yet."""
+    existing = set(client.list_tables()["TableNames"])
+    if denylist not in existing:
+        client.create_table(TableName=denylist, **DENYLIST_TABLE)
+        client.get_waiter("table_exists").wait(TableName=denylist)
+        client.update_time_to_live(
+            TableName=denylist,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": DENYLIST_TTL_ATTRIBUTE},
+        )
+    if users is not None and users not in existing:
+        client.create_table(TableName=users, **USERS_TABLE)
+        client.get_waiter("table_exists").wait(TableName=users)

@@ -1,0 +1,96 @@
+"""Issue signed token pairs: an RFC 9068 access token and a single-use refresh token."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from auth_service.keys import KeyRing
+from authorizer.verifier import ACCESS, REFRESH
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    scope: str
+    sid: str
+    access_jti: str
+    refresh_jti: str
+
+    def response_body(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "refresh_token": self.refresh_token,
+            "scope": self.scope,
+        }
+
+
+class TokenIssuer:
+    def __init__(
+        self,
+        keys: KeyRing,
+        *,
+        issuer: str,
+        audience: str,
+        client_id: str,
+        access_ttl: int,
+        refresh_ttl: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.client_id = client_id
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+        self._clock = clock
+
+    def issue(
+        self, sub: str, scope: str, *, sid: str | None = None, auth_time: int | None = None
+    ) -> TokenPair:
+        """A new pair; `sid` continues an existing session (refresh) or a new one starts (login)."""
+        now = int(self._clock())
+        sid = sid or str(uuid.uuid4())
+        common = {
+            "iss": self.issuer,
+            "sub": sub,
+            "iat": now,
+            "scope": scope,
+            "sid": sid,
+            "client_id": self.client_id,
+            "auth_time": auth_time if auth_time is not None else now,
+        }
+        access_jti, refresh_jti = str(uuid.uuid4()), str(uuid.uuid4())
+        access = {**common, "aud": self.audience, "exp": now + self.access_ttl, "jti": access_jti}
+        # Refresh tokens are addressed to us, not to the API, and say what they are twice:
+        # in `typ` and in `token_use`. Neither check alone has to hold the line.
+        refresh = {
+            **common,
+            "aud": self.issuer,
+            "exp": now + self.refresh_ttl,
+            "jti": refresh_jti,
+            "token_use": "refresh",
+        }
+        return TokenPair(
+            access_token=self._sign(access, ACCESS.typ),
+            refresh_token=self._sign(refresh, REFRESH.typ),
+            expires_in=self.access_ttl,
+            scope=scope,
+            sid=sid,
+            access_jti=access_jti,
+            refresh_jti=refresh_jti,
+        )
+
+    def _sign(self, claims: dict[str, Any], typ: str) -> str:
+        key = self.keys.current
+        assert key.private_key is not None  # load_key_ring guarantees the current key can sign
+        return jwt.encode(claims, key.private_key, algorithm=key.alg, headers={"typ": typ, "kid": key.kid})

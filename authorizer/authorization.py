@@ -1,0 +1,104 @@
+"""The authorizer itself: request in, decision out, decision rendered as API Gateway expects.
+
+Data flows one way: event -> request -> verified claims -> revocation check -> scope check ->
+decision -> response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from authorizer import responses
+from authorizer.claims import TokenClaims
+from authorizer.errors import AuthError
+from authorizer.events import AuthorizationRequest, EventFormat, MalformedEventError, parse_event
+from authorizer.revocation import RevocationList
+from authorizer.routes import RouteScopes
+from authorizer.verifier import TokenVerifier
+
+logger = logging.getLogger("lambda_jwt_auth.authorizer")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    claims: TokenClaims | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.claims is not None
+
+
+class Authorizer:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        revocations: RevocationList,
+        routes: RouteScopes,
+        *,
+        simple_responses: bool = True,
+    ) -> None:
+        self.verifier = verifier
+        self.revocations = revocations
+        self.routes = routes
+        self.simple_responses = simple_responses
+
+    def decide(self, request: AuthorizationRequest) -> Decision:
+        if request.token is None:
+            return Decision(False, "no bearer token")
+        try:
+            claims = self.verifier.verify(request.token)
+            self.revocations.check(claims)
+        except AuthError as exc:
+            return Decision(False, f"{type(exc).__name__}: {exc}")
+        missing = self.routes.required(request.method, request.path) - claims.scopes
+        if missing:
+            return Decision(False, f"missing scope: {' '.join(sorted(missing))}", claims)
+        return Decision(True, "ok", claims)
+
+    def handle(self, event: Any) -> dict[str, Any]:
+        """The Lambda contract: answer API Gateway in the format its event asked for."""
+        try:
+            request = parse_event(event)
+        except MalformedEventError as exc:
+            _log(None, Decision(False, f"malformed event: {exc}"))
+            if isinstance(event, dict) and event.get("version") == "2.0" and self.simple_responses:
+                return responses.simple(False)
+            raise responses.Unauthorized() from None
+        decision = self.decide(request)
+        _log(request, decision)
+        return self.render(request, decision)
+
+    def render(self, request: AuthorizationRequest, decision: Decision) -> dict[str, Any]:
+        claims = decision.claims
+        if request.format is EventFormat.HTTP_V2 and self.simple_responses:
+            return responses.simple(decision.allowed, responses.context(claims) if claims else None)
+        if claims is None:
+            if request.format is EventFormat.HTTP_V2:
+                return responses.policy("anonymous", allow=(), deny=[f"{request.arn.prefix}/*"])
+            raise responses.Unauthorized()
+        # One policy for every route the token may use, so API Gateway's cached policy keeps
+        # answering correctly on the next route instead of turning into 403s.
+        deny = [rule.arn_resource(request.arn.prefix) for rule in self.routes.forbidden(claims.scopes)]
+        return responses.policy(
+            claims.sub, allow=[f"{request.arn.prefix}/*"], deny=deny, ctx=responses.context(claims)
+        )
+
+
+def _log(request: AuthorizationRequest | None, decision: Decision) -> None:
+    # Never the token: its jti and sub identify it well enough.
+    record: dict[str, Any] = {
+        "event": "authorize",
+        "outcome": "allow" if decision.allowed else "deny",
+        "reason": decision.reason,
+    }
+    if request is not None:
+        record["route"] = f"{request.method} {request.path}"
+    if decision.claims is not None:
+        record["jti"] = decision.claims.jti
+        record["sub"] = decision.claims.sub
+    logger.info(json.dumps(record))

@@ -1,0 +1,101 @@
+"""Configuration, read from the environment once at cold start and validated in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from urllib.parse import urlsplit
+
+from authorizer.env import EnvReader
+from authorizer.routes import RouteScopes
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class JwksKind(Enum):
+    INLINE = "AUTH_JWKS"
+    FILE = "AUTH_JWKS_FILE"
+    SSM = "AUTH_JWKS_SSM_PARAMETER"
+
+
+@dataclass(frozen=True)
+class JwksSource:
+    kind: JwksKind
+    value: str  # the JSON itself, a file path or an SSM parameter name
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    """What the authorizer and the issuing functions both read."""
+
+    issuer: str
+    audiences: tuple[str, ...]
+    jwks: JwksSource | None
+    denylist_table: str
+    region: str
+    dynamodb_endpoint: str | None
+    leeway: int
+    max_token_bytes: int
+
+    @classmethod
+    def read(cls, env: EnvReader) -> CommonSettings:
+        issuer = env.required("AUTH_ISSUER", "the exact `iss` of our tokens, e.g. https://auth.example.com")
+        if issuer:
+            _check_issuer(issuer, env)
+        audience = env.required("AUTH_AUDIENCE", "the `aud` our access tokens carry")
+        jwks = env.one_of(*(kind.value for kind in JwksKind))
+        return cls(
+            issuer=issuer,
+            audiences=tuple(a.strip() for a in audience.split(",") if a.strip()),
+            jwks=JwksSource(JwksKind(jwks[0]), jwks[1]) if jwks else None,
+            denylist_table=env.required("AUTH_DENYLIST_TABLE", "the DynamoDB denylist table name"),
+            region=env.text("AWS_REGION") or env.text("AWS_DEFAULT_REGION") or "us-east-1",
+            dynamodb_endpoint=env.text("AUTH_DYNAMODB_ENDPOINT"),
+            leeway=env.integer("AUTH_LEEWAY_SECONDS", 30, maximum=300),
+            max_token_bytes=env.integer("AUTH_MAX_TOKEN_BYTES", 8192, minimum=512, maximum=65536),
+        )
+
+
+@dataclass(frozen=True)
+class AuthorizerConfig:
+    common: CommonSettings
+    jwks: JwksSource
+    revocation_cache_seconds: int
+    simple_responses: bool
+    route_scopes: RouteScopes
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AuthorizerConfig:
+        env = EnvReader(os.environ if environ is None else environ)
+        common = CommonSettings.read(env)
+        if common.jwks is None and not env.problems:
+            env.problems.append(
+                "one of AUTH_JWKS, AUTH_JWKS_FILE or AUTH_JWKS_SSM_PARAMETER is required: "
+                "the public keys tokens are verified with"
+            )
+        cache_seconds = env.integer("AUTH_REVOCATION_CACHE_SECONDS", 5, maximum=3600)
+        simple = env.boolean("AUTH_HTTP_API_SIMPLE_RESPONSES", True)
+        routes = env.json("AUTH_ROUTE_SCOPES")
+        env.raise_if_invalid("authorizer")
+        assert common.jwks is not None
+        return cls(
+            common=common,
+            jwks=common.jwks,
+            revocation_cache_seconds=cache_seconds,
+            simple_responses=simple,
+            route_scopes=RouteScopes.from_mapping(routes),
+        )
+
+
+def _check_issuer(issuer: str, env: EnvReader) -> None:
+    # An issuer is compared byte for byte; a trailing slash or plain http is a mistake waiting.
+    parts = urlsplit(issuer)
+    local = parts.hostname in _LOCAL_HOSTS
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        env.problems.append(
+            f"AUTH_ISSUER must be an https:// URL (http:// only on localhost), got {issuer!r}"
+        )
+    elif issuer.endswith("/") or parts.query or parts.fragment:
+        env.problems.append(f"AUTH_ISSUER must have no trailing slash, query or fragment, got {issuer!r}")

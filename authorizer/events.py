@@ -1,0 +1,106 @@
+"""API Gateway authorizer events, parsed into one request type.
+
+Three shapes arrive at one handler: REST API TOKEN, REST API REQUEST (also HTTP API payload 1.0)
+and HTTP API payload 2.0. Header lookup is case-insensitive, as HTTP requires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class EventFormat(Enum):
+    REST_TOKEN = "rest-token"  # noqa: S105 - an event format, not a secret
+    REST_REQUEST = "rest-request"  # also HTTP API payload 1.0: answered with an IAM policy
+    HTTP_V2 = "http-v2"
+
+
+class MalformedEventError(ValueError):
+    """The event is none of the formats API Gateway sends to an authorizer."""
+
+
+@dataclass(frozen=True)
+class ApiArn:
+    """`arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{METHOD}/{path}`."""
+
+    prefix: str  # everything up to and including the stage
+    method: str
+    path: str  # "/" + the rest, as sent (a concrete path on REST, the route's path on HTTP APIs)
+
+    @classmethod
+    def parse(cls, arn: object) -> ApiArn:
+        if not isinstance(arn, str) or not arn.startswith("arn:"):
+            raise MalformedEventError("event has no execute-api ARN")
+        head, sep, resource = arn.rpartition(":")
+        parts = resource.split("/", 3)
+        if not sep or len(parts) < 3:
+            raise MalformedEventError("event ARN is not an execute-api method ARN")
+        api_id, stage, method = parts[0], parts[1], parts[2]
+        path = "/" + (parts[3] if len(parts) == 4 else "")
+        return cls(prefix=f"{head}:{api_id}/{stage}", method=method.upper(), path=path)
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    format: EventFormat
+    token: str | None  # the bearer token, or None when absent or not a Bearer credential
+    method: str
+    path: str  # route template where API Gateway gives one, else the concrete path
+    arn: ApiArn
+
+
+def bearer_token(value: object) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value (scheme case-insensitive)."""
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+def header(headers: object, name: str) -> str | None:
+    if not isinstance(headers, Mapping):
+        return None
+    wanted = name.lower()
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == wanted and isinstance(value, str):
+            return value
+    return None
+
+
+def parse_event(event: Any) -> AuthorizationRequest:
+    if not isinstance(event, Mapping):
+        raise MalformedEventError("event is not a JSON object")
+    if event.get("version") == "2.0":
+        return _http_v2(event)
+    if event.get("type") == "TOKEN":
+        arn = ApiArn.parse(event.get("methodArn"))
+        return AuthorizationRequest(
+            EventFormat.REST_TOKEN, bearer_token(event.get("authorizationToken")), arn.method, arn.path, arn
+        )
+    if event.get("type") == "REQUEST":
+        arn = ApiArn.parse(event.get("methodArn") or event.get("routeArn"))
+        method = event.get("httpMethod") or arn.method
+        path = event.get("resource") or arn.path
+        token = bearer_token(header(event.get("headers"), "authorization"))
+        return AuthorizationRequest(EventFormat.REST_REQUEST, token, str(method).upper(), str(path), arn)
+    raise MalformedEventError("unrecognised authorizer event")
+
+
+def _http_v2(event: Mapping[str, Any]) -> AuthorizationRequest:
+    arn = ApiArn.parse(event.get("routeArn"))
+    token = bearer_token(header(event.get("headers"), "authorization"))
+    if token is None:
+        sources = event.get("identitySource")
+        if isinstance(sources, list) and sources:
+            token = bearer_token(sources[0])
+    route_key = event.get("routeKey")
+    method, path = arn.method, arn.path
+    if isinstance(route_key, str) and " " in route_key:
+        method, _, path = route_key.partition(" ")
+    return AuthorizationRequest(EventFormat.HTTP_V2, token, method.upper(), path, arn)

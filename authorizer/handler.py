@@ -1,0 +1,16 @@
+"""Lambda entry point of the authorizer. Everything is built at import: once per container."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from authorizer.bootstrap import build_authorizer
+from authorizer.config import AuthorizerConfig
+
+logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
+_authorizer = build_authorizer(AuthorizerConfig.from_env())
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _authorizer.handle(event)

@@ -1,0 +1,42 @@
+"""Load the trusted public keys once per container: inline JSON, a file or an SSM parameter."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from authorizer.aws import ssm_client
+from authorizer.config import JwksKind, JwksSource
+from authorizer.errors import ConfigurationError
+from authorizer.keys import KeySet
+
+
+def load_key_set(source: JwksSource, region: str) -> KeySet:
+    return KeySet.from_jwks(_parse(_read(source, region), source))
+
+
+def _read(source: JwksSource, region: str) -> str:
+    if source.kind is JwksKind.INLINE:
+        return source.value
+    if source.kind is JwksKind.FILE:
+        try:
+            return Path(source.value).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(
+                f"{source.kind.value}: cannot read {source.value!r}: {exc.strerror}"
+            ) from None
+    try:
+        response = ssm_client(region).get_parameter(Name=source.value)
+    except Exception as exc:  # any SDK failure is a cold-start configuration failure
+        raise ConfigurationError(
+            f"{source.kind.value}: cannot read SSM parameter {source.value!r}: {type(exc).__name__}"
+        ) from None
+    return str(response["Parameter"]["Value"])
+
+
+def _parse(text: str, source: JwksSource) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ConfigurationError(f"{source.kind.value}: the JWKS is not valid JSON") from None

@@ -1,0 +1,89 @@
+"""For the API's own handlers: the verified principal, handed over from the authorizer context.
+
+    @authenticated(scopes=("orders:write",))
+    def handler(event, context, principal):
+        return {"statusCode": 200, "body": principal.sub}
+
+The authorizer already verified the token; this reads its context (REST APIs:
+`requestContext.authorizer`, HTTP APIs: `requestContext.authorizer.lambda`) and answers 403 when
+a required scope is missing. It is the stateless counterpart of a session decorator.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Handler = Callable[[dict[str, Any], Any, "Principal"], Any]
+LambdaHandler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    scopes: frozenset[str]
+    sid: str | None
+    jti: str | None
+    client_id: str | None
+    exp: int | None
+
+    @property
+    def scope(self) -> str:
+        return " ".join(sorted(self.scopes))
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> Principal | None:
+        """The principal the authorizer verified, or None when no authorizer ran."""
+        request_context = event.get("requestContext")
+        if not isinstance(request_context, Mapping):
+            return None
+        authorizer = request_context.get("authorizer")
+        if not isinstance(authorizer, Mapping):
+            return None
+        ctx = authorizer.get("lambda", authorizer)
+        if not isinstance(ctx, Mapping) or not ctx.get("sub"):
+            return None
+        exp = ctx.get("exp")
+        return cls(
+            sub=str(ctx["sub"]),
+            scopes=frozenset(str(ctx.get("scope") or "").split()),
+            sid=str(ctx["sid"]) if ctx.get("sid") else None,
+            jti=str(ctx["jti"]) if ctx.get("jti") else None,
+            client_id=str(ctx["client_id"]) if ctx.get("client_id") else None,
+            exp=int(exp) if isinstance(exp, int | str) and str(exp).isdigit() else None,
+        )
+
+
+def _refusal(status: int, error: str, description: str, scopes: Iterable[str] = ()) -> dict[str, Any]:
+    challenge = f'Bearer error="{error}"'
+    if scopes:
+        challenge += f', scope="{" ".join(sorted(scopes))}"'
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", "WWW-Authenticate": challenge},
+        "body": json.dumps({"error": error, "error_description": description}),
+    }
+
+
+def authenticated(scopes: Iterable[str] = ()) -> Callable[[Handler], LambdaHandler]:
+    """Hand the wrapped handler the verified principal; 403 when a required scope is missing."""
+    required = frozenset(scopes)
+
+    def decorate(func: Handler) -> LambdaHandler:
+        @functools.wraps(func)
+        def wrapper(event: dict[str, Any], context: Any) -> Any:
+            principal = Principal.from_event(event)
+            if principal is None:
+                # The route is not behind the authorizer: a deployment mistake, refused safely.
+                return _refusal(401, "invalid_token", "no verified principal on this request")
+            missing = required - principal.scopes
+            if missing:
+                return _refusal(403, "insufficient_scope", "the token lacks a required scope", required)
+            return func(event, context, principal)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,199 @@
+"""Verify a compact JWS token: shape, pinned algorithm, signature, type, issuer, audience, times.
+
+Configured once (keys, issuer, audience, token type), then only asked `verify(token)`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from jwt import exceptions as jwt_errors
+
+from authorizer.claims import TokenClaims
+from authorizer.errors import (
+    AlgorithmNotAllowedError,
+    AudienceMismatchError,
+    InvalidClaimError,
+    InvalidSignatureError,
+    IssuerMismatchError,
+    MalformedTokenError,
+    TokenExpiredError,
+    TokenNotYetValidError,
+    TokenTypeError,
+)
+from authorizer.keys import KeySet
+
+# We issue and accept nothing else in a header; `jku`, `x5u`, `jwk`, `crit`, `b64`... are refused.
+ALLOWED_HEADER_PARAMETERS = frozenset({"alg", "kid", "typ"})
+DEFAULT_MAX_TOKEN_BYTES = 8192
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class TokenType:
+    name: str
+    typ: str  # the JOSE header `typ`, compared case-insensitively without "application/"
+
+
+ACCESS = TokenType("access", "at+jwt")  # RFC 9068
+REFRESH = TokenType("refresh", "rt+jwt")
+
+
+def decode_header(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> dict[str, Any]:
+    """The JOSE header of a compact JWS, checked for shape only (nothing is trusted yet)."""
+    if not isinstance(token, str) or not token:
+        raise MalformedTokenError("token is empty")
+    if len(token) > max_bytes:
+        raise MalformedTokenError(f"token is longer than {max_bytes} bytes")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise MalformedTokenError("token is not a compact JWS (three dot-separated parts)")
+    if not all(_BASE64URL.fullmatch(part) for part in parts):
+        raise MalformedTokenError("token parts are not base64url")
+    try:
+        padded = parts[0] + "=" * (-len(parts[0]) % 4)
+        header = json.loads(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, ValueError):
+        raise MalformedTokenError("token header is not base64url-encoded JSON") from None
+    if not isinstance(header, dict):
+        raise MalformedTokenError("token header is not a JSON object")
+    unexpected = set(header) - ALLOWED_HEADER_PARAMETERS
+    if unexpected:
+        raise MalformedTokenError(f"header parameter(s) not accepted: {', '.join(sorted(unexpected))}")
+    return header
+
+
+def normalize_typ(typ: object) -> str:
+    if not isinstance(typ, str):
+        return ""
+    typ = typ.lower()
+    return typ.removeprefix("application/")
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        keys: KeySet,
+        *,
+        issuer: str,
+        audience: str | Sequence[str],
+        token_type: TokenType,
+        leeway: int = 30,
+        required_claims: Sequence[str] = ("iss", "sub", "aud", "exp", "iat", "jti"),
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audiences = [audience] if isinstance(audience, str) else list(audience)
+        self.token_type = token_type
+        self.leeway = leeway
+        self.required_claims = list(required_claims)
+        self.max_token_bytes = max_token_bytes
+        self._clock = clock
+
+    def verify(self, token: str) -> TokenClaims:
+        header = decode_header(token, self.max_token_bytes)
+        if normalize_typ(header.get("typ")) != self.token_type.typ:
+            raise TokenTypeError(f"not an {self.token_type.name} token (typ must be {self.token_type.typ})")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise MalformedTokenError("token header has no kid")
+        key = self.keys.get(kid)
+        if header.get("alg") != key.alg:
+            raise AlgorithmNotAllowedError(f"algorithm must be {key.alg} for this key")
+        payload = self._decode(token, key.key, key.alg)
+        claims = _claims(payload)
+        self._check_times(payload, claims)
+        self._check_use(payload)
+        return claims
+
+    def _decode(self, token: str, key: Any, alg: str) -> dict[str, Any]:
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                audience=self.audiences,
+                issuer=self.issuer,
+                # Times are checked below against our own clock, with our error types.
+                options={
+                    "require": self.required_claims,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+        except jwt_errors.InvalidSignatureError:
+            raise InvalidSignatureError("signature verification failed") from None
+        except jwt_errors.InvalidAudienceError:
+            raise AudienceMismatchError("token audience is not accepted here") from None
+        except jwt_errors.InvalidIssuerError:
+            raise IssuerMismatchError("token issuer is not trusted") from None
+        except jwt_errors.MissingRequiredClaimError as exc:
+            raise InvalidClaimError(f"token lacks the {exc.claim!r} claim") from None
+        except jwt_errors.InvalidAlgorithmError:
+            raise AlgorithmNotAllowedError(f"algorithm must be {alg}") from None
+        except jwt_errors.PyJWTError:
+            raise MalformedTokenError("token could not be decoded") from None
+
+    def _check_times(self, payload: Mapping[str, Any], claims: TokenClaims) -> None:
+        now = self._clock()
+        if now >= claims.exp + self.leeway:
+            raise TokenExpiredError("token has expired")
+        if claims.iat > now + self.leeway:
+            raise TokenNotYetValidError("token was issued in the future")
+        if "nbf" in payload and _numeric_date(payload, "nbf") > now + self.leeway:
+            raise TokenNotYetValidError("token is not valid yet")
+
+    def _check_use(self, payload: Mapping[str, Any]) -> None:
+        # Belt and braces beside `typ`: refresh tokens also say so in the signed payload.
+        use = payload.get("token_use")
+        if self.token_type is REFRESH and use != "refresh":
+            raise TokenTypeError("not a refresh token")
+        if self.token_type is not REFRESH and use == "refresh":
+            raise TokenTypeError(f"a refresh token is not an {self.token_type.name} token")
+
+
+def _numeric_date(payload: Mapping[str, Any], name: str) -> int:
+    value = payload.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidClaimError(f"{name!r} must be a NumericDate")
+    return int(value)
+
+
+def _optional_text(payload: Mapping[str, Any], name: str) -> str | None:
+    value = payload.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidClaimError(f"{name!r} must be a string")
+    return value
+
+
+def _required_text(payload: Mapping[str, Any], name: str) -> str:
+    value = _optional_text(payload, name)
+    if not value:
+        raise InvalidClaimError(f"token lacks the {name!r} claim")
+    return value
+
+
+def _claims(payload: Mapping[str, Any]) -> TokenClaims:
+    return TokenClaims(
+        sub=_required_text(payload, "sub"),
+        jti=_required_text(payload, "jti"),
+        iat=_numeric_date(payload, "iat"),
+        exp=_numeric_date(payload, "exp"),
+        scope=_optional_text(payload, "scope") or "",
+        sid=_optional_text(payload, "sid"),
+        client_id=_optional_text(payload, "client_id"),
+        raw=payload,
+    )
