@@ -43,6 +43,10 @@ class Denylist:
     def revoke_token(self, jti: str, exp: int, reason: str) -> None:
         self._put(jti_key(jti), exp + self._leeway, reason)
 
+    def revoke_jti(self, jti: str, reason: str) -> None:
+        """Revoke a token known only by its jti: kept for as long as any token could live."""
+        self._put(jti_key(jti), int(self._clock()) + self._horizon, reason)
+
     def revoke_session(self, sid: str, reason: str) -> None:
         self._put(sid_key(sid), int(self._clock()) + self._horizon, reason)
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from authorizer.revocation import TTL_ATTRIBUTE
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+# Table names `auth-service serve` and the CLI use when none are configured.
+LOCAL_DENYLIST_TABLE = "lambda-jwt-auth-local-denylist"
+LOCAL_USERS_TABLE = "lambda-jwt-auth-local-users"
 
 # The denylist: one item per revoked token (`jti#…`), session (`sid#…`) or user "not before"
 # (`user#…`). DynamoDB TTL removes items once `expires_at` has passed.
@@ -14,7 +20,6 @@ DENYLIST_TABLE: dict[str, Any] = {
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
     "BillingMode": "PAY_PER_REQUEST",
 }
-DENYLIST_TTL_ATTRIBUTE = "expires_at"
 
 USERS_TABLE: dict[str, Any] = {
     "AttributeDefinitions": [{"AttributeName": "username", "AttributeType": "S"}],
@@ -31,7 +36,7 @@ def create_tables(client: DynamoDBClient, *, denylist: str, users: str | None = 
         client.get_waiter("table_exists").wait(TableName=denylist)
         client.update_time_to_live(
             TableName=denylist,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": DENYLIST_TTL_ATTRIBUTE},
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
         )
     if users is not None and users not in existing:
         client.create_table(TableName=users, **USERS_TABLE)

@@ -6,7 +6,6 @@ decision -> response.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from authorizer import responses
 from authorizer.claims import TokenClaims
 from authorizer.errors import AuthError
 from authorizer.events import AuthorizationRequest, EventFormat, MalformedEventError, parse_event
+from authorizer.log import log_event
 from authorizer.revocation import RevocationList
 from authorizer.routes import RouteScopes
 from authorizer.verifier import TokenVerifier
@@ -91,14 +91,13 @@ class Authorizer:
 
 def _log(request: AuthorizationRequest | None, decision: Decision) -> None:
     # Never the token: its jti and sub identify it well enough.
-    record: dict[str, Any] = {
-        "event": "authorize",
-        "outcome": "allow" if decision.allowed else "deny",
-        "reason": decision.reason,
-    }
-    if request is not None:
-        record["route"] = f"{request.method} {request.path}"
-    if decision.claims is not None:
-        record["jti"] = decision.claims.jti
-        record["sub"] = decision.claims.sub
-    logger.info(json.dumps(record))
+    claims = decision.claims
+    log_event(
+        logger,
+        "authorize",
+        outcome="allow" if decision.allowed else "deny",
+        reason=decision.reason,
+        route=f"{request.method} {request.path}" if request else None,
+        jti=claims.jti if claims else None,
+        sub=claims.sub if claims else None,
+    )

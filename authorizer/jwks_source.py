@@ -12,8 +12,13 @@ from authorizer.errors import ConfigurationError
 from authorizer.keys import KeySet
 
 
+def read_jwks(source: JwksSource, region: str) -> Any:
+    """The JWKS document as configured (parsed JSON, not yet validated)."""
+    return _parse(_read(source, region), source)
+
+
 def load_key_set(source: JwksSource, region: str) -> KeySet:
-    return KeySet.from_jwks(_parse(_read(source, region), source))
+    return KeySet.from_jwks(read_jwks(source, region))
 
 
 def _read(source: JwksSource, region: str) -> str:

@@ -24,15 +24,15 @@ LambdaHandler = Callable[[dict[str, Any], Any], Any]
 @dataclass(frozen=True)
 class Principal:
     sub: str
-    scopes: frozenset[str]
+    scope: str  # space-separated, as in the token
     sid: str | None
     jti: str | None
     client_id: str | None
     exp: int | None
 
     @property
-    def scope(self) -> str:
-        return " ".join(sorted(self.scopes))
+    def scopes(self) -> frozenset[str]:
+        return frozenset(self.scope.split())
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Principal | None:
@@ -49,7 +49,7 @@ class Principal:
         exp = ctx.get("exp")
         return cls(
             sub=str(ctx["sub"]),
-            scopes=frozenset(str(ctx.get("scope") or "").split()),
+            scope=str(ctx.get("scope") or ""),
             sid=str(ctx["sid"]) if ctx.get("sid") else None,
             jti=str(ctx["jti"]) if ctx.get("jti") else None,
             client_id=str(ctx["client_id"]) if ctx.get("client_id") else None,

@@ -1,0 +1,204 @@
+"""HTTP API (payload 2.0) requests and JSON responses for the issuing endpoints.
+
+Every way a request can be wrong ends here as a 4xx with an OAuth-style `error` code; an
+unexpected failure is a 500 with no detail, and the log says what kind of exception it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from authorizer.errors import AuthError, RevocationUnavailableError, TokenError
+from authorizer.events import bearer_token
+from authorizer.log import log_event
+
+logger = logging.getLogger("lambda_jwt_auth.http")
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
+JSON_TYPE = "application/json"
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+class HttpError(Exception):
+    def __init__(
+        self, status: int, error: str, description: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+        self.headers = dict(headers or {})
+
+
+def unauthorized(description: str, error: str = "invalid_token") -> HttpError:
+    return HttpError(401, error, description, {"WWW-Authenticate": f'Bearer error="{error}"'})
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]  # names lowercased
+    body: bytes
+    request_id: str = ""
+    cookies: tuple[str, ...] = field(default=())
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def bearer_token(self) -> str | None:
+        return bearer_token(self.header("authorization"))
+
+    @property
+    def media_type(self) -> str:
+        return (self.header("content-type") or "").split(";")[0].strip().lower()
+
+
+def parse_request(event: Any, max_body_bytes: int) -> Request:
+    if not isinstance(event, Mapping):
+        raise HttpError(400, "invalid_request", "malformed request")
+    raw_headers = event.get("headers") or {}
+    headers = (
+        {str(k).lower(): str(v) for k, v in raw_headers.items()} if isinstance(raw_headers, Mapping) else {}
+    )
+    context = _mapping(event.get("requestContext"))
+    http = _mapping(context.get("http"))
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        raise HttpError(400, "invalid_request", "malformed request body")
+    # Checked before decoding, so an oversized body costs nothing to refuse.
+    if len(body) > max_body_bytes * 4 // 3 + 4:
+        raise HttpError(413, "invalid_request", f"request body is larger than {max_body_bytes} bytes")
+    if event.get("isBase64Encoded"):
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise HttpError(400, "invalid_request", "request body is not valid base64") from None
+    else:
+        data = body.encode("utf-8", "surrogatepass")
+    if len(data) > max_body_bytes:
+        raise HttpError(413, "invalid_request", f"request body is larger than {max_body_bytes} bytes")
+    cookies = event.get("cookies")
+    return Request(
+        method=str(http.get("method", "")),
+        path=str(http.get("path", event.get("rawPath", ""))),
+        headers=headers,
+        body=data,
+        request_id=str(context.get("requestId", "")),
+        cookies=tuple(c for c in cookies if isinstance(c, str)) if isinstance(cookies, list) else (),
+    )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(request: Request) -> str:
+    try:
+        return request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HttpError(400, "invalid_request", "request body is not UTF-8") from None
+
+
+def read_json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; 415 for another content type, 400 for anything malformed."""
+    if request.media_type != JSON_TYPE:
+        raise HttpError(415, "invalid_request", f"Content-Type must be {JSON_TYPE}")
+    return _json_object(_text(request))
+
+
+def read_params(request: Request) -> dict[str, Any]:
+    """Form-encoded parameters (RFC 7009/7662 style), or a JSON object."""
+    if request.media_type == FORM_TYPE:
+        try:
+            pairs = parse_qsl(_text(request), keep_blank_values=True, strict_parsing=bool(request.body))
+        except ValueError:
+            raise HttpError(400, "invalid_request", "malformed form body") from None
+        params: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in params:
+                raise HttpError(400, "invalid_request", f"parameter {name!r} appears more than once")
+            params[name] = value
+        return params
+    if request.media_type == JSON_TYPE:
+        return _json_object(_text(request))
+    raise HttpError(415, "invalid_request", f"Content-Type must be {FORM_TYPE} or {JSON_TYPE}")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise HttpError(400, "invalid_request", "request body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise HttpError(400, "invalid_request", "request body must be a JSON object")
+    return value
+
+
+def required_text(params: Mapping[str, Any], name: str) -> str:
+    value = params.get(name)
+    if not isinstance(value, str) or not value:
+        raise HttpError(400, "invalid_request", f"{name!r} is required and must be a non-empty string")
+    return value
+
+
+def optional_text(params: Mapping[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise HttpError(400, "invalid_request", f"{name!r} must be a string")
+    return value
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": JSON_TYPE, **NO_STORE, **(headers or {})},
+        "body": json.dumps(body),
+    }
+
+
+def empty_response(status: int = 204) -> dict[str, Any]:
+    return {"statusCode": status, "headers": dict(NO_STORE), "body": ""}
+
+
+def error_response(error: HttpError) -> dict[str, Any]:
+    return json_response(
+        error.status, {"error": error.error, "error_description": error.description}, error.headers
+    )
+
+
+Endpoint = Callable[[Request], dict[str, Any]]
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def endpoint(func: Endpoint, *, max_body_bytes: int) -> LambdaHandler:
+    """Adapt a plain `Request -> response` function to a Lambda handler with uniform errors."""
+
+    @functools.wraps(func)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return func(parse_request(event, max_body_bytes))
+        except HttpError as exc:
+            return error_response(exc)
+        except RevocationUnavailableError as exc:
+            return error_response(HttpError(503, exc.error, str(exc), {"Retry-After": "1"}))
+        except TokenError as exc:
+            return error_response(unauthorized(str(exc)))
+        except AuthError as exc:
+            return error_response(HttpError(403, exc.error, str(exc)))
+        except Exception as exc:
+            # The type, never the message: messages can carry request data.
+            log_event(logger, "unhandled_error", logging.ERROR, error=type(exc).__name__, route=func.__name__)
+            return error_response(HttpError(500, "server_error", "internal error"))
+
+    return handler

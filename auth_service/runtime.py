@@ -1,0 +1,135 @@
+"""The parts each Lambda function needs, built from configuration once per container.
+
+Handler modules call these at import (cold start); each part is built at most once per process
+and only if some function asks for it, so a function never loads what it does not use.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from auth_service.config import ServiceConfig
+from auth_service.denylist import Denylist
+from auth_service.keys import KeyRing, load_key_ring
+from auth_service.sessions import Sessions
+from auth_service.tokens import TokenIssuer
+from authorizer.aws import dynamodb_client
+from authorizer.errors import ConfigurationError
+from authorizer.jwks_source import read_jwks
+from authorizer.keys import KeySet
+from authorizer.revocation import RevocationList
+from authorizer.verifier import ACCESS, REFRESH, TokenVerifier
+
+
+@cache
+def config() -> ServiceConfig:
+    return ServiceConfig.from_env()
+
+
+@cache
+def key_ring() -> KeyRing:
+    from auth_service.key_source import read_signing_pem
+
+    source = config().signing_key
+    if source is None:
+        raise ConfigurationError(
+            "this function signs tokens: set AUTH_SIGNING_KEY, AUTH_SIGNING_KEY_FILE, "
+            "AUTH_SIGNING_KEY_SSM_PARAMETER or AUTH_SIGNING_KEY_SECRET_ID"
+        )
+    return load_key_ring(read_signing_pem(source, config().common.region))
+
+
+@cache
+def jwks() -> dict[str, Any]:
+    """The public keys we publish and verify with: configured, or derived from the signing key."""
+    common = config().common
+    if common.jwks is None:
+        return key_ring().jwks()
+    document = read_jwks(common.jwks, common.region)
+    KeySet.from_jwks(document)  # validate before publishing anything
+    return {"keys": list(document["keys"])}
+
+
+@cache
+def key_set() -> KeySet:
+    return KeySet.from_jwks(jwks())
+
+
+@cache
+def access_verifier() -> TokenVerifier:
+    common = config().common
+    return TokenVerifier(
+        key_set(),
+        issuer=common.issuer,
+        audience=common.audiences,
+        token_type=ACCESS,
+        leeway=common.leeway,
+        max_token_bytes=common.max_token_bytes,
+    )
+
+
+@cache
+def refresh_verifier() -> TokenVerifier:
+    common = config().common
+    return TokenVerifier(
+        key_set(),
+        issuer=common.issuer,
+        audience=common.issuer,
+        token_type=REFRESH,
+        leeway=common.leeway,
+        max_token_bytes=common.max_token_bytes,
+    )
+
+
+@cache
+def _dynamodb() -> Any:
+    common = config().common
+    return dynamodb_client(common.region, common.dynamodb_endpoint)
+
+
+@cache
+def denylist() -> Denylist:
+    cfg = config()
+    return Denylist(
+        _dynamodb(),
+        cfg.common.denylist_table,
+        max_token_lifetime=max(cfg.refresh_token_ttl, cfg.access_token_ttl),
+        leeway=cfg.common.leeway,
+    )
+
+
+@cache
+def token_issuer() -> TokenIssuer:
+    cfg = config()
+    return TokenIssuer(
+        key_ring(),
+        issuer=cfg.issuer,
+        audience=cfg.audience,
+        client_id=cfg.client_id,
+        access_ttl=cfg.access_token_ttl,
+        refresh_ttl=cfg.refresh_token_ttl,
+    )
+
+
+def sessions(*, signing: bool) -> Sessions:
+    """The session logic; `signing` functions (login, refresh) also get the token issuer."""
+    return Sessions(
+        access=access_verifier(),
+        refresh_verifier=refresh_verifier(),
+        denylist=denylist(),
+        # The issuing side always reads the denylist fresh: no cache.
+        revocations=RevocationList(_dynamodb(), config().common.denylist_table, cache_seconds=0),
+        issuer=token_issuer() if signing else None,
+        introspection_scope=config().introspection_scope,
+    )
+
+
+def users() -> Any:
+    """The user table (imports argon2: only the login function and the CLI call this)."""
+    from auth_service.users import UserTable
+
+    table = config().users_table
+    if table is None:
+        raise ConfigurationError("the login function needs AUTH_USERS_TABLE")
+    return UserTable(_dynamodb(), table)
