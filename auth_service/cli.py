@@ -100,6 +100,11 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(
             f"serve needs the local extra: pip install 'lambda-jwt-auth[local]' ({exc.name})"
         ) from None
+    import logging
+
+    # What CloudWatch would show: the functions' JSON log lines, one per event.
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     options = ServeOptions(
         host=args.host,
         port=args.port,

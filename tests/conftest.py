@@ -1,0 +1,77 @@
+"""Shared fixtures: AWS is never called for real; keys are generated at run time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
+from auth_service.tables import create_tables
+
+ISSUER = "https://auth.example.test"
+AUDIENCE = "orders-api"
+DENYLIST = "test-denylist"
+USERS = "test-users"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Dummy credentials so an accidental real call fails to authenticate instead of succeeding.
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def rsa_pem() -> str:
+    return generate_private_key_pem("RS256")
+
+
+@pytest.fixture(scope="session", params=["RS256", "ES256", "EdDSA"])
+def any_alg_pem(request: pytest.FixtureRequest) -> str:
+    return generate_private_key_pem(request.param)
+
+
+@pytest.fixture(scope="session")
+def ring(rsa_pem: str) -> KeyRing:
+    return load_key_ring(rsa_pem)
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    """A moto DynamoDB client with the denylist and users tables created."""
+    with mock_aws():
+        import boto3
+
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_tables(client, denylist=DENYLIST, users=USERS)
+        yield client
+
+
+@pytest.fixture
+def service_env(monkeypatch: pytest.MonkeyPatch, rsa_pem: str) -> dict[str, str]:
+    """Environment of a deployed issuing function (signing key inline)."""
+    env = {
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_AUDIENCE": AUDIENCE,
+        "AUTH_DENYLIST_TABLE": DENYLIST,
+        "AUTH_USERS_TABLE": USERS,
+        "AUTH_SIGNING_KEY": rsa_pem,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI") == "true"

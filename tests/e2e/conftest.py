@@ -1,0 +1,95 @@
+"""Start the real `auth-service serve` as a subprocess and talk HTTP to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
+
+ROOT = Path(__file__).resolve().parents[2]
+USERS = [
+    {"username": "alice", "password": "correct horse battery", "scope": "profile orders:read"},
+    {"username": "bob", "password": "tr0ub4dor&3 staple", "scope": "profile"},
+    {"username": "carol", "password": "introspection please", "scope": "profile introspect"},
+    {"username": "dave", "password": "no profile scope here", "scope": "orders:read"},
+]
+
+
+@dataclass
+class Service:
+    url: str
+    dynamodb_endpoint: str
+    ring: KeyRing
+    output: list[str]
+
+    def login(self, username: str = "alice") -> dict[str, Any]:
+        password = next(u["password"] for u in USERS if u["username"] == username)
+        response = requests.post(
+            f"{self.url}/auth/login", json={"username": username, "password": password}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def me(self, token: str) -> requests.Response:
+        return requests.get(f"{self.url}/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    workdir = tmp_path_factory.mktemp("serve")
+    users_file = workdir / "users.json"
+    users_file.write_text(json.dumps({"users": USERS}))
+    # The test holds the server's signing key, so it can also sign well-formed but wrong tokens.
+    pem = generate_private_key_pem("RS256")
+    key_file = workdir / "signing-key.pem"
+    key_file.write_text(pem)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    command = [sys.executable, "-m", "auth_service.cli", "serve", "--port", "0"]
+    command += ["--users", str(users_file), "--signing-key", str(key_file)]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    url = endpoint = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (url is None or endpoint is None):
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        if match := re.search(r"listening on (http://\S+)", line):
+            url = match.group(1)
+        if match := re.search(r"DynamoDB: (http://\S+)", line):
+            endpoint = match.group(1)
+    if url is None or endpoint is None:
+        process.kill()
+        pytest.fail("auth-service serve did not start:\n" + "".join(output))
+    # Keep draining the output so the server never blocks on a full pipe.
+    import threading
+
+    drain = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
+    drain.start()
+    yield Service(url=url, dynamodb_endpoint=endpoint, ring=load_key_ring(pem), output=output)
+    process.send_signal(signal.SIGINT)
+    try:
+        assert process.wait(timeout=20) == 0, "serve did not stop cleanly on Ctrl-C"
+    finally:
+        if process.poll() is None:
+            process.kill()
+    drain.join(timeout=5)
