@@ -1,0 +1,245 @@
+"""`auth-service serve`: the functions of serverless.yml behind a local HTTP API, with DynamoDB.
+
+Order matters: the socket is bound first, because the token issuer is the server's own URL and
+the handlers read it from the environment when they are first imported; then the environment is
+set, DynamoDB started and its tables created, users seeded, and only then are requests served.
+SIGINT and SIGTERM stop everything cleanly (exit status 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from auth_service.local.dynamodb import (
+    EmbeddedDynamoDB,
+    dynamodb_client,
+    prepare_tables,
+    use_dummy_credentials_if_unset,
+)
+from auth_service.local.gateway import HttpApiGateway
+from auth_service.local.http_server import LocalHttpServer
+from auth_service.local.service_definition import ServiceDefinitionError, load_service_definition
+from auth_service.local.users_file import SeedUser, UsersFileError, read_users_file, seed_users
+
+LOCAL_AUDIENCE = "lambda-jwt-auth-api"
+LOCAL_DENYLIST_TABLE = "lambda-jwt-auth-local-denylist"
+LOCAL_USERS_TABLE = "lambda-jwt-auth-local-users"
+LOCAL_REGION = "us-east-1"
+# `serve` decides where keys come from; leftovers from the shell would conflict with that choice.
+_KEY_SOURCE_VARIABLES = (
+    "AUTH_SIGNING_KEY_FILE",
+    "AUTH_SIGNING_KEY_SSM_PARAMETER",
+    "AUTH_SIGNING_KEY_SECRET_ID",
+    "AUTH_JWKS_FILE",
+    "AUTH_JWKS_SSM_PARAMETER",
+)
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_config_path() -> Path:
+    """serverless.yml in the current directory, else the one at the root of this repository."""
+    here = Path.cwd() / "serverless.yml"
+    return here if here.is_file() else _REPO_ROOT / "serverless.yml"
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    users_file: Path | None = None
+    signing_key_file: Path | None = None
+    dynamodb_endpoint: str | None = None
+    config: Path = field(default_factory=default_config_path)
+
+
+class ServeError(Exception):
+    """`serve` cannot start; the message says why (and never contains a secret)."""
+
+
+def run(
+    options: ServeOptions,
+    *,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> int:
+    """Serve until SIGINT/SIGTERM (or until `stop` is set); returns the exit status.
+
+    `stop` and `on_ready` (called with the URL once requests are served) let tests run this in
+    a thread, where signal handlers cannot be installed.
+    """
+    stop = stop or threading.Event()
+    with _stop_on_signals(stop), _restored_process_state():
+        try:
+            return _serve(options, stop, on_ready)
+        except (ServeError, ServiceDefinitionError, UsersFileError) as exc:
+            print(f"auth-service serve: {exc}", file=sys.stderr, flush=True)
+            return 2
+
+
+def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str], None] | None) -> int:
+    definition = load_service_definition(options.config)
+    users = read_users_file(options.users_file) if options.users_file else []
+    keys = _signing_keys(options.signing_key_file)
+
+    # Nothing is imported by building the gateway: functions cold-start on their first request.
+    gateway = HttpApiGateway(definition)
+    try:
+        server = LocalHttpServer(gateway, options.host, options.port)
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {options.host}:{options.port}: {exc.strerror}") from None
+    embedded: EmbeddedDynamoDB | None = None
+    try:
+        url = f"http://{_issuer_host(options.host)}:{server.port}"
+        _set_environment(url, keys)
+        # The code root of serverless.yml is what Lambda would have on its path (/var/task).
+        code_root = str(options.config.resolve().parent)
+        if code_root not in sys.path:
+            sys.path.insert(0, code_root)
+
+        if options.dynamodb_endpoint:
+            endpoint = options.dynamodb_endpoint
+        else:
+            embedded = EmbeddedDynamoDB()
+            endpoint = embedded.start()
+        os.environ["AUTH_DYNAMODB_ENDPOINT"] = endpoint
+        client = dynamodb_client(endpoint, os.environ["AWS_REGION"])
+        try:
+            prepare_tables(client, denylist=LOCAL_DENYLIST_TABLE, users=LOCAL_USERS_TABLE)
+        except (BotoCoreError, ClientError) as exc:
+            raise ServeError(f"cannot prepare the tables at {endpoint}: {exc}") from None
+        if users:
+            print("Seeding users:", flush=True)
+            seed_users(client, LOCAL_USERS_TABLE, users, lambda line: print(line, flush=True))
+
+        server.start()
+        _print_banner(url, endpoint, embedded is not None, keys.ephemeral, users)
+        if on_ready is not None:
+            on_ready(url)
+        # A timeout keeps the main thread responsive to signals on every platform.
+        while not stop.wait(0.5):
+            pass
+        print("lambda-jwt-auth stopping", flush=True)
+        return 0
+    finally:
+        server.shutdown()
+        if embedded is not None:
+            embedded.stop()
+
+
+@dataclass(frozen=True)
+class _Keys:
+    private_pem: str = field(repr=False)
+    public_jwks: str  # what the authorizer verifies with
+    ephemeral: bool  # generated for this run only
+
+
+def _signing_keys(path: Path | None) -> _Keys:
+    from auth_service.keys import generate_private_key_pem, load_key_ring
+    from authorizer.errors import ConfigurationError
+
+    if path is None:
+        pem, ephemeral = generate_private_key_pem("RS256"), True
+    else:
+        try:
+            pem, ephemeral = path.read_text(encoding="utf-8"), False
+        except OSError as exc:
+            raise ServeError(f"cannot read the signing key {path}: {exc.strerror}") from None
+    try:
+        ring = load_key_ring(pem)
+    except (ConfigurationError, ValueError) as exc:  # messages describe the key, never quote it
+        raise ServeError(f"{path}: not a usable signing key ({exc})") from None
+    return _Keys(pem, json.dumps(ring.jwks()), ephemeral)
+
+
+def _issuer_host(host: str) -> str:
+    # A wildcard address is where we listen, not an address a client can use (or an issuer).
+    if host in ("", "0.0.0.0"):  # noqa: S104 - recognising the wildcard, not binding to it
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def _set_environment(url: str, keys: _Keys) -> None:
+    for name in _KEY_SOURCE_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(
+        {
+            "AUTH_ISSUER": url,
+            "AUTH_DENYLIST_TABLE": LOCAL_DENYLIST_TABLE,
+            "AUTH_USERS_TABLE": LOCAL_USERS_TABLE,
+            "AUTH_SIGNING_KEY": keys.private_pem,
+            # The authorizer verifies with public keys only: those of the signing key.
+            "AUTH_JWKS": keys.public_jwks,
+        }
+    )
+    os.environ.setdefault("AUTH_AUDIENCE", LOCAL_AUDIENCE)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or LOCAL_REGION
+    os.environ.setdefault("AWS_REGION", region)
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    use_dummy_credentials_if_unset()
+
+
+def _print_banner(url: str, endpoint: str, embedded: bool, ephemeral: bool, users: list[SeedUser]) -> None:
+    username = users[0].username if users else "<username>"
+    login_body = json.dumps({"username": username, "password": "<password>"})
+    extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"{}\"])'"
+    lines = [
+        f"lambda-jwt-auth listening on {url}",
+        f"  DynamoDB: {endpoint}{' (embedded moto, in memory)' if embedded else ''}",
+        "  signing key: " + ("ephemeral RS256, new on every start" if ephemeral else "from --signing-key"),
+        f"  users: {len(users)} seeded" if users else "  users: none (pass --users FILE to add some)",
+        "",
+        "Try it:",
+        f"  TOKENS=$(curl -s -X POST {url}/auth/login -H 'content-type: application/json' -d '{login_body}')",
+        f'  ACCESS=$(echo "$TOKENS" | {extract.format("access_token")})',
+        f'  REFRESH=$(echo "$TOKENS" | {extract.format("refresh_token")})',
+        f'  curl -s {url}/me -H "authorization: Bearer $ACCESS"',
+        f"  curl -s -X POST {url}/auth/refresh -H 'content-type: application/json'"
+        ' -d "{\\"refresh_token\\": \\"$REFRESH\\"}"',
+        f'  curl -s -X POST {url}/auth/logout -H "authorization: Bearer $ACCESS"',
+        "",
+        "Press Ctrl+C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous: dict[signal.Signals, Callable[[int, FrameType | None], object] | int | None] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, request_stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def _restored_process_state() -> Iterator[None]:
+    """Put os.environ and sys.path back afterwards, so in-process callers (tests) see no change."""
+    environ = dict(os.environ)
+    path = list(sys.path)
+    try:
+        yield
+    finally:
+        with suppress(Exception):
+            os.environ.clear()
+            os.environ.update(environ)
+        sys.path[:] = path
