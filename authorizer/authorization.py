@@ -26,11 +26,8 @@ logger = logging.getLogger("lambda_jwt_auth.authorizer")
 class Decision:
     allowed: bool
     reason: str
-    claims: TokenClaims | None = None
-
-    @property
-    def authenticated(self) -> bool:
-        return self.claims is not None
+    claims: TokenClaims | None = None  # set once the signature verified, even if then refused
+    authenticated: bool = False  # a valid, unrevoked token: a policy may name its principal
 
 
 class Authorizer:
@@ -52,13 +49,24 @@ class Authorizer:
             return Decision(False, "no bearer token")
         try:
             claims = self.verifier.verify(request.token)
-            self.revocations.check(claims)
         except AuthError as exc:
             return Decision(False, f"{type(exc).__name__}: {exc}")
-        missing = self.routes.required(request.method, request.path) - claims.scopes
+        try:
+            self.revocations.check(claims)
+        except AuthError as exc:
+            return Decision(False, f"{type(exc).__name__}: {exc}", claims)
+        missing = self.required_scopes(request) - claims.scopes
         if missing:
-            return Decision(False, f"missing scope: {' '.join(sorted(missing))}", claims)
-        return Decision(True, "ok", claims)
+            return Decision(False, f"missing scope: {' '.join(sorted(missing))}", claims, True)
+        return Decision(True, "ok", claims, True)
+
+    def required_scopes(self, request: AuthorizationRequest) -> frozenset[str]:
+        # Rules may name the route template or a concrete path behind a greedy route: both count.
+        needed = self.routes.required(request.method, request.path)
+        if request.route is not None:
+            method, path = request.route
+            needed |= self.routes.required(request.method if method == "ANY" else method, path)
+        return needed
 
     def handle(self, event: Any) -> dict[str, Any]:
         """The Lambda contract: answer API Gateway in the format its event asked for."""
@@ -66,15 +74,18 @@ class Authorizer:
             request = parse_event(event)
         except MalformedEventError as exc:
             _log(None, Decision(False, f"malformed event: {exc}"))
-            if isinstance(event, dict) and event.get("version") == "2.0" and self.simple_responses:
-                return responses.simple(False)
+            if isinstance(event, dict) and event.get("version") == "2.0":
+                # HTTP APIs turn a raised error into a 500: answer "no" in the configured format.
+                if self.simple_responses:
+                    return responses.simple(False)
+                return responses.policy("anonymous", allow=(), deny=["*"])
             raise responses.Unauthorized() from None
         decision = self.decide(request)
         _log(request, decision)
         return self.render(request, decision)
 
     def render(self, request: AuthorizationRequest, decision: Decision) -> dict[str, Any]:
-        claims = decision.claims
+        claims = decision.claims if decision.authenticated else None
         if request.format is EventFormat.HTTP_V2 and self.simple_responses:
             return responses.simple(decision.allowed, responses.context(claims) if claims else None)
         if claims is None:
@@ -97,7 +108,7 @@ def _log(request: AuthorizationRequest | None, decision: Decision) -> None:
         "authorize",
         outcome="allow" if decision.allowed else "deny",
         reason=decision.reason,
-        route=f"{request.method} {request.path}" if request else None,
+        route=request.route_key if request else None,
         jti=claims.jti if claims else None,
         sub=claims.sub if claims else None,
     )

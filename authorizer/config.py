@@ -9,6 +9,7 @@ from enum import Enum
 from urllib.parse import urlsplit
 
 from authorizer.env import EnvReader
+from authorizer.errors import ConfigurationError
 from authorizer.routes import RouteScopes
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -45,10 +46,13 @@ class CommonSettings:
         if issuer:
             _check_issuer(issuer, env)
         audience = env.required("AUTH_AUDIENCE", "the `aud` our access tokens carry")
+        audiences = tuple(a.strip() for a in audience.split(",") if a.strip())
+        if audience and not audiences:
+            env.problems.append(f"AUTH_AUDIENCE names no audience: {audience!r}")
         jwks = env.one_of(*(kind.value for kind in JwksKind))
         return cls(
             issuer=issuer,
-            audiences=tuple(a.strip() for a in audience.split(",") if a.strip()),
+            audiences=audiences,
             jwks=JwksSource(JwksKind(jwks[0]), jwks[1]) if jwks else None,
             denylist_table=env.required("AUTH_DENYLIST_TABLE", "the DynamoDB denylist table name"),
             region=env.text("AWS_REGION") or env.text("AWS_DEFAULT_REGION") or "us-east-1",
@@ -70,14 +74,18 @@ class AuthorizerConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AuthorizerConfig:
         env = EnvReader(os.environ if environ is None else environ)
         common = CommonSettings.read(env)
-        if common.jwks is None and not env.problems:
+        if common.jwks is None:
             env.problems.append(
                 "one of AUTH_JWKS, AUTH_JWKS_FILE or AUTH_JWKS_SSM_PARAMETER is required: "
                 "the public keys tokens are verified with"
             )
         cache_seconds = env.integer("AUTH_REVOCATION_CACHE_SECONDS", 5, maximum=3600)
         simple = env.boolean("AUTH_HTTP_API_SIMPLE_RESPONSES", True)
-        routes = env.json("AUTH_ROUTE_SCOPES")
+        route_scopes = RouteScopes([])
+        try:
+            route_scopes = RouteScopes.from_mapping(env.json("AUTH_ROUTE_SCOPES"))
+        except ConfigurationError as exc:
+            env.problems.append(f"AUTH_ROUTE_SCOPES: {exc}")
         env.raise_if_invalid("authorizer")
         assert common.jwks is not None
         return cls(
@@ -85,7 +93,7 @@ class AuthorizerConfig:
             jwks=common.jwks,
             revocation_cache_seconds=cache_seconds,
             simple_responses=simple,
-            route_scopes=RouteScopes.from_mapping(routes),
+            route_scopes=route_scopes,
         )
 
 

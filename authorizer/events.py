@@ -34,12 +34,14 @@ class ApiArn:
     def parse(cls, arn: object) -> ApiArn:
         if not isinstance(arn, str) or not arn.startswith("arn:"):
             raise MalformedEventError("event has no execute-api ARN")
-        head, sep, resource = arn.rpartition(":")
-        parts = resource.split("/", 3)
-        if not sep or len(parts) < 3:
+        # arn:partition:execute-api:region:account:api/stage/METHOD/path — the path may hold ':'.
+        fields = arn.split(":", 5)
+        parts = fields[5].split("/", 3) if len(fields) == 6 else []
+        if fields[2:3] != ["execute-api"] or len(parts) < 3 or not all(parts[:3]):
             raise MalformedEventError("event ARN is not an execute-api method ARN")
         api_id, stage, method = parts[0], parts[1], parts[2]
         path = "/" + (parts[3] if len(parts) == 4 else "")
+        head = ":".join(fields[:5])
         return cls(prefix=f"{head}:{api_id}/{stage}", method=method.upper(), path=path)
 
 
@@ -47,9 +49,16 @@ class ApiArn:
 class AuthorizationRequest:
     format: EventFormat
     token: str | None  # the bearer token, or None when absent or not a Bearer credential
-    method: str
-    path: str  # route template where API Gateway gives one, else the concrete path
+    method: str  # the request's own method and path
+    path: str
     arn: ApiArn
+    # The matched route template ("ANY", "/orders/{id}"), where API Gateway names one.
+    route: tuple[str, str] | None = None
+
+    @property
+    def route_key(self) -> str:
+        method, path = self.route or (self.method, self.path)
+        return f"{method} {path}"
 
 
 def bearer_token(value: object) -> str | None:
@@ -85,10 +94,18 @@ def parse_event(event: Any) -> AuthorizationRequest:
         )
     if event.get("type") == "REQUEST":
         arn = ApiArn.parse(event.get("methodArn") or event.get("routeArn"))
-        method = event.get("httpMethod") or arn.method
-        path = event.get("resource") or arn.path
+        method = _text(event.get("httpMethod")) or arn.method
+        path = _text(event.get("path")) or arn.path
+        resource = _text(event.get("resource"))
         token = bearer_token(header(event.get("headers"), "authorization"))
-        return AuthorizationRequest(EventFormat.REST_REQUEST, token, str(method).upper(), str(path), arn)
+        return AuthorizationRequest(
+            EventFormat.REST_REQUEST,
+            token,
+            method.upper(),
+            path,
+            arn,
+            (method.upper(), resource) if resource else None,
+        )
     raise MalformedEventError("unrecognised authorizer event")
 
 
@@ -99,8 +116,18 @@ def _http_v2(event: Mapping[str, Any]) -> AuthorizationRequest:
         sources = event.get("identitySource")
         if isinstance(sources, list) and sources:
             token = bearer_token(sources[0])
-    route_key = event.get("routeKey")
-    method, path = arn.method, arn.path
-    if isinstance(route_key, str) and " " in route_key:
-        method, _, path = route_key.partition(" ")
-    return AuthorizationRequest(EventFormat.HTTP_V2, token, method.upper(), path, arn)
+    context = event.get("requestContext")
+    http = context.get("http") if isinstance(context, Mapping) else None
+    http = http if isinstance(http, Mapping) else {}
+    method = _text(http.get("method")) or arn.method
+    path = _text(event.get("rawPath")) or _text(http.get("path")) or arn.path
+    route_key = _text(event.get("routeKey"))
+    route = None
+    if " " in route_key:  # "$default" names no method or path
+        route_method, _, route_path = route_key.partition(" ")
+        route = (route_method.upper(), route_path)
+    return AuthorizationRequest(EventFormat.HTTP_V2, token, method.upper(), path, arn, route)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""

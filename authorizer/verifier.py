@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -61,7 +62,7 @@ def decode_header(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> dict[
     try:
         padded = parts[0] + "=" * (-len(parts[0]) % 4)
         header = json.loads(base64.urlsafe_b64decode(padded))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         raise MalformedTokenError("token header is not base64url-encoded JSON") from None
     if not isinstance(header, dict):
         raise MalformedTokenError("token header is not a JSON object")
@@ -140,6 +141,8 @@ class TokenVerifier:
             raise IssuerMismatchError("token issuer is not trusted") from None
         except jwt_errors.MissingRequiredClaimError as exc:
             raise InvalidClaimError(f"token lacks the {exc.claim!r} claim") from None
+        except (jwt_errors.InvalidSubjectError, jwt_errors.InvalidJTIError):
+            raise InvalidClaimError("token 'sub' and 'jti' must be strings") from None
         except jwt_errors.InvalidAlgorithmError:
             raise AlgorithmNotAllowedError(f"algorithm must be {alg}") from None
         except jwt_errors.PyJWTError:
@@ -165,7 +168,7 @@ class TokenVerifier:
 
 def _numeric_date(payload: Mapping[str, Any], name: str) -> int:
     value = payload.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidClaimError(f"{name!r} must be a NumericDate")
     return int(value)
 

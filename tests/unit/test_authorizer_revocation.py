@@ -1,0 +1,457 @@
+"""Unit tests for authorizer.revocation (read side), written to by auth_service.denylist.Denylist.
+
+DynamoDB is moto's (the `dynamodb` fixture). Requests are counted with botocore's own event
+system; failures use a missing table, a client pointed at a closed local port, or botocore's
+Stubber for UnprocessedKeys (which moto never returns).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
+
+from auth_service.denylist import Denylist
+from authorizer.claims import TokenClaims
+from authorizer.errors import AuthError, RevocationUnavailableError, TokenError, TokenRevokedError
+from authorizer.revocation import (
+    NOT_BEFORE_ATTRIBUTE,
+    TTL_ATTRIBUTE,
+    RevocationList,
+    jti_key,
+    sid_key,
+    user_key,
+)
+
+DENYLIST = "test-denylist"
+T0 = 1_700_000_000
+LIFETIME = 900
+LEEWAY = 30
+
+
+class Clock:
+    """A settable clock shared by the denylist writer and the revocation reader."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CallCounter:
+    """Counts DynamoDB API calls as botocore makes them (before-call fires once per API call)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs["model"].name)  # returning None lets the call proceed
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+
+def claims(
+    *, jti: str = "jti-1", sub: str = "user-1", sid: str | None = "sid-1", iat: int = T0, exp: int = T0 + 300
+) -> TokenClaims:
+    return TokenClaims(sub=sub, jti=jti, iat=iat, exp=exp, scope="orders:read", sid=sid, client_id="web")
+
+
+def is_revoked(revocations: RevocationList, token: TokenClaims) -> bool:
+    try:
+        revocations.check(token)
+    except TokenRevokedError:
+        return True
+    return False
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def counter(dynamodb: Any) -> Iterator[CallCounter]:
+    counter = CallCounter()
+    dynamodb.meta.events.register("before-call.dynamodb.*", counter)
+    yield counter
+    dynamodb.meta.events.unregister("before-call.dynamodb.*", counter)
+
+
+@pytest.fixture
+def denylist(dynamodb: Any, clock: Clock) -> Denylist:
+    return Denylist(dynamodb, DENYLIST, max_token_lifetime=LIFETIME, leeway=LEEWAY, clock=clock)
+
+
+@pytest.fixture
+def revocations(dynamodb: Any, clock: Clock) -> RevocationList:
+    return RevocationList(dynamodb, DENYLIST, cache_seconds=5, clock=clock)
+
+
+# --------------------------------------------------------------------------- what is revoked
+
+
+def test_keys_are_namespaced() -> None:
+    assert (jti_key("a"), sid_key("a"), user_key("a")) == ("jti#a", "sid#a", "user#a")
+
+
+def test_not_revoked(revocations: RevocationList) -> None:
+    revocations.check(claims())  # does not raise
+    assert revocations.lookup(claims()) is None
+
+
+def test_jti_revoked_with_revoke_token(revocations: RevocationList, denylist: Denylist) -> None:
+    denylist.revoke_token("jti-1", T0 + 300, "logout")
+    with pytest.raises(TokenRevokedError, match="token revoked"):
+        revocations.check(claims())
+    # Another token of the same session and user is not touched.
+    revocations.check(claims(jti="jti-2"))
+
+
+def test_jti_revoked_with_revoke_jti(revocations: RevocationList, denylist: Denylist) -> None:
+    denylist.revoke_jti("jti-1", "stolen")
+    assert revocations.lookup(claims()) == "token revoked"
+
+
+def test_sid_revoked(revocations: RevocationList, denylist: Denylist) -> None:
+    denylist.revoke_session("sid-1", "logout")
+    with pytest.raises(TokenRevokedError, match="session revoked"):
+        revocations.check(claims())
+    with pytest.raises(TokenRevokedError):
+        revocations.check(claims(jti="jti-2"))  # every token of the session
+    revocations.check(claims(jti="jti-3", sid="sid-2"))  # another session is not
+    revocations.check(claims(jti="jti-4", sid=None))  # a token without sid is not
+
+
+def test_user_not_before_revokes_older_tokens_but_not_newer(
+    revocations: RevocationList, denylist: Denylist, clock: Clock
+) -> None:
+    clock.now = T0 + 100.25
+    not_before = denylist.revoke_user("user-1", "password changed")
+    assert not_before == T0 + 101
+    clock.now = T0 + 102
+    assert revocations.lookup(claims(jti="old", iat=T0)) == "user signed out everywhere"
+    # Issued in the very second of the sign-out (before or after it): refused too.
+    assert revocations.lookup(claims(jti="same-second", iat=T0 + 100)) == "user signed out everywhere"
+    assert revocations.lookup(claims(jti="newer", iat=T0 + 101)) is None
+    assert revocations.lookup(claims(jti="later", iat=T0 + 150)) is None
+    # Another user is not affected.
+    assert revocations.lookup(claims(jti="other", sub="user-2", iat=T0)) is None
+    with pytest.raises(TokenRevokedError, match="signed out everywhere"):
+        revocations.check(claims(jti="old-2", iat=T0 + 50))
+
+
+def test_reasons_prefer_jti_then_sid_then_user(revocations: RevocationList, denylist: Denylist) -> None:
+    denylist.revoke_user("user-1", "all")
+    denylist.revoke_session("sid-1", "session")
+    denylist.revoke_token("jti-1", T0 + 300, "token")
+    assert revocations.lookup(claims(iat=T0 - 10)) == "token revoked"
+    assert revocations.lookup(claims(jti="jti-2", iat=T0 - 10)) == "session revoked"
+    assert revocations.lookup(claims(jti="jti-3", sid="sid-9", iat=T0 - 10)) == "user signed out everywhere"
+
+
+@pytest.mark.parametrize("write", ["revoke_jti", "revoke_session", "revoke_user"])
+def test_expired_denylist_items_are_ignored(
+    write: str, dynamodb: Any, revocations: RevocationList, clock: Clock
+) -> None:
+    # Written long ago: its expires_at has passed, but moto (like DynamoDB, for up to days)
+    # still returns the item.
+    old_writer = Denylist(
+        dynamodb, DENYLIST, max_token_lifetime=LIFETIME, leeway=LEEWAY, clock=Clock(T0 - 10_000)
+    )
+    target = {"revoke_jti": "jti-1", "revoke_session": "sid-1", "revoke_user": "user-1"}[write]
+    getattr(old_writer, write)(target, "long ago")
+    key = {"revoke_jti": jti_key, "revoke_session": sid_key, "revoke_user": user_key}[write](target)
+    item = dynamodb.get_item(TableName=DENYLIST, Key={"pk": {"S": key}}, ConsistentRead=True)["Item"]
+    assert float(item[TTL_ATTRIBUTE]["N"]) < clock.now  # the item is still there, expired
+    assert revocations.lookup(claims(iat=T0 - 20_000)) is None
+
+
+def test_item_expiring_exactly_now_is_ignored_and_one_second_later_is_not(
+    dynamodb: Any, revocations: RevocationList, clock: Clock
+) -> None:
+    for jti, expires_at in (("at-now", T0), ("later", T0 + 1)):
+        dynamodb.put_item(
+            TableName=DENYLIST, Item={"pk": {"S": jti_key(jti)}, TTL_ATTRIBUTE: {"N": str(expires_at)}}
+        )
+    assert revocations.lookup(claims(jti="at-now")) is None
+    assert revocations.lookup(claims(jti="later")) == "token revoked"
+
+
+def test_item_without_ttl_counts_as_live(dynamodb: Any, revocations: RevocationList) -> None:
+    dynamodb.put_item(TableName=DENYLIST, Item={"pk": {"S": jti_key("jti-1")}})
+    assert revocations.lookup(claims()) == "token revoked"
+
+
+def test_user_item_without_not_before_revokes_nothing(dynamodb: Any, revocations: RevocationList) -> None:
+    dynamodb.put_item(
+        TableName=DENYLIST, Item={"pk": {"S": user_key("user-1")}, TTL_ATTRIBUTE: {"N": str(T0 + 1000)}}
+    )
+    assert revocations.lookup(claims()) is None
+    dynamodb.put_item(
+        TableName=DENYLIST,
+        Item={
+            "pk": {"S": user_key("user-1")},
+            TTL_ATTRIBUTE: {"N": str(T0 + 1000)},
+            NOT_BEFORE_ATTRIBUTE: {"N": str(T0 + 1)},
+        },
+    )
+    assert revocations.lookup(claims(jti="jti-2")) == "user signed out everywhere"
+
+
+def test_revoked_token_stays_revoked_through_the_verifier_leeway(
+    revocations: RevocationList, denylist: Denylist, clock: Clock
+) -> None:
+    # The verifier accepts a token until exp + leeway; the denylist item must outlive that.
+    token = claims(exp=T0 + 300)
+    denylist.revoke_token(token.jti, token.exp, "logout")
+    clock.now = token.exp + LEEWAY - 1
+    assert revocations.lookup(token) == "token revoked"
+
+
+def test_user_revocation_outlives_every_token_issued_before_it(
+    revocations: RevocationList, denylist: Denylist, clock: Clock
+) -> None:
+    clock.now = T0 + 0.9
+    denylist.revoke_user("user-1", "all")
+    # The longest-lived token issued just before the sign-out is still accepted by a verifier
+    # until iat + lifetime + leeway; the user item must still be live then.
+    token = claims(iat=T0, exp=T0 + LIFETIME)
+    clock.now = token.exp + LEEWAY - 0.001
+    assert revocations.lookup(token) == "user signed out everywhere"
+
+
+def test_revocation_errors_are_auth_errors() -> None:
+    assert issubclass(TokenRevokedError, TokenError)
+    assert issubclass(RevocationUnavailableError, AuthError)
+    assert RevocationUnavailableError.error == "temporarily_unavailable"
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def test_revoked_answer_is_cached_until_exp(
+    dynamodb: Any, revocations: RevocationList, denylist: Denylist, clock: Clock, counter: CallCounter
+) -> None:
+    token = claims(exp=T0 + 300)
+    denylist.revoke_token(token.jti, token.exp, "logout")
+    with pytest.raises(TokenRevokedError):
+        revocations.check(token)
+    dynamodb.delete_item(TableName=DENYLIST, Key={"pk": {"S": jti_key(token.jti)}})
+    counter.reset()
+    clock.now = token.exp - 1  # far beyond cache_seconds, still before exp
+    with pytest.raises(TokenRevokedError):
+        revocations.check(token)
+    assert counter.calls == []
+    clock.now = token.exp  # the cached answer ends at exp: read again (the item is gone)
+    revocations.check(token)
+    assert counter.calls == ["BatchGetItem"]
+
+
+def test_not_revoked_answer_is_cached_for_cache_seconds(
+    revocations: RevocationList, denylist: Denylist, clock: Clock, counter: CallCounter
+) -> None:
+    token = claims()
+    revocations.check(token)
+    assert counter.calls == ["BatchGetItem"]
+    denylist.revoke_token(token.jti, token.exp, "logout")
+    counter.reset()
+    clock.now = T0 + 4.999
+    revocations.check(token)  # still the cached "not revoked"
+    assert counter.calls == []
+    clock.now = T0 + 5
+    with pytest.raises(TokenRevokedError):
+        revocations.check(token)
+    assert counter.calls == ["BatchGetItem"]
+
+
+def test_not_revoked_cache_never_outlives_token_exp(dynamodb: Any, clock: Clock, denylist: Denylist) -> None:
+    revocations = RevocationList(dynamodb, DENYLIST, cache_seconds=60, clock=clock)
+    counter = CallCounter()
+    dynamodb.meta.events.register("before-call.dynamodb.*", counter)
+    token = claims(exp=T0 + 3)
+    revocations.check(token)
+    clock.now = T0 + 2.5
+    revocations.check(token)
+    assert counter.calls == ["BatchGetItem"]
+    denylist.revoke_token(token.jti, token.exp, "late")
+    counter.reset()
+    clock.now = T0 + 3
+    with pytest.raises(TokenRevokedError):
+        revocations.check(token)
+    assert counter.calls == ["BatchGetItem"]
+
+
+def test_expired_token_answers_are_not_cached(dynamodb: Any, clock: Clock, counter: CallCounter) -> None:
+    revocations = RevocationList(dynamodb, DENYLIST, cache_seconds=60, clock=clock)
+    token = claims(exp=T0 - 10)  # inside the verifier's leeway, but past exp
+    revocations.check(token)
+    revocations.check(token)
+    assert counter.calls == ["BatchGetItem", "BatchGetItem"]
+
+
+def test_cache_seconds_zero_always_reads(dynamodb: Any, clock: Clock, counter: CallCounter) -> None:
+    revocations = RevocationList(dynamodb, DENYLIST, cache_seconds=0, clock=clock)
+    for _ in range(3):
+        revocations.check(claims())
+    assert counter.calls == ["BatchGetItem"] * 3
+
+
+def test_cache_is_per_jti(revocations: RevocationList, denylist: Denylist, counter: CallCounter) -> None:
+    revocations.check(claims(jti="a"))
+    denylist.revoke_session("sid-1", "logout")
+    # A different token of the revoked session is read fresh, not answered from "a"'s entry.
+    with pytest.raises(TokenRevokedError):
+        revocations.check(claims(jti="b"))
+    assert counter.calls.count("BatchGetItem") == 2
+
+
+def test_cache_size_is_bounded_lru(dynamodb: Any, clock: Clock, counter: CallCounter) -> None:
+    revocations = RevocationList(dynamodb, DENYLIST, cache_seconds=60, cache_size=2, clock=clock)
+    for jti in ("a", "b", "c"):
+        revocations.check(claims(jti=jti))
+    counter.reset()
+    revocations.check(claims(jti="c"))
+    revocations.check(claims(jti="b"))
+    assert counter.calls == []
+    revocations.check(claims(jti="a"))  # evicted first
+    assert counter.calls == ["BatchGetItem"]
+
+
+def test_lookup_always_reads(revocations: RevocationList, counter: CallCounter) -> None:
+    revocations.check(claims())
+    counter.reset()
+    assert revocations.lookup(claims()) is None
+    assert counter.calls == ["BatchGetItem"]
+
+
+# --------------------------------------------------------------------------- one request per check
+
+
+@pytest.mark.parametrize("sid", ["sid-1", None])
+def test_exactly_one_request_per_uncached_check_and_none_when_cached(
+    sid: str | None, revocations: RevocationList, counter: CallCounter
+) -> None:
+    token = claims(sid=sid)
+    revocations.check(token)
+    assert counter.calls == ["BatchGetItem"]
+    revocations.check(token)
+    revocations.check(token)
+    assert counter.calls == ["BatchGetItem"]
+
+
+def test_one_request_even_when_everything_is_revoked(
+    revocations: RevocationList, denylist: Denylist, counter: CallCounter
+) -> None:
+    denylist.revoke_token("jti-1", T0 + 300, "x")
+    denylist.revoke_session("sid-1", "x")
+    denylist.revoke_user("user-1", "x")
+    counter.reset()
+    with pytest.raises(TokenRevokedError):
+        revocations.check(claims(iat=T0 - 5))
+    assert counter.calls == ["BatchGetItem"]
+
+
+def test_batch_request_is_consistent_and_asks_for_exactly_the_three_keys(dynamodb: Any, clock: Clock) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def capture(**kwargs: Any) -> None:
+        seen.append(kwargs["params"])
+
+    dynamodb.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", capture)
+    RevocationList(dynamodb, DENYLIST, clock=clock).check(claims())
+    (request,) = seen
+    table_request = request["RequestItems"][DENYLIST]
+    assert table_request["ConsistentRead"] is True
+    assert sorted(key["pk"]["S"] for key in table_request["Keys"]) == [
+        "jti#jti-1",
+        "sid#sid-1",
+        "user#user-1",
+    ]
+
+
+# --------------------------------------------------------------------------- failures: fail closed
+
+
+def test_missing_table_fails_closed(dynamodb: Any, clock: Clock) -> None:
+    revocations = RevocationList(dynamodb, "no-such-table", clock=clock)
+    with pytest.raises(RevocationUnavailableError):
+        revocations.check(claims())
+    with pytest.raises(RevocationUnavailableError):
+        revocations.lookup(claims())
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def unreachable_client() -> Any:
+    return boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{_closed_port()}",
+        config=Config(connect_timeout=0.5, read_timeout=0.5, retries={"total_max_attempts": 1}),
+    )
+
+
+def test_unreachable_dynamodb_fails_closed_and_is_not_cached(
+    unreachable_client: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    revocations = RevocationList(unreachable_client, DENYLIST, cache_seconds=60, clock=clock)
+    counter = CallCounter()
+    unreachable_client.meta.events.register("before-call.dynamodb.*", counter)
+    token = claims()
+    with pytest.raises(RevocationUnavailableError):
+        revocations.check(token)
+    # A failure is never remembered as "not revoked": the next check asks again (and fails).
+    with pytest.raises(RevocationUnavailableError):
+        revocations.check(token)
+    assert counter.calls == ["BatchGetItem", "BatchGetItem"]
+    assert "denylist read failed" in caplog.text
+
+
+def _stubbed_client() -> tuple[Any, Stubber]:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    return client, Stubber(client)
+
+
+def test_unprocessed_keys_are_retried_and_merged(clock: Clock) -> None:
+    client, stubber = _stubbed_client()
+    unprocessed = {DENYLIST: {"Keys": [{"pk": {"S": "jti#jti-1"}}], "ConsistentRead": True}}
+    stubber.add_response(
+        "batch_get_item",
+        {"Responses": {DENYLIST: [{"pk": {"S": "user#user-1"}}]}, "UnprocessedKeys": unprocessed},
+    )
+    stubber.add_response(
+        "batch_get_item",
+        {"Responses": {DENYLIST: [{"pk": {"S": "jti#jti-1"}}]}, "UnprocessedKeys": {}},
+        expected_params={"RequestItems": unprocessed},
+    )
+    with stubber:
+        assert RevocationList(client, DENYLIST, clock=clock).lookup(claims()) == "token revoked"
+        stubber.assert_no_pending_responses()
+
+
+def test_keys_left_unprocessed_fail_closed(clock: Clock) -> None:
+    client, stubber = _stubbed_client()
+    unprocessed = {DENYLIST: {"Keys": [{"pk": {"S": "jti#jti-1"}}]}}
+    for _ in range(3):
+        stubber.add_response("batch_get_item", {"Responses": {DENYLIST: []}, "UnprocessedKeys": unprocessed})
+    with stubber, pytest.raises(RevocationUnavailableError):
+        RevocationList(client, DENYLIST, clock=clock).check(claims())
+
+
+def test_throttling_error_fails_closed(clock: Clock) -> None:
+    client, stubber = _stubbed_client()
+    stubber.add_client_error("batch_get_item", "ProvisionedThroughputExceededException", http_status_code=400)
+    with stubber, pytest.raises(RevocationUnavailableError):
+        RevocationList(client, DENYLIST, clock=clock).check(claims())
