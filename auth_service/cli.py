@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from auth_service.tables import LOCAL_DENYLIST_TABLE, LOCAL_USERS_TABLE
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
@@ -127,14 +129,17 @@ def _read_password() -> str:
 
 
 def _users_add(args: argparse.Namespace) -> int:
-    from auth_service.users import UserError, UserTable
+    from auth_service.users import UserError, UserTable, normalize_username
 
     password = _read_password()
     try:
         sub = UserTable(_dynamodb(args), args.users_table).add(args.username, password, args.scope)
     except UserError as exc:
         raise UsageError(str(exc)) from None
-    print(json.dumps({"username": args.username, "sub": sub, "scope": " ".join(args.scope.split())}))
+    except (BotoCoreError, ClientError) as exc:
+        raise UsageError(f"cannot write to table {args.users_table}: {type(exc).__name__}") from None
+    username = normalize_username(args.username)
+    print(json.dumps({"username": username, "sub": sub, "scope": " ".join(args.scope.split())}))
     return 0
 
 
@@ -146,7 +151,12 @@ def _keys_generate(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(pem)
     else:
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise UsageError(f"{args.out} exists already; a signing key is never overwritten") from None
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
         with os.fdopen(fd, "w") as out:
             out.write(pem)
     print(f"generated {args.alg} key, kid {kid}", file=sys.stderr)
@@ -167,12 +177,19 @@ def _keys_jwks(args: argparse.Namespace) -> int:
 
 def _revoke(args: argparse.Namespace) -> int:
     from auth_service.denylist import Denylist
+    from authorizer.env import EnvReader
     from authorizer.errors import RevocationUnavailableError
 
     client = _dynamodb(args)
-    # Outlive any token the revocation could concern: the longest refresh token lifetime.
-    lifetime = int(os.environ.get("AUTH_REFRESH_TOKEN_TTL", "2592000"))
-    leeway = int(os.environ.get("AUTH_LEEWAY_SECONDS", "30"))
+    # Outlive any token the revocation could concern: read the lifetimes as the functions do.
+    env = EnvReader(os.environ)
+    lifetime = max(
+        env.integer("AUTH_ACCESS_TOKEN_TTL", 900, minimum=60),
+        env.integer("AUTH_REFRESH_TOKEN_TTL", 2_592_000, minimum=300),
+    )
+    leeway = env.integer("AUTH_LEEWAY_SECONDS", 30, maximum=300)
+    if env.problems:
+        raise UsageError("; ".join(env.problems))
     denylist = Denylist(client, args.denylist_table, max_token_lifetime=lifetime, leeway=leeway)
     try:
         if args.jti:
@@ -197,7 +214,14 @@ def _resolve_user(args: argparse.Namespace, client: Any) -> str:
         return str(args.user).lower()
     from auth_service.users import normalize_username
 
-    item = client.get_item(TableName=args.users_table, Key={"username": {"S": normalize_username(args.user)}})
+    try:
+        item = client.get_item(
+            TableName=args.users_table, Key={"username": {"S": normalize_username(args.user)}}
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise UsageError(
+            f"cannot look {args.user!r} up in table {args.users_table}: {type(exc).__name__}"
+        ) from None
     if "Item" not in item:
         raise UsageError(f"no user {args.user!r} in table {args.users_table}; pass the user's sub instead")
     return str(item["Item"]["sub"]["S"])

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from authorizer.errors import RevocationUnavailableError
-from authorizer.revocation import NOT_BEFORE_ATTRIBUTE, TTL_ATTRIBUTE, jti_key, sid_key, user_key
+from authorizer.revocation import (
+    NOT_BEFORE_ATTRIBUTE,
+    REASON_ATTRIBUTE,
+    ROTATED,
+    TTL_ATTRIBUTE,
+    jti_key,
+    sid_key,
+    user_key,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -65,7 +73,7 @@ class Denylist:
     def claim_refresh_token(self, jti: str, exp: int) -> bool:
         """Retire a refresh token; False if it was retired already (reuse or a lost race)."""
         try:
-            self._put(jti_key(jti), exp + self._leeway, "rotated", condition="attribute_not_exists(pk)")
+            self._put(jti_key(jti), exp + self._leeway, ROTATED, condition="attribute_not_exists(pk)")
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
@@ -102,7 +110,7 @@ class Denylist:
         item: dict[str, Any] = {
             "pk": {"S": key},
             TTL_ATTRIBUTE: {"N": str(expires_at)},
-            "reason": {"S": reason},
+            REASON_ATTRIBUTE: {"S": reason},
             "revoked_at": {"N": str(int(self._clock()))},
         }
         for name, value in (extra or {}).items():

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from authorizer.errors import AuthError, RevocationUnavailableError, TokenError
+from authorizer.errors import AuthError, TokenError, UnavailableError
 from authorizer.events import bearer_token
 from authorizer.log import log_event
 
@@ -190,7 +190,7 @@ def endpoint(func: Endpoint, *, max_body_bytes: int) -> LambdaHandler:
             return func(parse_request(event, max_body_bytes))
         except HttpError as exc:
             return error_response(exc)
-        except RevocationUnavailableError as exc:
+        except UnavailableError as exc:
             return error_response(HttpError(503, exc.error, str(exc), {"Retry-After": "1"}))
         except TokenError as exc:
             return error_response(unauthorized(str(exc)))

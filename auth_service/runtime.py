@@ -102,6 +102,12 @@ def denylist() -> Denylist:
 @cache
 def token_issuer() -> TokenIssuer:
     cfg = config()
+    kid = key_ring().current.kid
+    if kid not in key_set().kids:
+        raise ConfigurationError(
+            f"the signing key (kid {kid}) is not in the configured JWKS: publish its public key "
+            "first (auth-service keys jwks), or the tokens it signs will be refused everywhere"
+        )
     return TokenIssuer(
         key_ring(),
         issuer=cfg.issuer,

@@ -14,7 +14,7 @@ from auth_service.tokens import TokenIssuer, TokenPair
 from authorizer.claims import TokenClaims
 from authorizer.errors import InsufficientScopeError, TokenError, TokenRevokedError
 from authorizer.log import log_event
-from authorizer.revocation import RevocationList
+from authorizer.revocation import TOKEN_ROTATED, RevocationList
 from authorizer.verifier import TokenVerifier
 
 logger = logging.getLogger("lambda_jwt_auth.sessions")
@@ -42,10 +42,10 @@ class Sessions:
     def refresh(self, refresh_token: str) -> TokenPair:
         claims = self.refresh_verifier.verify(refresh_token)
         reason = self.revocations.lookup(claims)
-        if reason is not None and reason != "token revoked":
+        if reason is not None and reason != TOKEN_ROTATED:
             raise TokenRevokedError(reason)
         # The conditional write is the single point of truth: of concurrent uses, one wins.
-        if reason is not None or not self.denylist.claim_refresh_token(claims.jti, claims.exp):
+        if reason == TOKEN_ROTATED or not self.denylist.claim_refresh_token(claims.jti, claims.exp):
             if claims.sid:
                 self.denylist.revoke_session(claims.sid, "refresh token reuse")
             log_event(

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from authorizer.errors import UnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -84,7 +86,10 @@ class UserTable:
         name = normalize_username(username)
         item = None
         if name and len(name) <= MAX_USERNAME and len(password) <= MAX_PASSWORD:
-            item = self._client.get_item(TableName=self._table, Key={"username": {"S": name}}).get("Item")
+            try:
+                item = self._client.get_item(TableName=self._table, Key={"username": {"S": name}}).get("Item")
+            except (BotoCoreError, ClientError) as exc:
+                raise UnavailableError(f"the user table is unavailable ({type(exc).__name__})") from None
         if item is None:
             self._verify(self._dummy(), password)
             return None

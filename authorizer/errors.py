@@ -70,7 +70,11 @@ class InsufficientScopeError(AuthError):
     error = "insufficient_scope"
 
 
-class RevocationUnavailableError(AuthError):
-    """The denylist could not be read. We fail closed: the request is refused."""
+class UnavailableError(AuthError):
+    """A backing store (DynamoDB) could not be reached. Nothing is granted; retry later."""
 
     error = "temporarily_unavailable"
+
+
+class RevocationUnavailableError(UnavailableError):
+    """The denylist could not be read or written. We fail closed: the request is refused."""

@@ -25,6 +25,14 @@ logger = logging.getLogger(__name__)
 
 TTL_ATTRIBUTE = "expires_at"
 NOT_BEFORE_ATTRIBUTE = "not_before"
+REASON_ATTRIBUTE = "reason"
+ROTATED = "rotated"  # the reason stored for a refresh token retired by use
+
+# What `lookup` answers: reasons, not secrets.
+TOKEN_REVOKED = "token revoked"  # noqa: S105
+TOKEN_ROTATED = "refresh token already used"  # noqa: S105
+SESSION_REVOKED = "session revoked"
+USER_SIGNED_OUT = "user signed out everywhere"
 _MAX_BATCH_ATTEMPTS = 3
 
 
@@ -83,13 +91,16 @@ class RevocationList:
             for item in items
             if "pk" in item and _number(item, TTL_ATTRIBUTE, default=float("inf")) > now
         }
-        if jti_key(claims.jti) in live:
-            return "token revoked"
+        # Session and user first: they say more than "this token" (a refresh token retired by
+        # rotation is also in its revoked session after a logout, and that is no theft).
         if claims.sid and sid_key(claims.sid) in live:
-            return "session revoked"
+            return SESSION_REVOKED
         user = live.get(user_key(claims.sub))
         if user is not None and claims.iat < _number(user, NOT_BEFORE_ATTRIBUTE, default=0):
-            return "user signed out everywhere"
+            return USER_SIGNED_OUT
+        token = live.get(jti_key(claims.jti))
+        if token is not None:
+            return TOKEN_ROTATED if token.get("reason", {}).get("S") == ROTATED else TOKEN_REVOKED
         return None
 
     def _batch_get(self, keys: list[str]) -> list[dict[str, Any]]:
@@ -97,8 +108,12 @@ class RevocationList:
             self._table: {
                 "Keys": [{"pk": {"S": key}} for key in keys],
                 "ConsistentRead": True,
-                "ProjectionExpression": "pk, #ttl, #nbf",
-                "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE, "#nbf": NOT_BEFORE_ATTRIBUTE},
+                "ProjectionExpression": "pk, #ttl, #nbf, #reason",
+                "ExpressionAttributeNames": {
+                    "#ttl": TTL_ATTRIBUTE,
+                    "#nbf": NOT_BEFORE_ATTRIBUTE,
+                    "#reason": REASON_ATTRIBUTE,
+                },
             }
         }
         items: list[dict[str, Any]] = []

@@ -147,13 +147,19 @@ def test_user_not_before_revokes_older_tokens_but_not_newer(
         revocations.check(claims(jti="old-2", iat=T0 + 50))
 
 
-def test_reasons_prefer_jti_then_sid_then_user(revocations: RevocationList, denylist: Denylist) -> None:
+def test_reasons_prefer_sid_then_user_then_jti(revocations: RevocationList, denylist: Denylist) -> None:
+    # The broader revocation is the better explanation (and no false "refresh token reuse").
     denylist.revoke_user("user-1", "all")
     denylist.revoke_session("sid-1", "session")
     denylist.revoke_token("jti-1", T0 + 300, "token")
-    assert revocations.lookup(claims(iat=T0 - 10)) == "token revoked"
-    assert revocations.lookup(claims(jti="jti-2", iat=T0 - 10)) == "session revoked"
-    assert revocations.lookup(claims(jti="jti-3", sid="sid-9", iat=T0 - 10)) == "user signed out everywhere"
+    assert revocations.lookup(claims(iat=T0 - 10)) == "session revoked"
+    assert revocations.lookup(claims(jti="jti-2", sid="sid-9", iat=T0 - 10)) == "user signed out everywhere"
+    assert revocations.lookup(claims(sid="sid-9", iat=T0 + 10)) == "token revoked"
+
+
+def test_a_rotated_refresh_token_is_told_apart(revocations: RevocationList, denylist: Denylist) -> None:
+    assert denylist.claim_refresh_token("jti-1", T0 + 300)
+    assert revocations.lookup(claims(sid="sid-9", iat=T0 + 10)) == "refresh token already used"
 
 
 @pytest.mark.parametrize("write", ["revoke_jti", "revoke_session", "revoke_user"])
