@@ -13,6 +13,7 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -92,7 +93,13 @@ def _dynamodb_options(parser: argparse.ArgumentParser) -> None:
 def _dynamodb(args: argparse.Namespace) -> Any:
     from authorizer.aws import dynamodb_client
 
-    return dynamodb_client(args.region, args.dynamodb_endpoint)
+    endpoint = args.dynamodb_endpoint
+    if endpoint and urlsplit(endpoint).hostname in ("127.0.0.1", "localhost", "::1"):
+        from auth_service.local.dynamodb import use_dummy_credentials_if_unset
+
+        # A local endpoint (`auth-service serve`) takes any signature; a new shell has no credentials.
+        use_dummy_credentials_if_unset()
+    return dynamodb_client(args.region, endpoint)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -28,6 +28,11 @@ USERS = [
 ]
 
 
+def new_user_environment() -> dict[str, str]:
+    """The environment of a new user's shell: no AUTH_ settings and no AWS credentials."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "AWS_"))}
+
+
 @dataclass
 class Service:
     url: str
@@ -57,7 +62,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     pem = generate_private_key_pem("RS256")
     key_file = workdir / "signing-key.pem"
     key_file.write_text(pem)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
+    env = new_user_environment()
     env["PYTHONUNBUFFERED"] = "1"
     command = [sys.executable, "-m", "auth_service.cli", "serve", "--port", "0"]
     command += ["--users", str(users_file), "--signing-key", str(key_file)]

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, Service
+from tests.e2e.conftest import ROOT, Service, new_user_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -191,6 +191,7 @@ def test_operator_signs_a_user_out_everywhere(service: Service) -> None:
             service.dynamodb_endpoint,
         ],
         cwd=ROOT,
+        env=new_user_environment(),
         capture_output=True,
         text=True,
         timeout=60,
