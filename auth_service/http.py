@@ -193,7 +193,7 @@ def endpoint(func: Endpoint, *, max_body_bytes: int) -> LambdaHandler:
         except UnavailableError as exc:
             return error_response(HttpError(503, exc.error, str(exc), {"Retry-After": "1"}))
         except TokenError as exc:
-            return error_response(unauthorized(str(exc)))
+            return error_response(unauthorized(str(exc), exc.error))
         except AuthError as exc:
             return error_response(HttpError(403, exc.error, str(exc)))
         except Exception as exc:

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import boto3
 
 from auth_service.config import SigningKeyKind, SigningKeySource
 from authorizer.errors import ConfigurationError
+from authorizer.jwks_source import read_configured_file
 
 
 def read_signing_pem(source: SigningKeySource, region: str) -> str:
     if source.kind is SigningKeyKind.INLINE:
         return source.value
     if source.kind is SigningKeyKind.FILE:
-        try:
-            return Path(source.value).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigurationError(
-                f"{source.kind.value}: cannot read {source.value!r}: {exc.strerror}"
-            ) from None
+        return read_configured_file(source.kind.value, source.value)
     session: Any = boto3.session.Session()
     try:
         if source.kind is SigningKeyKind.SSM:

@@ -19,7 +19,7 @@ from authorizer.errors import ConfigurationError
 from authorizer.jwks_source import read_jwks
 from authorizer.keys import KeySet
 from authorizer.revocation import RevocationList
-from authorizer.verifier import ACCESS, REFRESH, TokenVerifier
+from authorizer.verifier import ACCESS, REFRESH, TokenType, TokenVerifier
 
 
 @cache
@@ -56,30 +56,27 @@ def key_set() -> KeySet:
     return KeySet.from_jwks(jwks())
 
 
-@cache
-def access_verifier() -> TokenVerifier:
+def _verifier(token_type: TokenType, audience: str | tuple[str, ...]) -> TokenVerifier:
     common = config().common
     return TokenVerifier(
         key_set(),
         issuer=common.issuer,
-        audience=common.audiences,
-        token_type=ACCESS,
+        audience=audience,
+        token_type=token_type,
         leeway=common.leeway,
         max_token_bytes=common.max_token_bytes,
     )
+
+
+@cache
+def access_verifier() -> TokenVerifier:
+    return _verifier(ACCESS, config().common.audiences)
 
 
 @cache
 def refresh_verifier() -> TokenVerifier:
-    common = config().common
-    return TokenVerifier(
-        key_set(),
-        issuer=common.issuer,
-        audience=common.issuer,
-        token_type=REFRESH,
-        leeway=common.leeway,
-        max_token_bytes=common.max_token_bytes,
-    )
+    # Refresh tokens are addressed to the issuer itself.
+    return _verifier(REFRESH, config().common.issuer)
 
 
 @cache

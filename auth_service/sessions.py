@@ -20,6 +20,12 @@ from authorizer.verifier import TokenVerifier
 logger = logging.getLogger("lambda_jwt_auth.sessions")
 
 
+class MissingTokenError(TokenError):
+    """The request carries no Bearer access token."""
+
+    error = "invalid_request"
+
+
 class RefreshTokenReuseError(TokenRevokedError):
     """A retired refresh token was presented again: treated as theft, the session is revoked."""
 
@@ -64,8 +70,10 @@ class Sessions:
         )
         return pair
 
-    def authenticate(self, access_token: str) -> TokenClaims:
+    def authenticate(self, access_token: str | None) -> TokenClaims:
         """A valid, unrevoked access token's claims, checked against the denylist right now."""
+        if access_token is None:
+            raise MissingTokenError("a Bearer access token is required")
         claims = self.access.verify(access_token)
         reason = self.revocations.lookup(claims)
         if reason is not None:

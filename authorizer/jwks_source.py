@@ -12,6 +12,14 @@ from authorizer.errors import ConfigurationError
 from authorizer.keys import KeySet
 
 
+def read_configured_file(variable: str, path: str) -> str:
+    """A file named by a configuration variable; unreadable is a configuration error."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"{variable}: cannot read {path!r}: {exc.strerror}") from None
+
+
 def read_jwks(source: JwksSource, region: str) -> Any:
     """The JWKS document as configured (parsed JSON, not yet validated)."""
     return _parse(_read(source, region), source)
@@ -25,12 +33,7 @@ def _read(source: JwksSource, region: str) -> str:
     if source.kind is JwksKind.INLINE:
         return source.value
     if source.kind is JwksKind.FILE:
-        try:
-            return Path(source.value).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigurationError(
-                f"{source.kind.value}: cannot read {source.value!r}: {exc.strerror}"
-            ) from None
+        return read_configured_file(source.kind.value, source.value)
     try:
         response = ssm_client(region).get_parameter(Name=source.value)
     except Exception as exc:  # any SDK failure is a cold-start configuration failure

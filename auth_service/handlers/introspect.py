@@ -13,7 +13,6 @@ from auth_service.http import (
     optional_text,
     read_params,
     required_text,
-    unauthorized,
 )
 
 logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
@@ -21,10 +20,7 @@ _sessions = runtime.sessions(signing=False)
 
 
 def introspect(request: Request) -> dict[str, Any]:
-    caller_token = request.bearer_token()
-    if caller_token is None:
-        raise unauthorized("introspection requires a Bearer access token", error="invalid_request")
-    caller = _sessions.authenticate(caller_token)
+    caller = _sessions.authenticate(request.bearer_token())
     params = read_params(request)
     result = _sessions.introspect(
         caller, required_text(params, "token"), optional_text(params, "token_type_hint")

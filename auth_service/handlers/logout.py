@@ -6,17 +6,14 @@ import logging
 from typing import Any
 
 from auth_service import runtime
-from auth_service.http import Request, empty_response, endpoint, optional_text, read_json, unauthorized
+from auth_service.http import Request, empty_response, endpoint, optional_text, read_json
 
 logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
 _sessions = runtime.sessions(signing=False)
 
 
 def logout(request: Request) -> dict[str, Any]:
-    token = request.bearer_token()
-    if token is None:
-        raise unauthorized("a Bearer access token is required", error="invalid_request")
-    claims = _sessions.authenticate(token)
+    claims = _sessions.authenticate(request.bearer_token())
     refresh_token = optional_text(read_json(request), "refresh_token") if request.body else None
     _sessions.logout(claims, refresh_token)
     return empty_response(204)
