@@ -13,6 +13,8 @@ import jwt
 from auth_service.keys import KeyRing
 from authorizer.verifier import ACCESS, REFRESH
 
+ACCESS_TYP, REFRESH_TYP = str(ACCESS.typ), str(REFRESH.typ)
+
 
 @dataclass(frozen=True)
 class TokenPair:
@@ -81,8 +83,8 @@ class TokenIssuer:
             "token_use": "refresh",
         }
         return TokenPair(
-            access_token=self._sign(access, ACCESS.typ),
-            refresh_token=self._sign(refresh, REFRESH.typ),
+            access_token=self._sign(access, ACCESS_TYP),
+            refresh_token=self._sign(refresh, REFRESH_TYP),
             expires_in=self.access_ttl,
             scope=scope,
             sid=sid,

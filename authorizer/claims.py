@@ -18,8 +18,14 @@ class TokenClaims:
     scope: str = ""
     sid: str | None = None
     client_id: str | None = None
+    origin_jti: str | None = None  # Cognito: the refresh token (login) the token descends from
+    groups: tuple[str, ...] = ()  # Cognito: `cognito:groups`
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def scopes(self) -> frozenset[str]:
         return frozenset(self.scope.split())
+
+    @property
+    def issuer(self) -> str:
+        return str(self.raw.get("iss", ""))

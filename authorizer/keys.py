@@ -91,7 +91,7 @@ class KeySet:
         keys = []
         for index, jwk in enumerate(jwks["keys"]):
             try:
-                keys.append(_verification_key(jwk))
+                keys.append(verification_key(jwk))
             except (ValueError, TypeError, PyJWTError) as exc:
                 raise ConfigurationError(f"JWKS key #{index}: {exc}") from None
         if not keys:
@@ -101,7 +101,8 @@ class KeySet:
         return cls(keys)
 
 
-def _verification_key(jwk: Any) -> VerificationKey:
+def verification_key(jwk: Any) -> VerificationKey:
+    """A public signing JWK pinned to its algorithm; ValueError, TypeError or PyJWTError if unusable."""
     if not isinstance(jwk, Mapping):
         raise ValueError("not a JSON object")
     if jwk.get("use", "sig") != "sig":

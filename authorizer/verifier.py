@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from jwt import exceptions as jwt_errors
@@ -30,7 +30,7 @@ from authorizer.errors import (
     TokenNotYetValidError,
     TokenTypeError,
 )
-from authorizer.keys import KeySet
+from authorizer.keys import VerificationKey
 
 # We issue and accept nothing else in a header; `jku`, `x5u`, `jwk`, `crit`, `b64`... are refused.
 ALLOWED_HEADER_PARAMETERS = frozenset({"alg", "kid", "typ"})
@@ -40,12 +40,28 @@ _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 @dataclass(frozen=True)
 class TokenType:
+    """What makes a token of one kind: its header `typ`, its `token_use`, where its audience is."""
+
     name: str
-    typ: str  # the JOSE header `typ`, compared case-insensitively without "application/"
+    # The JOSE header `typ`, compared case-insensitively without "application/". None: the
+    # issuer sets none (Cognito), so `typ` must be absent or plain "JWT".
+    typ: str | None
+    # The `token_use` claim it must carry. None: it may carry none, but never "refresh".
+    token_use: str | None = None
+    # The claim naming who the token is for: `aud`, or `client_id` for Cognito access tokens.
+    audience_claim: str = "aud"
 
 
 ACCESS = TokenType("access", "at+jwt")  # RFC 9068
-REFRESH = TokenType("refresh", "rt+jwt")
+REFRESH = TokenType("refresh", "rt+jwt", token_use="refresh")  # noqa: S106 - a claim value
+
+ClaimCheck = Callable[[Mapping[str, Any]], None]
+
+
+class KeyLookup(Protocol):
+    """Where a verifier finds the key a `kid` names: a fixed `KeySet` or a `JwksCache`."""
+
+    def get(self, kid: str) -> VerificationKey: ...
 
 
 def decode_header(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> dict[str, Any]:
@@ -82,40 +98,69 @@ def normalize_typ(typ: object) -> str:
 class TokenVerifier:
     def __init__(
         self,
-        keys: KeySet,
+        keys: KeyLookup,
         *,
         issuer: str,
         audience: str | Sequence[str],
         token_type: TokenType,
         leeway: int = 30,
-        required_claims: Sequence[str] = ("iss", "sub", "aud", "exp", "iat", "jti"),
+        algorithms: Sequence[str] | None = None,
+        claim_checks: Sequence[ClaimCheck] = (),
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
-        self.audiences = [audience] if isinstance(audience, str) else list(audience)
+        self.audiences = frozenset([audience] if isinstance(audience, str) else audience)
+        if not self.audiences:
+            raise ValueError("a verifier needs at least one accepted audience")
         self.token_type = token_type
         self.leeway = leeway
-        self.required_claims = list(required_claims)
+        self.algorithms = frozenset(algorithms) if algorithms is not None else None
+        self.claim_checks = tuple(claim_checks)
+        self.required_claims = ["iss", "sub", "exp", "iat", "jti", token_type.audience_claim]
         self.max_token_bytes = max_token_bytes
         self._clock = clock
 
     def verify(self, token: str) -> TokenClaims:
         header = decode_header(token, self.max_token_bytes)
-        if normalize_typ(header.get("typ")) != self.token_type.typ:
-            raise TokenTypeError(f"not an {self.token_type.name} token (typ must be {self.token_type.typ})")
+        self._check_typ(header)
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise MalformedTokenError("token header has no kid")
         key = self.keys.get(kid)
         if header.get("alg") != key.alg:
             raise AlgorithmNotAllowedError(f"algorithm must be {key.alg} for this key")
+        if self.algorithms is not None and key.alg not in self.algorithms:
+            raise AlgorithmNotAllowedError(f"{key.alg} is not an allowed algorithm for this issuer")
         payload = self._decode(token, key.key, key.alg)
         claims = _claims(payload)
         self._check_times(payload, claims)
         self._check_use(payload)
+        self._check_audience(payload)
+        for check in self.claim_checks:
+            check(payload)
         return claims
+
+    def _check_typ(self, header: Mapping[str, Any]) -> None:
+        expected = self.token_type.typ
+        found = normalize_typ(header.get("typ")) if "typ" in header else None
+        if expected is None:
+            if found not in (None, "jwt"):
+                raise TokenTypeError(f"not an {self.token_type.name} token (typ {found!r})")
+        elif found != expected:
+            raise TokenTypeError(f"not an {self.token_type.name} token (typ must be {expected})")
+
+    def _check_audience(self, payload: Mapping[str, Any]) -> None:
+        name = self.token_type.audience_claim
+        value = payload.get(name)
+        if value in (None, "", []):
+            raise InvalidClaimError(f"token lacks the {name!r} claim")
+        named = [value] if isinstance(value, str) else value
+        if not isinstance(named, list) or not all(isinstance(item, str) for item in named):
+            raise AudienceMismatchError(f"token {name} must be a string or a list of strings")
+        if self.audiences.isdisjoint(named):
+            raise AudienceMismatchError(f"token {name} is not accepted here")
 
     def _decode(self, token: str, key: Any, alg: str) -> dict[str, Any]:
         try:
@@ -123,14 +168,15 @@ class TokenVerifier:
                 token,
                 key,
                 algorithms=[alg],
-                audience=self.audiences,
                 issuer=self.issuer,
-                # Times are checked below against our own clock, with our error types.
+                # Times and audience are checked below, with our clock and our error types
+                # (and the audience may live in `client_id`).
                 options={
                     "require": self.required_claims,
                     "verify_exp": False,
                     "verify_nbf": False,
                     "verify_iat": False,
+                    "verify_aud": False,
                 },
             )
         except jwt_errors.InvalidSignatureError:
@@ -160,9 +206,10 @@ class TokenVerifier:
     def _check_use(self, payload: Mapping[str, Any]) -> None:
         # Belt and braces beside `typ`: refresh tokens also say so in the signed payload.
         use = payload.get("token_use")
-        if self.token_type is REFRESH and use != "refresh":
-            raise TokenTypeError("not a refresh token")
-        if self.token_type is not REFRESH and use == "refresh":
+        expected = self.token_type.token_use
+        if expected is not None and use != expected:
+            raise TokenTypeError(f"not an {self.token_type.name} token (token_use must be {expected})")
+        if expected is None and use == "refresh":
             raise TokenTypeError(f"a refresh token is not an {self.token_type.name} token")
 
 
@@ -198,5 +245,14 @@ def _claims(payload: Mapping[str, Any]) -> TokenClaims:
         scope=_optional_text(payload, "scope") or "",
         sid=_optional_text(payload, "sid"),
         client_id=_optional_text(payload, "client_id"),
+        origin_jti=_optional_text(payload, "origin_jti"),
+        groups=_groups(payload),
         raw=payload,
     )
+
+
+def _groups(payload: Mapping[str, Any]) -> tuple[str, ...]:
+    value = payload.get("cognito:groups", [])
+    if not isinstance(value, list) or not all(isinstance(group, str) for group in value):
+        raise InvalidClaimError("'cognito:groups' must be a list of strings")
+    return tuple(value)

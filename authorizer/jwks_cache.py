@@ -1,0 +1,329 @@
+"""Trusted keys fetched from a JWKS URL, cached for the life of the container.
+
+The Lambda authorizer must not call the issuer's JWKS endpoint per request, nor let a token
+decide when (or where) we fetch. So:
+
+* the key set is fetched once (at cold start with `preload()`, else on the first `get`) and reused;
+* concurrent lookups share one fetch: threads that waited for it use its result;
+* an unknown `kid` (a key rotation) prompts one refetch, then a cooldown: during it unknown kids
+  are refused at once, so a flood of tokens with made-up kids cannot hammer the endpoint;
+* keys older than `max_age_seconds` are refetched on the next lookup;
+* a failed fetch keeps the last good key set (stale-on-failure), logs a warning and also starts
+  the cooldown; with no good key set at all, lookups raise `JwksUnavailableError`, a
+  `TokenError`, so the request is refused (401/403) rather than failing with a 500.
+
+Fetches go only to the configured http(s) URL, never follow redirects, and are bounded in time and
+size. Only the standard library is used, and `urllib.request` is imported on first fetch, so
+importing this module costs nothing at cold start.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from jwt.exceptions import PyJWTError
+
+from authorizer.errors import ConfigurationError, KidNotFoundError, TokenError
+from authorizer.keys import KeySet, VerificationKey, verification_key
+
+if TYPE_CHECKING:
+    import urllib.request
+
+logger = logging.getLogger(__name__)
+
+Fetch = Callable[[str, float], bytes]
+
+_ALLOWED_SCHEMES = ("http", "https")
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+_READ_CHUNK_BYTES = 64 * 1024
+_USER_AGENT = "lambda-jwt-auth-jwks-cache"
+
+
+class JwksUnavailableError(TokenError):
+    """No trusted key set could be fetched yet, so no token can be verified: refuse the request."""
+
+
+class InvalidJwksError(ValueError):
+    """A fetched JWKS response is unusable: wrong status, too large, not JSON, or no usable key."""
+
+
+@dataclass(frozen=True)
+class _State:
+    """Replaced as a whole, so a lock-free reader always sees a consistent key set and age."""
+
+    keys: KeySet | None  # None until a fetch has succeeded
+    fetched_at: float  # clock() when `keys` were fetched; meaningless while keys is None
+    # Bumped by every fetch attempt, good or failed: a thread that waited on the lock compares
+    # it with what it saw before waiting to tell that someone fetched for it meanwhile.
+    generation: int
+
+
+class JwksCache:
+    """Looks up verification keys by `kid` in a JWKS fetched from one URL; see the module doc."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_seconds: float = 2.0,
+        cooldown_seconds: float = 60.0,
+        max_age_seconds: float = 3600.0,
+        max_bytes: int = 512_000,
+        clock: Callable[[], float] = time.monotonic,
+        fetch: Fetch | None = None,
+    ) -> None:
+        _check_url(url)
+        if timeout_seconds <= 0 or cooldown_seconds < 0 or max_age_seconds <= 0 or max_bytes <= 0:
+            raise ConfigurationError("JWKS cache timeout, max age and size must be positive")
+        self._url: str | None = url
+        self._host = urlsplit(url).hostname or "?"  # what we log: never the full URL (it may hold secrets)
+        self._timeout = timeout_seconds
+        self._cooldown = cooldown_seconds
+        self._max_age = max_age_seconds
+        self._max_bytes = max_bytes
+        self._clock = clock
+        self._fetch = fetch or functools.partial(http_get, max_bytes=max_bytes)
+        self._init_state(None)
+
+    @classmethod
+    def from_document(cls, jwks: Any) -> JwksCache:
+        """Keys from a JWKS we were given (inline or read from a file): no network, ever.
+
+        This is our own configuration, so it is checked strictly: any unusable key is a
+        `ConfigurationError` at cold start. `jwks` is the parsed document or its JSON text.
+        """
+        if isinstance(jwks, str | bytes):
+            try:
+                jwks = json.loads(jwks)
+            except ValueError:
+                raise ConfigurationError("the JWKS is not valid JSON") from None
+        cache = cls.__new__(cls)
+        cache._url = None
+        cache._host = "inline JWKS"
+        cache._clock = time.monotonic
+        cache._init_state(KeySet.from_jwks(jwks))
+        return cache
+
+    def _init_state(self, keys: KeySet | None) -> None:
+        self._state = _State(keys=keys, fetched_at=-math.inf if keys is None else 0.0, generation=0)
+        self._lock = threading.Lock()
+        self._cooldown_until = -math.inf  # guarded by _lock
+        self._fetch_count = 0
+
+    @property
+    def fetch_count(self) -> int:
+        """Fetch attempts so far, successful or not (for tests and metrics)."""
+        return self._fetch_count
+
+    def preload(self) -> None:
+        """Fetch now (at cold start) unless a fresh key set is already cached.
+
+        Never raises: a failure is logged and the next `get` retries once the cooldown is over,
+        so a brief outage of the endpoint does not fail the container's initialisation.
+        """
+        with self._lock:
+            state, now = self._state, self._clock()
+            if self._url is None or (state.keys is not None and not self._is_old(state, now)):
+                return
+            if now >= self._cooldown_until:
+                self._fetch_and_store()
+
+    def get(self, kid: str) -> VerificationKey:
+        """The key for `kid`; `KidNotFoundError` or `JwksUnavailableError` (both `TokenError`)."""
+        seen = self._state
+        cached = _find(seen.keys, kid)
+        if cached is not None and not self._is_old(seen, self._clock()):
+            return cached  # the common case: no lock, no fetch
+        if cached is not None:
+            # Keys past their max age still serve while one thread refreshes them.
+            if not self._lock.acquire(blocking=False):
+                return cached
+        else:
+            self._lock.acquire()
+        try:
+            if self._state.generation == seen.generation:
+                self._refresh_for(kid)
+            # else: another thread fetched while we waited; its result is the newest there is.
+            return self._lookup(self._state, kid)
+        finally:
+            self._lock.release()
+
+    # ------------------------------------------------------------------ internals
+
+    def _is_old(self, state: _State, now: float) -> bool:
+        return self._url is not None and now - state.fetched_at >= self._max_age
+
+    def _refresh_for(self, kid: str) -> None:
+        """Fetch if `kid` calls for it and the cooldown allows. Caller holds the lock."""
+        state, now = self._state, self._clock()
+        if self._url is None or now < self._cooldown_until:
+            return  # a static document, or in the penalty box: answer from what we have
+        fresh = state.keys is not None and not self._is_old(state, now)
+        if fresh and _find(state.keys, kid) is not None:
+            return
+        self._fetch_and_store()
+        if fresh:
+            # The kid was unknown to a fresh key set. Whether the refetch finds it or not, the next
+            # unknown kid waits: refetches prompted by tokens stay at one per cooldown, whatever
+            # an attacker sends.
+            self._cooldown_until = max(self._cooldown_until, self._clock() + self._cooldown)
+
+    def _fetch_and_store(self) -> None:
+        """One fetch attempt; on failure keep the last good keys and start the cooldown."""
+        assert self._url is not None
+        self._fetch_count += 1
+        state = self._state
+        try:
+            body = self._fetch(self._url, self._timeout)
+            keys, skipped = _parse_jwks(body, self._max_bytes)
+        except Exception as exc:  # any failure (network, HTTP, JSON, keys...) must not fail requests
+            self._state = replace(state, generation=state.generation + 1)
+            self._cooldown_until = self._clock() + self._cooldown
+            self._log_failure(exc, state)
+            return
+        for reason in skipped:
+            logger.warning("JWKS from %s: skipped a key: %s", self._host, reason)
+        self._state = _State(keys=keys, fetched_at=self._clock(), generation=state.generation + 1)
+        logger.info("JWKS fetched from %s: %d key(s)", self._host, len(keys))
+
+    def _log_failure(self, exc: Exception, state: _State) -> None:
+        if state.keys is None:
+            outcome = "no keys are available, tokens are refused until a fetch succeeds"
+        else:
+            outcome = f"keeping the {len(state.keys)} key(s) fetched before"
+        logger.warning(
+            "JWKS fetch from %s failed (%s: %s); %s; next attempt in %.0f s at the earliest",
+            self._host,
+            type(exc).__name__,
+            str(exc)[:200],
+            outcome,
+            self._cooldown,
+        )
+
+    def _lookup(self, state: _State, kid: str) -> VerificationKey:
+        if state.keys is None:
+            raise JwksUnavailableError("the trusted key set could not be fetched")
+        return state.keys.get(kid)
+
+
+def lenient_key_set(jwks: Any) -> tuple[KeySet, list[str]]:
+    """A key set from a JWKS someone else publishes: unusable keys are skipped, not fatal.
+
+    The issuer may publish keys we do not support (other types, encryption keys) beside the ones
+    we need, and that must not stop us from using the rest. Returns the keys and why each skipped
+    one was skipped; raises `InvalidJwksError` if the document is malformed or no key is usable.
+    """
+    if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list):
+        raise InvalidJwksError('JWKS is not a JSON object with a "keys" list')
+    usable: list[VerificationKey] = []
+    skipped: list[str] = []
+    for index, jwk in enumerate(jwks["keys"]):
+        try:
+            usable.append(verification_key(jwk))
+        except (ValueError, TypeError, PyJWTError) as exc:
+            skipped.append(f"key #{index}: {exc}")
+    usable = _drop_ambiguous(usable, skipped)
+    if not usable:
+        raise InvalidJwksError(f"JWKS holds no usable key ({len(jwks['keys'])} published)")
+    return KeySet(usable), skipped
+
+
+def _drop_ambiguous(keys: list[VerificationKey], skipped: list[str]) -> list[VerificationKey]:
+    # Two keys under one kid: we cannot tell which one a token means, so trust neither.
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key.kid] = counts.get(key.kid, 0) + 1
+    skipped.extend(f"kid {kid!r} names {n} keys" for kid, n in counts.items() if n > 1)
+    return [key for key in keys if counts[key.kid] == 1]
+
+
+def _parse_jwks(body: bytes, max_bytes: int) -> tuple[KeySet, list[str]]:
+    # Checked here too, since an injected `fetch` need not enforce the limit itself.
+    if len(body) > max_bytes:
+        raise InvalidJwksError(f"JWKS response is larger than {max_bytes} bytes")
+    try:
+        document = json.loads(body)
+    except ValueError:  # also UnicodeDecodeError
+        raise InvalidJwksError("JWKS response is not JSON") from None
+    return lenient_key_set(document)
+
+
+def _find(keys: KeySet | None, kid: str) -> VerificationKey | None:
+    if keys is None:
+        return None
+    try:
+        return keys.get(kid)
+    except KidNotFoundError:
+        return None
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in _ALLOWED_SCHEMES or not parts.hostname:
+        raise ConfigurationError("the JWKS URL must be an absolute http:// or https:// URL")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        # Allowed (an endpoint inside a VPC), but whoever can tamper with the traffic picks our keys.
+        logger.warning(
+            "JWKS URL on %s uses plain http: its keys are not protected in transit", parts.hostname
+        )
+
+
+def http_get(url: str, timeout: float, *, max_bytes: int) -> bytes:
+    """GET `url` without following redirects, within about `timeout` s and `max_bytes` bytes."""
+    import urllib.request  # here, not at the top: only a container that fetches pays for it
+
+    if urlsplit(url).scheme not in _ALLOWED_SCHEMES:
+        raise InvalidJwksError("only http:// and https:// URLs are fetched")
+    deadline = time.monotonic() + timeout
+    headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 (scheme checked above)
+    with _opener().open(request, timeout=timeout) as response:
+        if response.status != 200:
+            raise InvalidJwksError(f"JWKS response status is {response.status}, not 200")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise InvalidJwksError(f"JWKS response is larger than {max_bytes} bytes")
+        return _read_bounded(response, max_bytes, deadline)
+
+
+def _read_bounded(response: Any, max_bytes: int, deadline: float) -> bytes:
+    # The socket timeout bounds each read, not the whole download: a server trickling bytes
+    # could otherwise hold us (and every thread waiting on the lock) indefinitely.
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := response.read(_READ_CHUNK_BYTES):
+        size += len(chunk)
+        if size > max_bytes:
+            raise InvalidJwksError(f"JWKS response is larger than {max_bytes} bytes")
+        if time.monotonic() > deadline:
+            raise TimeoutError("JWKS download took longer than its timeout")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@functools.cache
+def _opener() -> urllib.request.OpenerDirector:
+    import urllib.request
+
+    # Built by hand rather than with build_opener(): no redirect handler, so a 3xx is an error
+    # (a redirect could take us to a host we did not configure), and no file:, ftp: or data:
+    # handlers. Proxies from the environment are honoured, as in any AWS SDK call.
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.ProxyHandler(),
+        urllib.request.HTTPHandler(),
+        urllib.request.HTTPSHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
+        opener.add_handler(handler)
+    return opener
