@@ -14,10 +14,10 @@ from authorizer import responses
 from authorizer.claims import TokenClaims
 from authorizer.errors import AuthError
 from authorizer.events import AuthorizationRequest, EventFormat, MalformedEventError, parse_event
+from authorizer.issuers import Verifier
 from authorizer.log import log_event
 from authorizer.revocation import RevocationList
 from authorizer.routes import RouteScopes
-from authorizer.verifier import TokenVerifier
 
 logger = logging.getLogger("lambda_jwt_auth.authorizer")
 
@@ -33,7 +33,7 @@ class Decision:
 class Authorizer:
     def __init__(
         self,
-        verifier: TokenVerifier,
+        verifier: Verifier,
         revocations: RevocationList,
         routes: RouteScopes,
         *,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from authorizer.authorization import Authorizer
 from authorizer.aws import dynamodb_client
-from authorizer.config import AuthorizerConfig
-from authorizer.jwks_source import load_key_set
+from authorizer.cognito import cognito_verifier
+from authorizer.config import AuthorizerConfig, JwksCacheSettings
+from authorizer.issuers import ScopedVerifier, TrustedIssuer, TrustedIssuers, Verifier
+from authorizer.jwks_cache import JwksCache
+from authorizer.jwks_source import load_key_set, read_configured_file
 from authorizer.revocation import RevocationList
-from authorizer.verifier import ACCESS, TokenVerifier
+from authorizer.verifier import ACCESS, KeyLookup, TokenType, TokenVerifier
 
 
 def build_authorizer(config: AuthorizerConfig) -> Authorizer:
     common = config.common
-    verifier = TokenVerifier(
+    own = TokenVerifier(
         load_key_set(config.jwks, common.region),
         issuer=common.issuer,
         audience=common.audiences,
@@ -20,9 +23,66 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
         leeway=common.leeway,
         max_token_bytes=common.max_token_bytes,
     )
+    verifiers: dict[str, Verifier] = {common.issuer: own}
+    for trusted in config.trusted_issuers:
+        verifiers[trusted.issuer] = trusted_verifier(trusted, config.jwks_cache, common.leeway)
     revocations = RevocationList(
         dynamodb_client(common.region, common.dynamodb_endpoint),
         common.denylist_table,
         cache_seconds=config.revocation_cache_seconds,
     )
-    return Authorizer(verifier, revocations, config.route_scopes, simple_responses=config.simple_responses)
+    return Authorizer(
+        TrustedIssuers(verifiers, max_token_bytes=common.max_token_bytes),
+        revocations,
+        config.route_scopes,
+        simple_responses=config.simple_responses,
+    )
+
+
+def issuer_keys(trusted: TrustedIssuer, settings: JwksCacheSettings) -> KeyLookup:
+    """The issuer's keys: fetched from its JWKS URL (and cached), or given inline or as a file."""
+    if trusted.jwks is not None:
+        return JwksCache.from_document(trusted.jwks)
+    if trusted.jwks_file is not None:
+        return JwksCache.from_document(
+            read_configured_file(f"jwks_file of {trusted.issuer}", trusted.jwks_file)
+        )
+    assert trusted.jwks_uri is not None
+    cache = JwksCache(
+        trusted.jwks_uri,
+        timeout_seconds=settings.timeout_seconds,
+        cooldown_seconds=settings.cooldown_seconds,
+        max_age_seconds=settings.max_age_seconds,
+    )
+    if trusted.preload:
+        cache.preload()  # at cold start, not on the first request
+    return cache
+
+
+def trusted_verifier(trusted: TrustedIssuer, settings: JwksCacheSettings, leeway: int) -> Verifier:
+    keys = issuer_keys(trusted, settings)
+    verifier: TokenVerifier
+    if trusted.kind == "cognito":
+        verifier = cognito_verifier(
+            keys,
+            issuer=trusted.issuer,
+            token_use=trusted.token_use,
+            client_ids=trusted.audiences,
+            required_groups=trusted.required_groups,
+            required_scopes=trusted.required_scopes,
+            leeway=leeway,
+        )
+    else:
+        verifier = TokenVerifier(
+            keys,
+            issuer=trusted.issuer,
+            audience=trusted.audiences,
+            token_type=TokenType(f"{trusted.issuer} access", trusted.typ),
+            leeway=leeway,
+            algorithms=trusted.algorithms,
+        )
+    if trusted.default_scope or trusted.group_scopes:
+        return ScopedVerifier(
+            verifier, default_scope=trusted.default_scope, group_scopes=trusted.group_scopes
+        )
+    return verifier

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from authorizer.env import EnvReader
 from authorizer.errors import ConfigurationError
+from authorizer.issuers import TrustedIssuer, parse_trusted_issuers
 from authorizer.routes import RouteScopes
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -63,12 +64,21 @@ class CommonSettings:
 
 
 @dataclass(frozen=True)
+class JwksCacheSettings:
+    timeout_seconds: float
+    cooldown_seconds: int
+    max_age_seconds: int
+
+
+@dataclass(frozen=True)
 class AuthorizerConfig:
     common: CommonSettings
     jwks: JwksSource
     revocation_cache_seconds: int
     simple_responses: bool
     route_scopes: RouteScopes
+    trusted_issuers: tuple[TrustedIssuer, ...] = ()
+    jwks_cache: JwksCacheSettings = JwksCacheSettings(2.0, 60, 3600)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AuthorizerConfig:
@@ -86,6 +96,19 @@ class AuthorizerConfig:
             route_scopes = RouteScopes.from_mapping(env.json("AUTH_ROUTE_SCOPES"))
         except ConfigurationError as exc:
             env.problems.append(f"AUTH_ROUTE_SCOPES: {exc}")
+        trusted: tuple[TrustedIssuer, ...] = ()
+        try:
+            trusted = parse_trusted_issuers(env.json("AUTH_TRUSTED_ISSUERS"))
+        except ConfigurationError as exc:
+            env.problems.append(f"AUTH_TRUSTED_ISSUERS: {exc}")
+        if common.issuer and common.issuer in {issuer.issuer for issuer in trusted}:
+            env.problems.append("AUTH_TRUSTED_ISSUERS must not list our own issuer (AUTH_ISSUER) again")
+        cache = JwksCacheSettings(
+            timeout_seconds=env.integer("AUTH_JWKS_FETCH_TIMEOUT_MS", 2000, minimum=100, maximum=10_000)
+            / 1000,
+            cooldown_seconds=env.integer("AUTH_JWKS_COOLDOWN_SECONDS", 60, maximum=3600),
+            max_age_seconds=env.integer("AUTH_JWKS_MAX_AGE_SECONDS", 3600, minimum=60, maximum=86_400),
+        )
         env.raise_if_invalid("authorizer")
         assert common.jwks is not None
         return cls(
@@ -94,6 +117,8 @@ class AuthorizerConfig:
             revocation_cache_seconds=cache_seconds,
             simple_responses=simple,
             route_scopes=route_scopes,
+            trusted_issuers=trusted,
+            jwks_cache=cache,
         )
 
 

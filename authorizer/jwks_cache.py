@@ -13,8 +13,8 @@ decide when (or where) we fetch. So:
   `TokenError`, so the request is refused (401/403) rather than failing with a 500.
 
 Fetches go only to the configured http(s) URL, never follow redirects, and are bounded in time and
-size. Only the standard library is used, and `urllib.request` is imported on first fetch, so
-importing this module costs nothing at cold start.
+size. Only the standard library is used (no `requests`): importing this module loads nothing that
+PyJWT has not loaded already (PyJWT itself imports `urllib.request`).
 """
 
 from __future__ import annotations
@@ -84,15 +84,8 @@ class JwksCache:
         _check_url(url)
         if timeout_seconds <= 0 or cooldown_seconds < 0 or max_age_seconds <= 0 or max_bytes <= 0:
             raise ConfigurationError("JWKS cache timeout, max age and size must be positive")
-        self._url: str | None = url
-        self._host = urlsplit(url).hostname or "?"  # what we log: never the full URL (it may hold secrets)
-        self._timeout = timeout_seconds
-        self._cooldown = cooldown_seconds
-        self._max_age = max_age_seconds
-        self._max_bytes = max_bytes
-        self._clock = clock
+        self._setup(url, None, timeout_seconds, cooldown_seconds, max_age_seconds, max_bytes, clock)
         self._fetch = fetch or functools.partial(http_get, max_bytes=max_bytes)
-        self._init_state(None)
 
     @classmethod
     def from_document(cls, jwks: Any) -> JwksCache:
@@ -106,18 +99,35 @@ class JwksCache:
                 jwks = json.loads(jwks)
             except ValueError:
                 raise ConfigurationError("the JWKS is not valid JSON") from None
-        cache = cls.__new__(cls)
-        cache._url = None
-        cache._host = "inline JWKS"
-        cache._clock = time.monotonic
-        cache._init_state(KeySet.from_jwks(jwks))
+        keys = KeySet.from_jwks(jwks)
+        cache = cls.__new__(cls)  # not __init__: there is no URL to check, and none to fetch
+        cache._setup(None, keys, math.inf, math.inf, math.inf, 0, time.monotonic)
+        cache._fetch = _never_fetch
         return cache
 
-    def _init_state(self, keys: KeySet | None) -> None:
-        self._state = _State(keys=keys, fetched_at=-math.inf if keys is None else 0.0, generation=0)
+    def _setup(
+        self,
+        url: str | None,
+        keys: KeySet | None,
+        timeout: float,
+        cooldown: float,
+        max_age: float,
+        max_bytes: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self._url = url  # None: a static document, never refetched
+        # What we log: the host, never the whole URL (its query or user info may hold secrets).
+        self._host = (urlsplit(url).hostname or "?") if url else "inline JWKS"
+        self._timeout = timeout
+        self._cooldown = cooldown
+        self._max_age = max_age
+        self._max_bytes = max_bytes
+        self._clock = clock
+        self._state = _State(keys=keys, fetched_at=-math.inf if keys is None else clock(), generation=0)
         self._lock = threading.Lock()
         self._cooldown_until = -math.inf  # guarded by _lock
         self._fetch_count = 0
+        self._last_skipped: list[str] = []  # guarded by _lock
 
     @property
     def fetch_count(self) -> int:
@@ -190,8 +200,10 @@ class JwksCache:
             self._cooldown_until = self._clock() + self._cooldown
             self._log_failure(exc, state)
             return
-        for reason in skipped:
-            logger.warning("JWKS from %s: skipped a key: %s", self._host, reason)
+        if skipped != self._last_skipped:  # say it once, not at every refetch of the same set
+            self._last_skipped = skipped
+            for reason in skipped:
+                logger.warning("JWKS from %s: skipped a key: %s", self._host, reason)
         self._state = _State(keys=keys, fetched_at=self._clock(), generation=state.generation + 1)
         logger.info("JWKS fetched from %s: %d key(s)", self._host, len(keys))
 
@@ -257,6 +269,10 @@ def _parse_jwks(body: bytes, max_bytes: int) -> tuple[KeySet, list[str]]:
     return lenient_key_set(document)
 
 
+def _never_fetch(url: str, timeout: float) -> bytes:
+    raise AssertionError("a JwksCache built from a document never fetches")
+
+
 def _find(keys: KeySet | None, kid: str) -> VerificationKey | None:
     if keys is None:
         return None
@@ -279,7 +295,7 @@ def _check_url(url: str) -> None:
 
 def http_get(url: str, timeout: float, *, max_bytes: int) -> bytes:
     """GET `url` without following redirects, within about `timeout` s and `max_bytes` bytes."""
-    import urllib.request  # here, not at the top: only a container that fetches pays for it
+    import urllib.request  # lazily: PyJWT loads it today, but cold start must not depend on that
 
     if urlsplit(url).scheme not in _ALLOWED_SCHEMES:
         raise InvalidJwksError("only http:// and https:// URLs are fetched")
@@ -300,7 +316,8 @@ def _read_bounded(response: Any, max_bytes: int, deadline: float) -> bytes:
     # could otherwise hold us (and every thread waiting on the lock) indefinitely.
     chunks: list[bytes] = []
     size = 0
-    while chunk := response.read(_READ_CHUNK_BYTES):
+    # read1: whatever one recv() brings, so the deadline is checked as bytes arrive.
+    while chunk := response.read1(_READ_CHUNK_BYTES):
         size += len(chunk)
         if size > max_bytes:
             raise InvalidJwksError(f"JWKS response is larger than {max_bytes} bytes")

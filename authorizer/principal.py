@@ -29,6 +29,8 @@ class Principal:
     jti: str | None
     client_id: str | None
     exp: int | None
+    issuer: str | None = None
+    groups: tuple[str, ...] = ()
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -54,6 +56,8 @@ class Principal:
             jti=str(ctx["jti"]) if ctx.get("jti") else None,
             client_id=str(ctx["client_id"]) if ctx.get("client_id") else None,
             exp=int(exp) if isinstance(exp, int | str) and str(exp).isdigit() else None,
+            issuer=str(ctx["iss"]) if ctx.get("iss") else None,
+            groups=tuple(str(ctx.get("groups") or "").split()),
         )
 
 

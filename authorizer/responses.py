@@ -25,6 +25,8 @@ def context(claims: TokenClaims) -> dict[str, str | int]:
         "jti": claims.jti,
         "client_id": claims.client_id or "",
         "exp": claims.exp,
+        "iss": claims.issuer,
+        "groups": " ".join(claims.groups),
     }
 
 

@@ -32,6 +32,7 @@ ROTATED = "rotated"  # the reason stored for a refresh token retired by use
 TOKEN_REVOKED = "token revoked"  # noqa: S105
 TOKEN_ROTATED = "refresh token already used"  # noqa: S105
 SESSION_REVOKED = "session revoked"
+LOGIN_REVOKED = "login revoked"
 USER_SIGNED_OUT = "user signed out everywhere"
 _MAX_BATCH_ATTEMPTS = 3
 
@@ -46,6 +47,11 @@ def sid_key(sid: str) -> str:
 
 def user_key(sub: str) -> str:
     return f"user#{sub}"
+
+
+def origin_key(origin_jti: str) -> str:
+    """A Cognito login: every access and ID token with this `origin_jti`."""
+    return f"origin#{origin_jti}"
 
 
 class RevocationList:
@@ -84,6 +90,8 @@ class RevocationList:
         keys = [jti_key(claims.jti), user_key(claims.sub)]
         if claims.sid:
             keys.append(sid_key(claims.sid))
+        if claims.origin_jti:
+            keys.append(origin_key(claims.origin_jti))
         items = self._batch_get(keys)
         now = self._clock()
         live = {
@@ -98,6 +106,8 @@ class RevocationList:
         user = live.get(user_key(claims.sub))
         if user is not None and claims.iat < _number(user, NOT_BEFORE_ATTRIBUTE, default=0):
             return USER_SIGNED_OUT
+        if claims.origin_jti and origin_key(claims.origin_jti) in live:
+            return LOGIN_REVOKED
         token = live.get(jti_key(claims.jti))
         if token is not None:
             return TOKEN_ROTATED if token.get("reason", {}).get("S") == ROTATED else TOKEN_REVOKED

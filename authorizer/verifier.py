@@ -64,8 +64,8 @@ class KeyLookup(Protocol):
     def get(self, kid: str) -> VerificationKey: ...
 
 
-def decode_header(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> dict[str, Any]:
-    """The JOSE header of a compact JWS, checked for shape only (nothing is trusted yet)."""
+def _json_part(token: str, index: int, max_bytes: int, what: str) -> dict[str, Any]:
+    """One base64url JSON object part of a compact JWS, checked for shape only."""
     if not isinstance(token, str) or not token:
         raise MalformedTokenError("token is empty")
     if len(token) > max_bytes:
@@ -76,12 +76,23 @@ def decode_header(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> dict[
     if not all(_BASE64URL.fullmatch(part) for part in parts):
         raise MalformedTokenError("token parts are not base64url")
     try:
-        padded = parts[0] + "=" * (-len(parts[0]) % 4)
-        header = json.loads(base64.urlsafe_b64decode(padded))
+        padded = parts[index] + "=" * (-len(parts[index]) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded))
     except (binascii.Error, ValueError, RecursionError):
-        raise MalformedTokenError("token header is not base64url-encoded JSON") from None
-    if not isinstance(header, dict):
-        raise MalformedTokenError("token header is not a JSON object")
+        raise MalformedTokenError(f"token {what} is not base64url-encoded JSON") from None
+    if not isinstance(value, dict):
+        raise MalformedTokenError(f"token {what} is not a JSON object")
+    return value
+
+
+def decode_payload(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> dict[str, Any]:
+    """The claims of a compact JWS, UNVERIFIED: only to choose which verifier to ask."""
+    return _json_part(token, 1, max_bytes, "payload")
+
+
+def decode_header(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> dict[str, Any]:
+    """The JOSE header of a compact JWS, checked for shape only (nothing is trusted yet)."""
+    header = _json_part(token, 0, max_bytes, "header")
     unexpected = set(header) - ALLOWED_HEADER_PARAMETERS
     if unexpected:
         raise MalformedTokenError(f"header parameter(s) not accepted: {', '.join(sorted(unexpected))}")

@@ -55,7 +55,7 @@ ROUTES: dict[str, list[str]] = {
     "GET /orders/{id}": ["orders:read"],
     "ANY /admin/{proxy+}": ["admin"],
 }
-CONTEXT_KEYS = {"sub", "scope", "sid", "jti", "client_id", "exp"}
+CONTEXT_KEYS = {"sub", "scope", "sid", "jti", "client_id", "exp", "iss", "groups"}
 
 
 # --------------------------------------------------------------------------- IAM evaluation
@@ -240,6 +240,8 @@ def assert_context(response: dict[str, Any], pair: TokenPair, sub: str) -> None:
     assert ctx["jti"] == pair.access_jti
     assert ctx["client_id"] == "web-app"
     assert isinstance(ctx["exp"], int) and ctx["exp"] > time.time()
+    assert ctx["iss"] == ISSUER
+    assert ctx["groups"] == ""  # our own tokens carry no Cognito groups
     # API Gateway accepts only strings, numbers and booleans as context values.
     assert all(isinstance(value, str | int | bool) for value in ctx.values())
 

@@ -1,0 +1,181 @@
+"""Several trusted issuers: ours, Amazon Cognito user pools and other OIDC issuers.
+
+Each issuer is configured with the exact `iss` it signs as and, apart from it, where its keys
+are (emulators and proxies serve JWKS from other hosts). A token is routed to its issuer's
+verifier by its unverified `iss`; that verifier then checks `iss` again, exactly, with the
+signature. Keys are fetched only from configured URLs, never from a URL named in a token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from authorizer.claims import TokenClaims
+from authorizer.cognito import cognito_jwks_uri
+from authorizer.errors import ConfigurationError, IssuerMismatchError, MalformedTokenError
+from authorizer.keys import SUPPORTED_ALGORITHMS
+from authorizer.verifier import decode_payload
+
+_KINDS = ("cognito", "oidc")
+_KEYS = {
+    "issuer", "type", "jwks_uri", "jwks", "jwks_file", "token_use", "client_ids", "audiences",
+    "algorithms", "required_groups", "required_scopes", "group_scopes", "default_scope", "preload", "typ",
+}  # fmt: skip
+
+
+class Verifier(Protocol):
+    def verify(self, token: str) -> TokenClaims: ...
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """One entry of AUTH_TRUSTED_ISSUERS."""
+
+    issuer: str
+    kind: str  # "cognito" or "oidc"
+    audiences: tuple[str, ...]  # Cognito: app client ids; OIDC: accepted `aud` values
+    jwks_uri: str | None = None
+    jwks: Mapping[str, Any] | None = None
+    jwks_file: str | None = None
+    token_use: str = "access"  # noqa: S105 - Cognito only: "access" or "id", a claim value
+    algorithms: tuple[str, ...] = ("RS256",)
+    required_groups: tuple[str, ...] = ()
+    required_scopes: tuple[str, ...] = ()
+    # Scopes granted by Cognito groups, added to the token's own `scope` for route checks.
+    group_scopes: Mapping[str, str] = field(default_factory=dict)
+    default_scope: str = ""
+    preload: bool = False
+    typ: str | None = None  # OIDC only: the header `typ` its tokens carry, if any
+
+
+def parse_trusted_issuers(raw: Any) -> tuple[TrustedIssuer, ...]:
+    """Validate AUTH_TRUSTED_ISSUERS (a JSON list); every mistake is a configuration error."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigurationError("must be a JSON list of issuer objects")
+    issuers = [_issuer(entry, index) for index, entry in enumerate(raw)]
+    names = [issuer.issuer for issuer in issuers]
+    if len(set(names)) != len(names):
+        raise ConfigurationError("lists the same issuer twice")
+    return tuple(issuers)
+
+
+def _issuer(entry: Any, index: int) -> TrustedIssuer:
+    where = f"entry #{index}"
+    if not isinstance(entry, Mapping):
+        raise ConfigurationError(f"{where} is not a JSON object")
+    unknown = set(entry) - _KEYS
+    if unknown:
+        raise ConfigurationError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
+    issuer = entry.get("issuer")
+    if not isinstance(issuer, str) or not _is_url(issuer):
+        raise ConfigurationError(f"{where}: 'issuer' must be the exact https:// URL of the issuer")
+    where = f"issuer {issuer!r}"
+    kind = entry.get("type", "oidc")
+    if kind not in _KINDS:
+        raise ConfigurationError(f"{where}: 'type' must be one of {', '.join(_KINDS)}")
+    sources = [name for name in ("jwks_uri", "jwks", "jwks_file") if entry.get(name) is not None]
+    if len(sources) > 1:
+        raise ConfigurationError(f"{where}: give only one of jwks_uri, jwks, jwks_file")
+    jwks_uri = entry.get("jwks_uri")
+    if not sources:
+        if kind != "cognito":
+            raise ConfigurationError(f"{where}: one of jwks_uri, jwks or jwks_file is required")
+        jwks_uri = cognito_jwks_uri(issuer)
+    if jwks_uri is not None and (not isinstance(jwks_uri, str) or not _is_url(jwks_uri, allow_http=True)):
+        raise ConfigurationError(f"{where}: 'jwks_uri' must be an http(s) URL")
+    audience_key = "client_ids" if kind == "cognito" else "audiences"
+    audiences = _strings(entry.get(audience_key), f"{where}: {audience_key!r}")
+    if not audiences:
+        raise ConfigurationError(f"{where}: {audience_key!r} must list at least one value")
+    token_use = entry.get("token_use", "access")
+    if token_use not in ("access", "id"):
+        raise ConfigurationError(f"{where}: 'token_use' must be 'access' or 'id'")
+    algorithms = _strings(entry.get("algorithms", ["RS256"]), f"{where}: 'algorithms'")
+    if not algorithms or set(algorithms) - set(SUPPORTED_ALGORITHMS):
+        raise ConfigurationError(f"{where}: 'algorithms' must be among {', '.join(SUPPORTED_ALGORITHMS)}")
+    group_scopes = entry.get("group_scopes", {})
+    if not isinstance(group_scopes, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in group_scopes.items()
+    ):
+        raise ConfigurationError(f"{where}: 'group_scopes' must map group names to scope strings")
+    return TrustedIssuer(
+        issuer=issuer,
+        kind=kind,
+        audiences=audiences,
+        jwks_uri=jwks_uri,
+        jwks=_optional(entry, "jwks", Mapping, where),
+        jwks_file=_optional(entry, "jwks_file", str, where),
+        token_use=token_use,
+        algorithms=algorithms,
+        required_groups=_strings(entry.get("required_groups", []), f"{where}: 'required_groups'"),
+        required_scopes=_strings(entry.get("required_scopes", []), f"{where}: 'required_scopes'"),
+        group_scopes=dict(group_scopes),
+        default_scope=_optional(entry, "default_scope", str, where) or "",
+        preload=bool(_optional(entry, "preload", bool, where)),
+        typ=_optional(entry, "typ", str, where),
+    )
+
+
+def _is_url(value: str, *, allow_http: bool = False) -> bool:
+    parts = urlsplit(value)
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    schemes = ("https", "http") if allow_http or local else ("https",)
+    return parts.scheme in schemes and bool(parts.hostname) and not value.endswith("/")
+
+
+def _strings(value: Any, what: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ConfigurationError(f"{what} must be a list of strings")
+    return tuple(value)
+
+
+def _optional(entry: Mapping[str, Any], name: str, kind: type, where: str) -> Any:
+    value = entry.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise ConfigurationError(f"{where}: {name!r} has the wrong type")
+    return value
+
+
+class ScopedVerifier:
+    """Adds the scopes an issuer's configuration grants (default, per group) to its tokens."""
+
+    def __init__(self, verifier: Verifier, *, default_scope: str, group_scopes: Mapping[str, str]) -> None:
+        self._verifier = verifier
+        self._default = default_scope.split()
+        self._group_scopes = {group: scope.split() for group, scope in group_scopes.items()}
+
+    def verify(self, token: str) -> TokenClaims:
+        claims = self._verifier.verify(token)
+        scopes = [*claims.scope.split(), *self._default]
+        for group in claims.groups:
+            scopes += self._group_scopes.get(group, [])
+        return dataclasses.replace(claims, scope=" ".join(dict.fromkeys(scopes)))
+
+
+class TrustedIssuers:
+    """Route a token to the verifier of its issuer; an unknown issuer is refused."""
+
+    def __init__(self, verifiers: Mapping[str, Verifier], *, max_token_bytes: int = 8192) -> None:
+        self._verifiers = dict(verifiers)
+        self._max_token_bytes = max_token_bytes
+
+    @property
+    def issuers(self) -> Sequence[str]:
+        return tuple(self._verifiers)
+
+    def verify(self, token: str) -> TokenClaims:
+        issuer = decode_payload(token, self._max_token_bytes).get("iss")
+        if not isinstance(issuer, str):
+            raise MalformedTokenError("token has no 'iss' claim")
+        verifier = self._verifiers.get(issuer)
+        if verifier is None:
+            raise IssuerMismatchError("token issuer is not trusted")
+        return verifier.verify(token)
