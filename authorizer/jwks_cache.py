@@ -48,6 +48,10 @@ _READ_CHUNK_BYTES = 64 * 1024
 _USER_AGENT = "lambda-jwt-auth-jwks-cache"
 
 
+# Without any good key set, a failed fetch is retried this soon (the cooldown applies otherwise).
+NO_KEYS_RETRY_SECONDS = 5.0
+
+
 class JwksUnavailableError(TokenError):
     """No trusted key set could be fetched yet, so no token can be verified: refuse the request."""
 
@@ -197,7 +201,7 @@ class JwksCache:
             keys, skipped = _parse_jwks(body, self._max_bytes)
         except Exception as exc:  # any failure (network, HTTP, JSON, keys...) must not fail requests
             self._state = replace(state, generation=state.generation + 1)
-            self._cooldown_until = self._clock() + self._cooldown
+            self._cooldown_until = self._clock() + self._retry_after_failure(state)
             self._log_failure(exc, state)
             return
         if skipped != self._last_skipped:  # say it once, not at every refetch of the same set
@@ -206,6 +210,11 @@ class JwksCache:
                 logger.warning("JWKS from %s: skipped a key: %s", self._host, reason)
         self._state = _State(keys=keys, fetched_at=self._clock(), generation=state.generation + 1)
         logger.info("JWKS fetched from %s: %d key(s)", self._host, len(keys))
+
+    def _retry_after_failure(self, state: _State) -> float:
+        # With stale keys we can wait out the whole cooldown; with none, every token is refused,
+        # so try again sooner (still bounded: one fetch per NO_KEYS_RETRY_SECONDS at most).
+        return self._cooldown if state.keys is not None else min(self._cooldown, NO_KEYS_RETRY_SECONDS)
 
     def _log_failure(self, exc: Exception, state: _State) -> None:
         if state.keys is None:
@@ -218,7 +227,7 @@ class JwksCache:
             type(exc).__name__,
             str(exc)[:200],
             outcome,
-            self._cooldown,
+            self._retry_after_failure(state),
         )
 
     def _lookup(self, state: _State, kid: str) -> VerificationKey:

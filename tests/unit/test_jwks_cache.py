@@ -22,7 +22,7 @@ import pytest
 
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from authorizer.errors import ConfigurationError, KidNotFoundError, TokenError
-from authorizer.jwks_cache import JwksCache, JwksUnavailableError, lenient_key_set
+from authorizer.jwks_cache import NO_KEYS_RETRY_SECONDS, JwksCache, JwksUnavailableError, lenient_key_set
 from authorizer.verifier import ACCESS, TokenVerifier
 
 JWKS_PATH = "/.well-known/jwks.json"
@@ -644,3 +644,23 @@ def test_token_verifier_uses_the_cache(cache: JwksCache, server: JwksServer, rin
     for _ in range(5):
         assert verifier.verify(token).sub == "u1"
     assert server.requests == 1
+
+
+def test_without_any_keys_a_failed_fetch_is_retried_sooner(ring: KeyRing, clock: FakeClock) -> None:
+    # A container started during an outage must not refuse every token for a whole cooldown.
+    answers: list[bytes | Exception] = [ConnectionRefusedError("down"), jwks_body(ring)]
+
+    def fetch(url: str, timeout: float) -> bytes:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    cache = JwksCache("https://issuer.example.test/jwks", clock=clock, fetch=fetch, cooldown_seconds=60)
+    cache.preload()
+    with pytest.raises(JwksUnavailableError):
+        cache.get(ring.current.kid)  # still within the short retry delay: no second fetch
+    assert cache.fetch_count == 1
+    clock.advance(NO_KEYS_RETRY_SECONDS)
+    assert cache.get(ring.current.kid).kid == ring.current.kid
+    assert cache.fetch_count == 2
