@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--signing-key", type=Path, metavar="PEM", help="default: an ephemeral RS256 key")
     serve.add_argument("--dynamodb-endpoint", metavar="URL", help="default: an embedded moto server")
     serve.add_argument("--config", type=Path, help="serverless.yml to read routes from")
+    serve.add_argument(
+        "--cognito",
+        action="store_true",
+        help="log in through a local Cognito user pool (in the embedded moto server) seeded with --users",
+    )
     serve.set_defaults(run=_serve)
 
     users = commands.add_parser("users", help="manage users of the DynamoDB identity backend")
@@ -76,8 +81,19 @@ def _parser() -> argparse.ArgumentParser:
     target = revoke.add_mutually_exclusive_group(required=True)
     target.add_argument("--jti", help="one token, by its jti")
     target.add_argument("--sid", help="every token of one login session")
-    target.add_argument("--user", help="every token of a user (sub, or username of the users table)")
+    target.add_argument(
+        "--user", help="every token of a user (sub, or username of the users table or of the user pool)"
+    )
     _dynamodb_options(revoke)
+    env = os.environ.get
+    revoke.add_argument(
+        "--cognito-user-pool-id",
+        default=env("AUTH_COGNITO_USER_POOL_ID"),
+        metavar="POOL_ID",
+        help="--user names a user of this Cognito user pool: also sign them out of Cognito",
+    )
+    revoke.add_argument("--cognito-endpoint", default=env("AUTH_COGNITO_ENDPOINT"), metavar="URL")
+    revoke.add_argument("--cognito-region", default=env("AUTH_COGNITO_REGION"), help="default: --region")
     revoke.set_defaults(run=_revoke)
     return parser
 
@@ -93,13 +109,16 @@ def _dynamodb_options(parser: argparse.ArgumentParser) -> None:
 def _dynamodb(args: argparse.Namespace) -> Any:
     from authorizer.aws import dynamodb_client
 
-    endpoint = args.dynamodb_endpoint
+    _credentials_for(args.dynamodb_endpoint)
+    return dynamodb_client(args.region, args.dynamodb_endpoint)
+
+
+def _credentials_for(endpoint: str | None) -> None:
     if endpoint and urlsplit(endpoint).hostname in ("127.0.0.1", "localhost", "::1"):
         from auth_service.local.dynamodb import use_dummy_credentials_if_unset
 
         # A local endpoint (`auth-service serve`) takes any signature; a new shell has no credentials.
         use_dummy_credentials_if_unset()
-    return dynamodb_client(args.region, endpoint)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -120,6 +139,7 @@ def _serve(args: argparse.Namespace) -> int:
         users_file=args.users,
         signing_key_file=args.signing_key,
         dynamodb_endpoint=args.dynamodb_endpoint,
+        cognito=args.cognito,
     )
     if args.config is not None:
         options.config = args.config
@@ -205,6 +225,8 @@ def _revoke(args: argparse.Namespace) -> int:
         elif args.sid:
             denylist.revoke_session(args.sid, "operator")
             result = {"revoked": "session", "sid": args.sid}
+        elif args.cognito_user_pool_id:
+            return _revoke_cognito_user(args, denylist)
         else:
             sub = _resolve_user(args, client)
             not_before = denylist.revoke_user(sub, "operator")
@@ -214,6 +236,36 @@ def _revoke(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(result))
     return 0
+
+
+def _revoke_cognito_user(args: argparse.Namespace, denylist: Any) -> int:
+    """Our tokens (and the pool's, by `sub`) refused from now on, then Cognito's own sign-out."""
+    from auth_service.cognito_admin import CognitoAdminError, find_user, global_sign_out
+    from auth_service.cognito_client import cognito_client
+
+    pool_id = args.cognito_user_pool_id
+    _credentials_for(args.cognito_endpoint)
+    cognito = cognito_client(args.cognito_region or args.region, args.cognito_endpoint)
+    try:
+        user = find_user(cognito, pool_id, args.user)
+    except CognitoAdminError as exc:
+        raise UsageError(str(exc)) from None
+    not_before = denylist.revoke_user(user.sub, "operator")
+    result: dict[str, Any] = {"revoked": "user", "sub": user.sub, "not_before": not_before}
+    outcome: dict[str, Any] = {"user_pool_id": pool_id, "username": user.username}
+    status = 0
+    try:
+        global_sign_out(cognito, pool_id, user.username)
+        outcome["global_sign_out"] = True
+    except CognitoAdminError as exc:
+        outcome.update(global_sign_out=False, error=exc.code)
+        print(
+            f"auth-service: {exc}; our tokens are revoked, Cognito's refresh tokens are not", file=sys.stderr
+        )
+        status = 1
+    result["cognito"] = outcome
+    print(json.dumps(result))
+    return status
 
 
 def _resolve_user(args: argparse.Namespace, client: Any) -> str:

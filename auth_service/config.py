@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from urllib.parse import urlsplit
 
+from auth_service.cognito_scopes import DEFAULT_SCOPE, GroupScopes, GroupScopesError
+from authorizer.cognito import cognito_issuer, cognito_jwks_uri
 from authorizer.config import CommonSettings
 from authorizer.env import EnvReader
+
+# A user pool id is its region, "_" and an id: us-east-1_AbCdEf123.
+_USER_POOL_ID = re.compile(r"(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+")
 
 
 class SigningKeyKind(Enum):
@@ -24,6 +31,83 @@ class SigningKeySource:
     value: str  # the PEM itself, a file path, an SSM parameter name or a secret id
 
 
+class IdentityBackend(Enum):
+    """Who checks passwords at POST /auth/login."""
+
+    TABLE = "table"  # our DynamoDB user table (argon2id)
+    COGNITO = "cognito"  # an Amazon Cognito user pool (InitiateAuth USER_PASSWORD_AUTH)
+
+
+@dataclass(frozen=True)
+class CognitoSettings:
+    """One user pool and its app client: login, token exchange and Cognito token revocation."""
+
+    user_pool_id: str
+    client_id: str
+    client_secret: str | None = field(repr=False)
+    region: str
+    endpoint: str | None  # a Cognito API endpoint override (local runs); None: AWS
+    jwks_uri: str
+    group_scopes: GroupScopes = field(compare=False)
+
+    @property
+    def issuer(self) -> str:
+        """The exact `iss` of the pool's tokens."""
+        return cognito_issuer(self.region, self.user_pool_id)
+
+    @classmethod
+    def read(cls, env: EnvReader, *, required: bool, region: str) -> CognitoSettings | None:
+        """The AUTH_COGNITO_* settings; None when no pool is configured and none is `required`."""
+        pool_id = env.text("AUTH_COGNITO_USER_POOL_ID")
+        client_id = env.text("AUTH_COGNITO_CLIENT_ID")
+        if pool_id is None and client_id is None and not required:
+            return None
+        why = "AUTH_IDENTITY_BACKEND is cognito" if required else "a user pool is configured"
+        if pool_id is None:
+            env.problems.append(f"AUTH_COGNITO_USER_POOL_ID is required when {why}")
+        if client_id is None:
+            env.problems.append(f"AUTH_COGNITO_CLIENT_ID is required when {why}: the pool's app client id")
+        region = env.text("AUTH_COGNITO_REGION") or region
+        if pool_id is not None:
+            match = _USER_POOL_ID.fullmatch(pool_id)
+            if match is None:
+                env.problems.append(
+                    f"AUTH_COGNITO_USER_POOL_ID must look like us-east-1_AbCdEf123, got {pool_id!r}"
+                )
+            elif match.group("region") != region:
+                env.problems.append(
+                    f"AUTH_COGNITO_USER_POOL_ID {pool_id} is in {match.group('region')}, but the "
+                    f"Cognito region is {region} (set AUTH_COGNITO_REGION)"
+                )
+        endpoint = env.text("AUTH_COGNITO_ENDPOINT")
+        if endpoint is not None and not _is_http_url(endpoint):
+            env.problems.append(f"AUTH_COGNITO_ENDPOINT must be an http(s):// URL, got {endpoint!r}")
+        jwks_uri = env.text("AUTH_COGNITO_JWKS_URI")
+        if jwks_uri is not None and not _is_http_url(jwks_uri):
+            env.problems.append(f"AUTH_COGNITO_JWKS_URI must be an http(s):// URL, got {jwks_uri!r}")
+        issuer = cognito_issuer(region, pool_id or "")
+        default_scope = env.text("AUTH_COGNITO_DEFAULT_SCOPE", DEFAULT_SCOPE) or DEFAULT_SCOPE
+        group_scopes = GroupScopes()
+        try:
+            group_scopes = GroupScopes.from_json_value(env.json("AUTH_COGNITO_GROUP_SCOPES"), default_scope)
+        except GroupScopesError as exc:
+            env.problems.append(f"AUTH_COGNITO_GROUP_SCOPES / AUTH_COGNITO_DEFAULT_SCOPE: {exc}")
+        return cls(
+            user_pool_id=pool_id or "",
+            client_id=client_id or "",
+            client_secret=env.text("AUTH_COGNITO_CLIENT_SECRET"),
+            region=region,
+            endpoint=endpoint,
+            jwks_uri=jwks_uri or cognito_jwks_uri(issuer),
+            group_scopes=group_scopes,
+        )
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     common: CommonSettings
@@ -34,6 +118,8 @@ class ServiceConfig:
     refresh_token_ttl: int
     introspection_scope: str
     max_body_bytes: int
+    identity_backend: IdentityBackend = IdentityBackend.TABLE
+    cognito: CognitoSettings | None = None  # set when a user pool is configured
 
     @property
     def issuer(self) -> str:
@@ -59,6 +145,13 @@ class ServiceConfig:
             env.problems.append(
                 "AUTH_AUDIENCE must differ from AUTH_ISSUER: refresh tokens are issued to the issuer"
             )
+        backend = IdentityBackend.TABLE
+        raw_backend = env.text("AUTH_IDENTITY_BACKEND", "table") or "table"
+        try:
+            backend = IdentityBackend(raw_backend.lower())
+        except ValueError:
+            env.problems.append(f"AUTH_IDENTITY_BACKEND must be table or cognito, got {raw_backend!r}")
+        cognito = CognitoSettings.read(env, required=backend is IdentityBackend.COGNITO, region=common.region)
         config = cls(
             common=common,
             signing_key=SigningKeySource(SigningKeyKind(signing[0]), signing[1]) if signing else None,
@@ -70,6 +163,8 @@ class ServiceConfig:
             ),
             introspection_scope=env.text("AUTH_INTROSPECTION_SCOPE", "introspect") or "introspect",
             max_body_bytes=env.integer("AUTH_MAX_BODY_BYTES", 16_384, minimum=1024, maximum=1_048_576),
+            identity_backend=backend,
+            cognito=cognito,
         )
         env.raise_if_invalid("auth service")
         return config

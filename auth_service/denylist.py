@@ -21,6 +21,7 @@ from authorizer.revocation import (
     ROTATED,
     TTL_ATTRIBUTE,
     jti_key,
+    origin_key,
     sid_key,
     user_key,
 )
@@ -57,6 +58,14 @@ class Denylist:
 
     def revoke_session(self, sid: str, reason: str) -> None:
         self._put(sid_key(sid), int(self._clock()) + self._horizon, reason)
+
+    def revoke_origin(self, origin_jti: str, reason: str) -> None:
+        """Revoke a Cognito login: every Cognito access and ID token carrying this `origin_jti`.
+
+        Kept as long as our own tokens could live: the session this ends cannot outlast that, and
+        its Cognito refresh token is revoked at Cognito as well when we hold it.
+        """
+        self._put(origin_key(origin_jti), int(self._clock()) + self._horizon, reason)
 
     def revoke_user(self, sub: str, reason: str) -> int:
         """Revoke every token of `sub` issued up to now; returns the new "not before" time.

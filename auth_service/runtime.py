@@ -7,9 +7,9 @@ and only if some function asks for it, so a function never loads what it does no
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from auth_service.config import ServiceConfig
+from auth_service.config import CognitoSettings, ServiceConfig
 from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing, load_key_ring
 from auth_service.sessions import Sessions
@@ -20,6 +20,13 @@ from authorizer.jwks_source import read_jwks
 from authorizer.keys import KeySet
 from authorizer.revocation import RevocationList
 from authorizer.verifier import ACCESS, REFRESH, TokenType, TokenVerifier
+
+if TYPE_CHECKING:
+    from auth_service.cognito_login import CognitoLogin
+    from auth_service.cognito_revoke import CognitoRefreshTokenRevoker
+    from auth_service.token_exchange import TokenExchange
+    from auth_service.users import UserTable
+    from authorizer.jwks_cache import JwksCache
 
 
 @cache
@@ -115,20 +122,125 @@ def token_issuer() -> TokenIssuer:
     )
 
 
-def sessions(*, signing: bool) -> Sessions:
-    """The session logic; `signing` functions (login, refresh) also get the token issuer."""
+def sessions(*, signing: bool, ending: bool = False) -> Sessions:
+    """The session logic; `signing` functions (login, refresh) also get the token issuer.
+
+    With a user pool configured, functions that end sessions (`ending`: logout, revoke; and
+    refresh, which ends a session on reuse) revoke the Cognito refresh token sealed in ours,
+    so they need the signing key to open it.
+    """
+    cfg = config()
+    cognito = cfg.cognito is not None and (signing or ending)
+    if cognito and not signing and cfg.signing_key is None:
+        raise ConfigurationError(
+            "with a Cognito user pool configured (AUTH_COGNITO_USER_POOL_ID), logout and revoke "
+            "open the Cognito refresh token sealed in our refresh tokens to revoke it: set "
+            "AUTH_SIGNING_KEY, AUTH_SIGNING_KEY_FILE, AUTH_SIGNING_KEY_SSM_PARAMETER or "
+            "AUTH_SIGNING_KEY_SECRET_ID for this function too"
+        )
     return Sessions(
         access=access_verifier(),
         refresh_verifier=refresh_verifier(),
         denylist=denylist(),
-        # The issuing side always reads the denylist fresh: no cache.
-        revocations=RevocationList(_dynamodb(), config().common.denylist_table, cache_seconds=0),
+        revocations=revocations(),
         issuer=token_issuer() if signing else None,
-        introspection_scope=config().introspection_scope,
+        introspection_scope=cfg.introspection_scope,
+        keys=key_ring() if signing or cognito else None,
+        cognito_revoker=cognito_revoker() if cognito else None,
     )
 
 
-def users() -> Any:
+@cache
+def revocations() -> RevocationList:
+    # The issuing side always reads the denylist fresh: no cache.
+    return RevocationList(_dynamodb(), config().common.denylist_table, cache_seconds=0)
+
+
+def cognito_settings() -> CognitoSettings:
+    settings = config().cognito
+    if settings is None:
+        raise ConfigurationError(
+            "this function talks to a Cognito user pool: set AUTH_COGNITO_USER_POOL_ID and "
+            "AUTH_COGNITO_CLIENT_ID"
+        )
+    return settings
+
+
+@cache
+def _cognito_client() -> Any:
+    from auth_service.cognito_client import cognito_client
+
+    settings = cognito_settings()
+    return cognito_client(settings.region, settings.endpoint)
+
+
+@cache
+def cognito_keys() -> JwksCache:
+    """The pool's public keys, fetched from its JWKS URI once per container (and on rotation)."""
+    from authorizer.jwks_cache import JwksCache
+
+    keys = JwksCache(cognito_settings().jwks_uri)
+    keys.preload()  # at cold start; never raises (a failure is retried on first use)
+    return keys
+
+
+@cache
+def cognito_verifier(token_use: str) -> TokenVerifier:
+    """The pool's ID or access tokens, issued to our app client."""
+    from authorizer.cognito import cognito_verifier as build
+
+    settings = cognito_settings()
+    return build(
+        cognito_keys(),
+        issuer=settings.issuer,
+        token_use=token_use,
+        client_ids=[settings.client_id],
+        leeway=config().common.leeway,
+    )
+
+
+@cache
+def cognito_login() -> CognitoLogin:
+    from auth_service.cognito_login import CognitoLogin
+
+    settings = cognito_settings()
+    return CognitoLogin(
+        _cognito_client(),
+        user_pool_id=settings.user_pool_id,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        verifier=cognito_verifier("id"),
+        group_scopes=settings.group_scopes,
+    )
+
+
+@cache
+def cognito_revoker() -> CognitoRefreshTokenRevoker:
+    from auth_service.cognito_revoke import CognitoRefreshTokenRevoker
+
+    settings = cognito_settings()
+    return CognitoRefreshTokenRevoker(
+        _cognito_client(), client_id=settings.client_id, client_secret=settings.client_secret
+    )
+
+
+@cache
+def token_exchange() -> TokenExchange | None:
+    """RFC 8693 exchange of the pool's tokens; None when no user pool is configured."""
+    from auth_service.token_exchange import TokenExchange
+
+    settings = config().cognito
+    if settings is None:
+        return None
+    return TokenExchange(
+        verifiers={use: cognito_verifier(use) for use in ("id", "access")},
+        revocations=revocations(),
+        sessions=sessions(signing=True),
+        group_scopes=settings.group_scopes,
+    )
+
+
+def users() -> UserTable:
     """The user table (imports argon2: only the login function and the CLI call this)."""
     from auth_service.users import UserTable
 

@@ -1,6 +1,11 @@
 """What the endpoints do, as plain methods: start, refresh, end, revoke and introspect sessions.
 
 Nothing here knows about HTTP or Lambda events; refusals are `authorizer.errors` exceptions.
+
+A session started from a Cognito login (or a token exchange) names that login in its tokens
+(`cognito_origin_jti`). Ending such a session (logout, revoking its refresh token, refresh-token
+reuse) also revokes the login in the denylist (`origin#…`), so the authorizer refuses its Cognito
+tokens too, and revokes its Cognito refresh token at Cognito when the session carries it.
 """
 
 from __future__ import annotations
@@ -9,13 +14,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from auth_service.cognito_revoke import CognitoRefreshTokenRevoker
 from auth_service.denylist import Denylist
-from auth_service.tokens import TokenIssuer, TokenPair
+from auth_service.keys import KeyRing
+from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, SealError, open_sealed
+from auth_service.tokens import COGNITO_ORIGIN_CLAIM, CognitoLink, TokenIssuer, TokenPair
 from authorizer.claims import TokenClaims
-from authorizer.errors import InsufficientScopeError, TokenError, TokenRevokedError
+from authorizer.errors import InsufficientScopeError, MalformedTokenError, TokenError, TokenRevokedError
 from authorizer.log import log_event
 from authorizer.revocation import TOKEN_ROTATED, RevocationList
-from authorizer.verifier import TokenVerifier
+from authorizer.verifier import TokenVerifier, decode_header
 
 logger = logging.getLogger("lambda_jwt_auth.sessions")
 
@@ -38,11 +46,22 @@ class Sessions:
     revocations: RevocationList
     issuer: TokenIssuer | None = None  # only functions holding the signing key issue tokens
     introspection_scope: str = "introspect"
+    # Cognito-backed sessions: the keys that open a sealed Cognito refresh token (the signing key
+    # ring), and who revokes it at Cognito. Without them only the denylist side is done.
+    keys: KeyRing | None = None
+    cognito_revoker: CognitoRefreshTokenRevoker | None = None
 
-    def start(self, sub: str, scope: str) -> TokenPair:
+    def start(self, sub: str, scope: str, *, cognito: CognitoLink | None = None) -> TokenPair:
         self.denylist.wait_for_not_before(sub)
-        pair = self._issuer().issue(sub, scope)
-        log_event(logger, "session_started", sub=sub, sid=pair.sid, jti=pair.access_jti)
+        pair = self._issuer().issue(sub, scope, cognito=cognito)
+        log_event(
+            logger,
+            "session_started",
+            sub=sub,
+            sid=pair.sid,
+            jti=pair.access_jti,
+            origin_jti=cognito.origin_jti if cognito else None,
+        )
         return pair
 
     def refresh(self, refresh_token: str) -> TokenPair:
@@ -54,6 +73,9 @@ class Sessions:
         if reason == TOKEN_ROTATED or not self.denylist.claim_refresh_token(claims.jti, claims.exp):
             if claims.sid:
                 self.denylist.revoke_session(claims.sid, "refresh token reuse")
+            self._end_cognito_login(
+                self._cognito_link(refresh_token, claims), claims.sub, "refresh token reuse"
+            )
             log_event(
                 logger, "refresh_token_reuse", logging.WARNING, sub=claims.sub, sid=claims.sid, jti=claims.jti
             )
@@ -64,6 +86,8 @@ class Sessions:
             claims.scope,
             sid=claims.sid,
             auth_time=auth_time if isinstance(auth_time, int) else None,
+            # The Cognito login carries over, its refresh token sealed anew under the current key.
+            cognito=self._cognito_link(refresh_token, claims),
         )
         log_event(
             logger, "refreshed", sub=claims.sub, sid=claims.sid, jti=claims.jti, new_jti=pair.access_jti
@@ -85,10 +109,17 @@ class Sessions:
         if claims.sid:
             self.denylist.revoke_session(claims.sid, "logout")
         self.denylist.revoke_token(claims.jti, claims.exp, "logout")
+        links = [_origin_only(claims)]
         if refresh_token:
             refresh = self._verified_or_none(self.refresh_verifier, refresh_token)
             if refresh is not None and refresh.sub == claims.sub:
                 self.denylist.revoke_token(refresh.jti, refresh.exp, "logout")
+                links.insert(0, self._cognito_link(refresh_token, refresh))
+        done: set[str] = set()
+        for link in links:
+            if link is not None and link.origin_jti not in done:
+                done.add(link.origin_jti)
+                self._end_cognito_login(link, claims.sub, "logout")
         log_event(logger, "logout", sub=claims.sub, sid=claims.sid, jti=claims.jti)
 
     def revoke(self, token: str, hint: str | None = None) -> None:
@@ -98,9 +129,13 @@ class Sessions:
             if claims is None:
                 continue
             self.denylist.revoke_token(claims.jti, claims.exp, "revoked")
-            if kind == "refresh_token" and claims.sid:
+            if kind == "refresh_token":
                 # §2.1: revoking a refresh token also ends the access tokens of its grant.
-                self.denylist.revoke_session(claims.sid, "refresh token revoked")
+                if claims.sid:
+                    self.denylist.revoke_session(claims.sid, "refresh token revoked")
+                self._end_cognito_login(
+                    self._cognito_link(token, claims), claims.sub, "refresh token revoked"
+                )
             log_event(logger, "revoked", sub=claims.sub, sid=claims.sid, jti=claims.jti, token_type=kind)
             return
 
@@ -130,6 +165,46 @@ class Sessions:
             }
         return {"active": False}
 
+    def _cognito_link(self, token: str, claims: TokenClaims) -> CognitoLink | None:
+        """The Cognito login a verified token of ours names, with its refresh token if we can open it."""
+        link = _origin_only(claims)
+        sealed = claims.raw.get(COGNITO_REFRESH_TOKEN_CLAIM)
+        if link is None or not isinstance(sealed, str) or self.keys is None or not claims.sid:
+            return link
+        try:
+            kid = decode_header(token).get("kid")  # the token is verified: its header is its signer's
+            opened = open_sealed(self.keys, str(kid), sealed, claims.sid)
+        except (MalformedTokenError, SealError) as exc:
+            log_event(
+                logger,
+                "cognito_refresh_token_unreadable",
+                logging.WARNING,
+                sid=claims.sid,
+                jti=claims.jti,
+                origin_jti=link.origin_jti,
+                reason=str(exc),
+            )
+            return link
+        if opened is None:
+            log_event(
+                logger,
+                "cognito_refresh_token_key_retired",
+                logging.WARNING,
+                sid=claims.sid,
+                jti=claims.jti,
+                origin_jti=link.origin_jti,
+            )
+        return CognitoLink(link.origin_jti, opened)
+
+    def _end_cognito_login(self, link: CognitoLink | None, sub: str, reason: str) -> None:
+        """Refuse the login's Cognito tokens everywhere, then revoke its refresh token at Cognito."""
+        if link is None:
+            return
+        self.denylist.revoke_origin(link.origin_jti, reason)
+        log_event(logger, "cognito_login_revoked", sub=sub, origin_jti=link.origin_jti, reason=reason)
+        if link.refresh_token and self.cognito_revoker is not None:
+            self.cognito_revoker.revoke(link.refresh_token, sub=sub, origin_jti=link.origin_jti)
+
     def _issuer(self) -> TokenIssuer:
         if self.issuer is None:
             raise RuntimeError("this function was configured without a signing key")
@@ -145,3 +220,8 @@ class Sessions:
             return verifier.verify(token)
         except TokenError:
             return None
+
+
+def _origin_only(claims: TokenClaims) -> CognitoLink | None:
+    origin = claims.raw.get(COGNITO_ORIGIN_CLAIM)
+    return CognitoLink(origin) if isinstance(origin, str) and origin else None

@@ -1,19 +1,34 @@
-"""Issue signed token pairs: an RFC 9068 access token and a single-use refresh token."""
+"""Issue signed token pairs: an RFC 9068 access token and a single-use refresh token.
+
+A pair issued for a Cognito login also names that login (`cognito_origin_jti`, in both tokens)
+and, when we hold it, carries the login's Cognito refresh token sealed in the refresh token
+(`cognito_rt`, see `auth_service.sealing`), so that logout can revoke it without any state.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
 
-from auth_service.keys import KeyRing
+from auth_service.keys import KeyRing, PrivateKey
+from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, seal
 from authorizer.verifier import ACCESS, REFRESH
 
 ACCESS_TYP, REFRESH_TYP = str(ACCESS.typ), str(REFRESH.typ)
+COGNITO_ORIGIN_CLAIM = "cognito_origin_jti"
+
+
+@dataclass(frozen=True)
+class CognitoLink:
+    """The Cognito login a session stems from: its `origin_jti`, and its refresh token if we hold it."""
+
+    origin_jti: str
+    refresh_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -57,12 +72,18 @@ class TokenIssuer:
         self._clock = clock
 
     def issue(
-        self, sub: str, scope: str, *, sid: str | None = None, auth_time: int | None = None
+        self,
+        sub: str,
+        scope: str,
+        *,
+        sid: str | None = None,
+        auth_time: int | None = None,
+        cognito: CognitoLink | None = None,
     ) -> TokenPair:
         """A new pair; `sid` continues an existing session (refresh) or a new one starts (login)."""
         now = int(self._clock())
         sid = sid or str(uuid.uuid4())
-        common = {
+        common: dict[str, Any] = {
             "iss": self.issuer,
             "sub": sub,
             "iat": now,
@@ -71,6 +92,8 @@ class TokenIssuer:
             "client_id": self.client_id,
             "auth_time": auth_time if auth_time is not None else now,
         }
+        if cognito is not None:
+            common[COGNITO_ORIGIN_CLAIM] = cognito.origin_jti
         access_jti, refresh_jti = str(uuid.uuid4()), str(uuid.uuid4())
         access = {**common, "aud": self.audience, "exp": now + self.access_ttl, "jti": access_jti}
         # Refresh tokens are addressed to us, not to the API, and say what they are twice:
@@ -82,6 +105,9 @@ class TokenIssuer:
             "jti": refresh_jti,
             "token_use": "refresh",
         }
+        if cognito is not None and cognito.refresh_token:
+            # Sealed with the key that signs this refresh token, bound to its session.
+            refresh[COGNITO_REFRESH_TOKEN_CLAIM] = seal(self._private_key(), cognito.refresh_token, sid)
         return TokenPair(
             access_token=self._sign(access, ACCESS_TYP),
             refresh_token=self._sign(refresh, REFRESH_TYP),
@@ -92,7 +118,13 @@ class TokenIssuer:
             refresh_jti=refresh_jti,
         )
 
+    def _private_key(self) -> PrivateKey:
+        key = self.keys.current.private_key
+        assert key is not None  # load_key_ring guarantees the current key can sign
+        return key
+
     def _sign(self, claims: dict[str, Any], typ: str) -> str:
         key = self.keys.current
-        assert key.private_key is not None  # load_key_ring guarantees the current key can sign
-        return jwt.encode(claims, key.private_key, algorithm=key.alg, headers={"typ": typ, "kid": key.kid})
+        return jwt.encode(
+            claims, self._private_key(), algorithm=key.alg, headers={"typ": typ, "kid": key.kid}
+        )

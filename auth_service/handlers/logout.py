@@ -9,7 +9,7 @@ from auth_service import runtime
 from auth_service.http import Request, empty_response, endpoint, optional_text, read_json
 
 logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
-_sessions = runtime.sessions(signing=False)
+_sessions = runtime.sessions(signing=False, ending=True)
 
 
 def logout(request: Request) -> dict[str, Any]:
