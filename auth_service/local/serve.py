@@ -4,6 +4,9 @@ Order matters: the socket is bound first, because the token issuer is the server
 the handlers read it from the environment when they are first imported; then the environment is
 set, DynamoDB started and its tables created, users seeded, and only then are requests served.
 SIGINT and SIGTERM stop everything cleanly (exit status 0).
+
+With `cognito`, logins go through a user pool in the embedded moto server instead of the user
+table: the users are seeded there, and the authorizer also trusts the pool's access tokens.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -30,7 +34,16 @@ from auth_service.local.dynamodb import (
 from auth_service.local.gateway import HttpApiGateway
 from auth_service.local.http_server import LocalHttpServer
 from auth_service.local.service_definition import ServiceDefinitionError, load_service_definition
-from auth_service.local.users_file import SeedUser, UsersFileError, read_users_file, seed_users
+from auth_service.local.users_file import (
+    SeedUser,
+    UsersDocument,
+    UsersFileError,
+    read_users_document,
+    seed_users,
+)
+
+if TYPE_CHECKING:
+    from auth_service.local.cognito import LocalUserPool
 
 LOCAL_AUDIENCE = "lambda-jwt-auth-api"
 LOCAL_DENYLIST_TABLE = "lambda-jwt-auth-local-denylist"
@@ -61,6 +74,7 @@ class ServeOptions:
     signing_key_file: Path | None = None
     dynamodb_endpoint: str | None = None
     config: Path = field(default_factory=default_config_path)
+    cognito: bool = False  # log in through a local Cognito user pool
 
 
 class ServeError(Exception):
@@ -89,7 +103,8 @@ def run(
 
 def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str], None] | None) -> int:
     definition = load_service_definition(options.config)
-    users = read_users_file(options.users_file) if options.users_file else []
+    document = read_users_document(options.users_file) if options.users_file else UsersDocument([])
+    users = document.users
     keys = _signing_keys(options.signing_key_file)
 
     # Nothing is imported by building the gateway: functions cold-start on their first request.
@@ -99,6 +114,8 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
     except OSError as exc:
         raise ServeError(f"cannot listen on {options.host}:{options.port}: {exc.strerror}") from None
     embedded: EmbeddedDynamoDB | None = None
+    cognito_server: EmbeddedDynamoDB | None = None  # only with --cognito and --dynamodb-endpoint
+    pool: LocalUserPool | None = None
     try:
         url = f"http://{_issuer_host(options.host)}:{server.port}"
         _set_environment(url, keys)
@@ -118,12 +135,17 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
             prepare_tables(client, denylist=LOCAL_DENYLIST_TABLE, users=LOCAL_USERS_TABLE)
         except (BotoCoreError, ClientError) as exc:
             raise ServeError(f"cannot prepare the tables at {endpoint}: {exc}") from None
-        if users:
+        if options.cognito:
+            if embedded is None:
+                cognito_server = EmbeddedDynamoDB()  # a moto server: it serves Cognito too
+            moto_endpoint = endpoint if cognito_server is None else cognito_server.start()
+            pool = _start_user_pool(moto_endpoint, users, document.group_scopes)
+        elif users:
             print("Seeding users:", flush=True)
             seed_users(client, LOCAL_USERS_TABLE, users, lambda line: print(line, flush=True))
 
         server.start()
-        _print_banner(url, endpoint, embedded is not None, keys.ephemeral, users)
+        _print_banner(url, endpoint, embedded is not None, keys.ephemeral, users, pool)
         if on_ready is not None:
             on_ready(url)
         # A timeout keeps the main thread responsive to signals on every platform.
@@ -135,6 +157,25 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
         server.shutdown()
         if embedded is not None:
             embedded.stop()
+        if cognito_server is not None:
+            cognito_server.stop()
+
+
+def _start_user_pool(endpoint: str, users: list[SeedUser], group_scopes: dict[str, str]) -> LocalUserPool:
+    from auth_service.local.cognito import create_local_user_pool
+
+    print("Creating the Cognito user pool" + (" and seeding users:" if users else ""), flush=True)
+    try:
+        pool = create_local_user_pool(
+            endpoint, os.environ["AWS_REGION"], users, lambda line: print(line, flush=True)
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise ServeError(f"cannot create the Cognito user pool at {endpoint}: {exc}") from None
+    # This run decides the pool: a client secret left over in the shell would not match it.
+    os.environ.pop("AUTH_COGNITO_CLIENT_SECRET", None)
+    default_scope = os.environ.get("AUTH_COGNITO_DEFAULT_SCOPE") or "profile"
+    os.environ.update(pool.environment(group_scopes, default_scope))
+    return pool
 
 
 @dataclass(frozen=True)
@@ -191,15 +232,31 @@ def _set_environment(url: str, keys: _Keys) -> None:
     use_dummy_credentials_if_unset()
 
 
-def _print_banner(url: str, endpoint: str, embedded: bool, ephemeral: bool, users: list[SeedUser]) -> None:
+def _print_banner(
+    url: str,
+    endpoint: str,
+    embedded: bool,
+    ephemeral: bool,
+    users: list[SeedUser],
+    pool: LocalUserPool | None = None,
+) -> None:
     username = users[0].username if users else "<username>"
     login_body = json.dumps({"username": username, "password": "<password>"})
     extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"{}\"])'"
+    where = " in the Cognito user pool" if pool is not None else ""
     lines = [
         f"lambda-jwt-auth listening on {url}",
         f"  DynamoDB: {endpoint}{' (embedded moto, in memory)' if embedded else ''}",
         "  signing key: " + ("ephemeral RS256, new on every start" if ephemeral else "from --signing-key"),
-        f"  users: {len(users)} seeded" if users else "  users: none (pass --users FILE to add some)",
+        f"  users: {len(users)} seeded{where}" if users else "  users: none (pass --users FILE to add some)",
+    ]
+    if pool is not None:
+        lines += [
+            f"  Cognito user pool: {pool.user_pool_id} (issuer {pool.issuer})",
+            f"  Cognito app client: {pool.client_id}",
+            f"  Cognito endpoint: {pool.endpoint} (embedded moto, in memory)",
+        ]
+    lines += [
         "",
         "Try it:",
         f"  TOKENS=$(curl -s -X POST {url}/auth/login -H 'content-type: application/json' -d '{login_body}')",
@@ -209,6 +266,16 @@ def _print_banner(url: str, endpoint: str, embedded: bool, ephemeral: bool, user
         f"  curl -s -X POST {url}/auth/refresh -H 'content-type: application/json'"
         ' -d "{\\"refresh_token\\": \\"$REFRESH\\"}"',
         f'  curl -s -X POST {url}/auth/logout -H "authorization: Bearer $ACCESS"',
+    ]
+    if pool is not None:
+        lines += [
+            "  # a Cognito ID token ($ID_TOKEN, from InitiateAuth on the endpoint above) for a pair of ours:",
+            f"  curl -s -X POST {url}/auth/token"
+            " -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange"
+            ' -d "subject_token=$ID_TOKEN"'
+            " -d subject_token_type=urn:ietf:params:oauth:token-type:id_token",
+        ]
+    lines += [
         "",
         "Press Ctrl+C to stop.",
     ]

@@ -1,5 +1,7 @@
 """The `--users FILE` of `auth-service serve`: `{"users": [{"username", "password", "scope"}]}`.
 
+With `serve --cognito` a user may also list Cognito groups (`"groups": ["admins"]`), and the
+file may map groups to scopes at the top level (`"group_scopes": {"admins": "admin"}`).
 Problems are reported by position and username, never with the password.
 """
 
@@ -24,9 +26,20 @@ class SeedUser:
     username: str
     password: str = field(repr=False)  # kept out of reprs, and so out of logs and tracebacks
     scope: str | None = None
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UsersDocument:
+    users: list[SeedUser]
+    group_scopes: dict[str, str] = field(default_factory=dict)
 
 
 def read_users_file(path: Path) -> list[SeedUser]:
+    return read_users_document(path).users
+
+
+def read_users_document(path: Path) -> UsersDocument:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -42,14 +55,24 @@ def read_users_file(path: Path) -> list[SeedUser]:
         if not isinstance(entry, dict):
             raise UsersFileError(f"{where} is not an object")
         username, password, scope = entry.get("username"), entry.get("password"), entry.get("scope")
+        groups = entry.get("groups", [])
         if not isinstance(username, str) or not username.strip():
             raise UsersFileError(f"{where}: username must be a non-empty string")
         if not isinstance(password, str) or not password:
             raise UsersFileError(f"{where} ({username}): password must be a non-empty string")
         if scope is not None and not isinstance(scope, str):
             raise UsersFileError(f"{where} ({username}): scope must be a string")
-        users.append(SeedUser(username, password, scope))
-    return users
+        if not isinstance(groups, list) or not all(isinstance(g, str) and g.strip() for g in groups):
+            raise UsersFileError(f"{where} ({username}): groups must be a list of group names")
+        users.append(SeedUser(username, password, scope, tuple(groups)))
+    group_scopes = document.get("group_scopes", {})
+    if not isinstance(group_scopes, dict) or not all(
+        isinstance(group, str) and group and isinstance(scope, str) for group, scope in group_scopes.items()
+    ):
+        raise UsersFileError(
+            f'{path}: group_scopes must map group names to scope strings, e.g. {{"admins": "admin"}}'
+        )
+    return UsersDocument(users, dict(group_scopes))
 
 
 def seed_users(

@@ -98,3 +98,103 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         if process.poll() is None:
             process.kill()
     drain.join(timeout=5)
+
+
+# --------------------------------------------------------------------------- serve --cognito
+
+COGNITO_USERS = [
+    {"username": "alice", "password": "correct horse battery", "groups": ["orders"]},
+    {"username": "bob", "password": "tr0ub4dor&3 staple"},
+]
+COGNITO_GROUP_SCOPES = {"orders": "orders:read"}
+
+
+@dataclass
+class CognitoService:
+    """`auth-service serve --cognito`: our service, logging in through a user pool in moto."""
+
+    url: str
+    cognito_endpoint: str
+    user_pool_id: str
+    client_id: str
+    ring: KeyRing
+    output: list[str]
+
+    def password(self, username: str) -> str:
+        return next(u["password"] for u in COGNITO_USERS if u["username"] == username)
+
+    def login(self, username: str = "alice", password: str | None = None) -> requests.Response:
+        body = {"username": username, "password": password or self.password(username)}
+        return requests.post(f"{self.url}/auth/login", json=body, timeout=10)
+
+    def me(self, token: str) -> requests.Response:
+        return requests.get(f"{self.url}/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    def cognito(self) -> Any:
+        """A boto3 Cognito client on the embedded moto server (as a client app would use Cognito)."""
+        import boto3
+
+        return boto3.client(
+            "cognito-idp",
+            endpoint_url=self.cognito_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # moto accepts any key; this is no secret
+        )
+
+
+@pytest.fixture(scope="session")
+def cognito_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CognitoService]:
+    workdir = tmp_path_factory.mktemp("serve-cognito")
+    users_file = workdir / "users.json"
+    users_file.write_text(json.dumps({"users": COGNITO_USERS, "group_scopes": COGNITO_GROUP_SCOPES}))
+    pem = generate_private_key_pem("RS256")
+    key_file = workdir / "signing-key.pem"
+    key_file.write_text(pem)
+    env = new_user_environment()
+    env["PYTHONUNBUFFERED"] = "1"
+    command = [sys.executable, "-m", "auth_service.cli", "serve", "--cognito", "--port", "0"]
+    command += ["--users", str(users_file), "--signing-key", str(key_file)]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    patterns = {
+        "url": r"listening on (http://\S+)",
+        "pool": r"Cognito user pool: (\S+)",
+        "client": r"Cognito app client: (\S+)",
+        "endpoint": r"Cognito endpoint: (http://\S+)",
+    }
+    found: dict[str, str] = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(found) < len(patterns):
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        for name, pattern in patterns.items():
+            if match := re.search(pattern, line):
+                found[name] = match.group(1)
+    if len(found) < len(patterns):
+        process.kill()
+        pytest.fail("auth-service serve --cognito did not start:\n" + "".join(output))
+    import threading
+
+    drain = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
+    drain.start()
+    yield CognitoService(
+        url=found["url"],
+        cognito_endpoint=found["endpoint"],
+        user_pool_id=found["pool"],
+        client_id=found["client"],
+        ring=load_key_ring(pem),
+        output=output,
+    )
+    process.send_signal(signal.SIGINT)
+    try:
+        assert process.wait(timeout=20) == 0, "serve --cognito did not stop cleanly on Ctrl-C"
+    finally:
+        if process.poll() is None:
+            process.kill()
+    drain.join(timeout=5)

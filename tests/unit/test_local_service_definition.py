@@ -23,6 +23,7 @@ def test_real_serverless_yml() -> None:
     assert set(definition.functions) == {
         "authorizer",
         "login",
+        "token",
         "refresh",
         "logout",
         "revoke",
@@ -48,7 +49,8 @@ def test_real_serverless_yml() -> None:
     assert routes["POST /auth/login"] == RouteDefinition("POST", "/auth/login", "login", None)
     assert routes["GET /.well-known/jwks.json"].function == "jwks"
     assert routes["GET /me"] == RouteDefinition("GET", "/me", "me", "jwtAuthorizer")
-    assert len(routes) == 8
+    assert routes["POST /auth/token"] == RouteDefinition("POST", "/auth/token", "token", None)
+    assert len(routes) == 9
     assert definition.authorizers["jwtAuthorizer"] == AuthorizerDefinition(
         name="jwtAuthorizer",
         function="authorizer",
