@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Build the Lambda deployment zips: ``python scripts/build_lambda.py [--out .build]``.
+
+Our own equivalent of serverless-python-requirements. Each artifact is our code plus its
+third-party dependencies installed from PyPI as wheels for Lambda's Linux (python3.12, arm64),
+whatever machine runs the build:
+
+* ``authorizer.zip``: the ``authorizer`` package, PyJWT and cryptography (with cffi). No boto3 or
+  botocore: the Lambda runtime has them.
+* ``service.zip``: ``authorizer`` and ``auth_service`` (never ``auth_service/local``, the local
+  emulator), PyJWT, cryptography and argon2-cffi.
+
+Versions come from pyproject.toml's ``[project] dependencies`` (this file only names them). The zips
+are deterministic: sorted entries, fixed timestamps and permissions, so the same sources and wheels
+give the same bytes. scripts/check_artifacts.py verifies what ends up inside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from pathlib import Path, PurePosixPath
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Lambda's Linux: the python3.12 runtime on arm64 (serverless.yml: provider.runtime/architecture).
+LAMBDA_PYTHON_VERSION = "3.12"
+LAMBDA_PLATFORM = "manylinux2014_aarch64"
+
+# Zip entries get this timestamp (the earliest a zip can hold) and these permissions.
+FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o644
+COMPRESS_LEVEL = 9
+
+# Files of installed dependencies that nothing imports at run time on Lambda: bytecode (Lambda
+# compiles on import), type stubs, console scripts with this machine's shebang, test suites, and
+# pip's own bookkeeping (RECORD would be stale after this pruning anyway).
+JUNK_DIRS = frozenset({"__pycache__", "tests", "test"})
+JUNK_SUFFIXES = frozenset({".pyc", ".pyo", ".pyi"})
+JUNK_NAMES = frozenset({"py.typed"})
+JUNK_DIST_INFO_FILES = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+JUNK_TOP_LEVEL = frozenset({"bin"})
+
+
+@dataclass(frozen=True)
+class ArtifactSpec:
+    """One deployment zip."""
+
+    name: str
+    # Our top-level packages, directories under the repository root.
+    packages: tuple[str, ...]
+    # Sub-packages left out, as paths relative to the repository root.
+    excluded: tuple[str, ...]
+    # Names of [project] dependencies in pyproject.toml; their version bounds are read from there.
+    requirements: tuple[str, ...]
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.zip"
+
+
+ARTIFACTS = (
+    ArtifactSpec(
+        name="authorizer",
+        packages=("authorizer",),
+        excluded=(),
+        requirements=("pyjwt", "cryptography"),
+    ),
+    ArtifactSpec(
+        name="service",
+        packages=("authorizer", "auth_service"),
+        excluded=("auth_service/local",),
+        requirements=("pyjwt", "cryptography", "argon2-cffi"),
+    ),
+)
+
+
+class BuildError(Exception):
+    """The build cannot go on; the message says why."""
+
+
+@dataclass(frozen=True)
+class BuiltArtifact:
+    path: Path
+    files: int
+    unzipped_bytes: int
+    distributions: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def project_requirements(pyproject: Path) -> dict[str, str]:
+    """``[project] dependencies`` of pyproject.toml, by canonical name."""
+    try:
+        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        dependencies = document["project"]["dependencies"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
+        raise BuildError(f"{pyproject}: cannot read [project] dependencies ({exc})") from exc
+    requirements: dict[str, str] = {}
+    for text in dependencies:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as exc:
+            raise BuildError(f"{pyproject}: invalid dependency {text!r} ({exc})") from exc
+        requirements[canonicalize_name(requirement.name)] = text
+    return requirements
+
+
+def select_requirements(available: Mapping[str, str], names: Iterable[str]) -> list[str]:
+    """The requirement strings (with their version bounds) of ``names``, in that order."""
+    selected = []
+    for name in names:
+        key = canonicalize_name(name)
+        if key not in available:
+            raise BuildError(f"{name} is not in pyproject.toml's [project] dependencies")
+        selected.append(available[key])
+    return selected
+
+
+def install_dependencies(requirements: list[str], target: Path) -> None:
+    """``pip install`` wheels for Lambda's Linux into ``target``, whatever this machine is."""
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-compile",
+        "--target",
+        str(target),
+        "--platform",
+        LAMBDA_PLATFORM,
+        "--implementation",
+        "cp",
+        "--python-version",
+        LAMBDA_PYTHON_VERSION,
+        "--only-binary=:all:",
+        *requirements,
+    ]
+    result = subprocess.run(command, check=False)  # noqa: S603 - fixed command, our requirements
+    if result.returncode != 0:
+        raise BuildError(f"pip install failed (exit {result.returncode}) for: {' '.join(requirements)}")
+
+
+def is_junk(relative: PurePosixPath) -> bool:
+    """Whether an installed dependency file is safe to leave out of the zip."""
+    parts = relative.parts
+    if parts[0] in JUNK_TOP_LEVEL:
+        return True
+    if any(part in JUNK_DIRS for part in parts[:-1]):
+        return True
+    if relative.suffix in JUNK_SUFFIXES or relative.name in JUNK_NAMES:
+        return True
+    return len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in JUNK_DIST_INFO_FILES
+
+
+def dependency_files(target: Path) -> dict[str, Path]:
+    """Zip entry name -> file, for everything pip installed into ``target`` minus the junk."""
+    files = {}
+    for path in target.rglob("*"):
+        if path.is_file():
+            relative = PurePosixPath(path.relative_to(target).as_posix())
+            if not is_junk(relative):
+                files[str(relative)] = path
+    return files
+
+
+def own_files(repo_root: Path, spec: ArtifactSpec) -> dict[str, Path]:
+    """Zip entry name -> file, for our packages: their ``.py`` files minus the excluded ones."""
+    excluded = [PurePosixPath(item) for item in spec.excluded]
+    files = {}
+    for package in spec.packages:
+        root = repo_root / package
+        if not (root / "__init__.py").is_file():
+            raise BuildError(f"{root} is not a Python package")
+        for path in root.rglob("*"):
+            relative = PurePosixPath(path.relative_to(repo_root).as_posix())
+            if not path.is_file() or "__pycache__" in relative.parts:
+                continue
+            if any(relative.is_relative_to(item) for item in excluded):
+                continue
+            if relative.suffix == ".py":
+                files[str(relative)] = path
+            elif relative.name != "py.typed" and relative.suffix not in {".pyc", ".pyo"}:
+                # A data file would be silently missing at run time; make adding one deliberate.
+                raise BuildError(f"{relative}: not a .py file; teach scripts/build_lambda.py about it")
+    return files
+
+
+def write_zip(files: Mapping[str, Path], destination: Path) -> int:
+    """Write a deterministic zip of ``files`` (entry name -> file); return the unzipped size."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".partial")
+    unzipped = 0
+    with zipfile.ZipFile(partial, "w") as archive:
+        for name in sorted(files):
+            data = files[name].read_bytes()
+            unzipped += len(data)
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE_TIME)
+            info.create_system = 3  # Unix, so external_attr is read as permissions
+            info.external_attr = (0o100000 | FILE_MODE) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data, compresslevel=COMPRESS_LEVEL)
+    partial.replace(destination)
+    return unzipped
+
+
+def installed_distributions(target: Path) -> tuple[str, ...]:
+    """``Name version`` of every distribution pip installed into ``target``, sorted by name."""
+    found = []
+    for metadata in target.glob("*.dist-info/METADATA"):
+        headers = HeaderParser().parsestr(metadata.read_text(encoding="utf-8"))
+        found.append(f"{headers['Name']} {headers['Version']}")
+    return tuple(sorted(found, key=str.lower))
+
+
+def build_artifact(spec: ArtifactSpec, requirements: Mapping[str, str], out_dir: Path) -> BuiltArtifact:
+    with tempfile.TemporaryDirectory(prefix=f"build-{spec.name}-") as scratch:
+        target = Path(scratch)
+        install_dependencies(select_requirements(requirements, spec.requirements), target)
+        dependencies = dependency_files(target)
+        ours = own_files(REPO_ROOT, spec)
+        top_level = {PurePosixPath(name).parts[0] for name in dependencies}
+        clashes = sorted(top_level.intersection(spec.packages))
+        if clashes:
+            raise BuildError(f"a dependency installs {', '.join(clashes)}, which is one of our packages")
+        destination = out_dir / spec.filename
+        unzipped = write_zip({**dependencies, **ours}, destination)
+        return BuiltArtifact(
+            path=destination,
+            files=len(dependencies) + len(ours),
+            unzipped_bytes=unzipped,
+            distributions=installed_distributions(target),
+        )
+
+
+def mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / ".build", help="output directory")
+    args = parser.parse_args(argv)
+    out_dir: Path = args.out
+    try:
+        requirements = project_requirements(REPO_ROOT / "pyproject.toml")
+        print(
+            f"Building Lambda artifacts for python{LAMBDA_PYTHON_VERSION} on {LAMBDA_PLATFORM} into {out_dir}"
+        )
+        for spec in ARTIFACTS:
+            built = build_artifact(spec, requirements, out_dir)
+            print(
+                f"  {spec.filename}: {mib(built.size)} zipped, {mib(built.unzipped_bytes)} unzipped, "
+                f"{built.files} files, sha256 {built.sha256()[:16]}"
+            )
+            print(f"    dependencies: {', '.join(built.distributions)}")
+    except BuildError as exc:
+        print(f"build_lambda: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

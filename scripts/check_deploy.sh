@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The deploy check, without AWS: build the Lambda zips, `serverless package` the ci stage with dummy
+# credentials, lint the CloudFormation it writes, then check our IAM/data rules and the zips.
+# Needs: the dev virtualenv active (python with cfn-lint and packaging) and `npm ci` done.
+# Fails (non-zero) on the first step that fails; check_policies/check_artifacts print one line per breach.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STAGE=ci
+TEMPLATE=.serverless/cloudformation-template-update-stack.json
+
+step() { printf '\n== %s\n' "$*"; }
+die() { printf 'check_deploy: %s\n' "$*" >&2; exit 1; }
+
+[[ -x node_modules/.bin/serverless ]] || die "node_modules/.bin/serverless is missing: run \`npm ci\` first"
+command -v cfn-lint >/dev/null || die "cfn-lint is not on PATH: activate the dev virtualenv (pip install -e '.[dev]')"
+python -c 'import packaging' 2>/dev/null || die "python cannot import packaging: activate the dev virtualenv"
+
+step "Lambda artifacts (scripts/build_lambda.py)"
+python scripts/build_lambda.py --out .build
+
+step "serverless package --stage $STAGE (dummy credentials, no AWS calls)"
+rm -rf .serverless
+# Dummy credentials and no config files: packaging never needs AWS, and if it ever tried, the call
+# would fail to authenticate instead of reaching a real account.
+env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_DEFAULT_PROFILE \
+  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
+  AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+  SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off \
+  node_modules/.bin/serverless package --stage "$STAGE"
+[[ -f "$TEMPLATE" ]] || die "serverless package wrote no $TEMPLATE"
+
+step "cfn-lint"
+# W3005 ("dependency already enforced by GetAtt/Ref") is ignored on purpose: Serverless v3 itself
+# adds a redundant DependsOn on every function's role and every route's integration. It only says
+# a DependsOn is redundant, and the framework generates those resources, not us. Everything else,
+# warnings included, fails the check.
+cfn-lint --ignore-checks W3005 -- .serverless/cloudformation-template-*.json
+echo "cfn-lint: OK"
+
+step "IAM and data rules (scripts/check_policies.py)"
+python scripts/check_policies.py "$TEMPLATE"
+
+step "artifacts (scripts/check_artifacts.py)"
+python scripts/check_artifacts.py "$TEMPLATE" --build-dir .build
+
+printf '\ncheck_deploy: OK\n'

@@ -1,0 +1,532 @@
+#!/usr/bin/env python3
+"""Check the packaged CloudFormation template against our IAM and data rules:
+``python scripts/check_policies.py .serverless/cloudformation-template-update-stack.json``.
+
+Exits 1 and prints one line per breach, naming the resource (and the role, policy and statement):
+
+* Every DynamoDB, SSM, Secrets Manager and KMS action names our own resources: tables, SSM
+  parameters, secrets and keys of this stack, never a wildcard. Only CloudWatch Logs actions may
+  use a wildcard, and only on our own log groups (/aws/lambda/<service>-<stage>-...). Wildcard
+  actions, NotAction, NotResource, managed policies and resources we cannot read are breaches too.
+* Every function has a role of this template, and functions of different kinds never share one.
+* The authorizer's role only reads: the denylist and nothing else of DynamoDB, no writes anywhere,
+  never the signing-key parameter.
+* Only refresh, logout and revoke write the denylist; only login, token, refresh, logout and
+  revoke touch the signing-key parameter.
+* The denylist table has TTL on ``expires_at``; every table has point-in-time recovery and SSE.
+* Every function has its log group in the template, and every log group a RetentionInDays.
+
+The rules speak of serverless.yml's function names; the template maps them to roles
+(``Role: !GetAtt XRole.Arn``) and the SSM parameters come from the functions' environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DENYLIST_TABLE = "DenylistTable"
+USERS_TABLE = "UsersTable"
+DENYLIST_TTL_ATTRIBUTE = "expires_at"
+SIGNING_KEY_VARIABLE = "AUTH_SIGNING_KEY_SSM_PARAMETER"
+SSM_PARAMETER_VARIABLE_SUFFIX = "_SSM_PARAMETER"
+
+# Every function of serverless.yml and its kind; functions of one kind may share a role. A new
+# function fails the check until it is classified here (and so given a deliberate role).
+FUNCTION_KINDS = {
+    "authorizer": "authorizer",
+    "login": "login",
+    "token": "token-exchange",
+    "refresh": "refresh",
+    "logout": "revoke",
+    "revoke": "revoke",
+    "introspect": "read-only",
+    "jwks": "public-keys",
+    "discovery": "public-keys",
+    "me": "public-keys",
+}
+AUTHORIZER = "authorizer"
+DENYLIST_WRITERS = frozenset({"refresh", "logout", "revoke"})
+SIGNING_KEY_READERS = frozenset({"login", "token", "refresh", "logout", "revoke"})
+
+SCOPED_SERVICES = frozenset({"dynamodb", "ssm", "secretsmanager", "kms"})
+# Read-only actions; any other action of these services counts as a write.
+READ_ACTIONS = {
+    "dynamodb": frozenset(
+        {
+            "batchgetitem",
+            "getitem",
+            "query",
+            "scan",
+            "conditioncheckitem",
+            "describetable",
+            "describetimetolive",
+            "describecontinuousbackups",
+            "listtagsofresource",
+            "partiqlselect",
+        }
+    ),
+    "ssm": frozenset(
+        {"getparameter", "getparameters", "getparametersbypath", "getparameterhistory", "describeparameters"}
+    ),
+    "secretsmanager": frozenset({"getsecretvalue", "describesecret", "listsecretversionids"}),
+    "kms": frozenset({"decrypt", "describekey", "getpublickey", "verify"}),
+}
+
+# Fn::Sub pseudo parameters, replaced before an ARN is split at its colons.
+PSEUDO_PARAMETERS = {
+    "${AWS::Partition}": "<partition>",
+    "${AWS::Region}": "<region>",
+    "${AWS::AccountId}": "<account>",
+    "${AWS::URLSuffix}": "<url-suffix>",
+}
+OUR_REGION = PSEUDO_PARAMETERS["${AWS::Region}"]
+OUR_ACCOUNT = PSEUDO_PARAMETERS["${AWS::AccountId}"]
+LAMBDA_LOG_GROUP_PREFIX = "/aws/lambda/"
+FUNCTION_SUFFIX = "LambdaFunction"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A statement's resource, as far as we can tell what it is."""
+
+    kind: str  # wildcard, table, parameter, secret, key, log-group, arn, unknown
+    name: str  # table logical id, parameter name, log group name, ...; "" when unknown
+    text: str  # as written, for messages
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One allowed action on one resource, and where it was granted."""
+
+    where: str
+    action: str  # as written
+    service: str  # lower case
+    verb: str  # lower case
+    target: Target
+
+    @property
+    def is_read(self) -> bool:
+        return self.verb in READ_ACTIONS.get(self.service, frozenset())
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    name: str  # the serverless.yml function name
+    function_name: str  # the deployed FunctionName
+    role: str | None  # logical id of its role, if it is one of this template's roles
+    environment: Mapping[str, Any]
+    log_group: str
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def describe(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def get_att(value: Any) -> tuple[str, str] | None:
+    """(logical id, attribute) of an ``Fn::GetAtt``."""
+    if isinstance(value, Mapping) and set(value) == {"Fn::GetAtt"}:
+        ref = value["Fn::GetAtt"]
+        if isinstance(ref, str) and "." in ref:
+            logical_id, attribute = ref.split(".", 1)
+            return logical_id, attribute
+        if isinstance(ref, list) and len(ref) == 2 and all(isinstance(item, str) for item in ref):
+            return ref[0], ref[1]
+    return None
+
+
+def literal_text(value: Any) -> str | None:
+    """A string, or the template of a variable-free ``Fn::Sub``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return str(value["Fn::Sub"])
+    return None
+
+
+class Template:
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        resources = document.get("Resources")
+        if not isinstance(resources, Mapping):
+            raise ValueError("the template has no Resources")
+        self.resources: Mapping[str, Any] = resources
+
+    def of_type(self, resource_type: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        for logical_id, resource in sorted(self.resources.items()):
+            if isinstance(resource, Mapping) and resource.get("Type") == resource_type:
+                properties = resource.get("Properties", {})
+                yield logical_id, properties if isinstance(properties, Mapping) else {}
+
+    def type_of(self, logical_id: str) -> str | None:
+        resource = self.resources.get(logical_id)
+        return resource.get("Type") if isinstance(resource, Mapping) else None
+
+
+class Checker:
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.template = Template(document)
+        self.breaches: list[str] = []
+        self.tables = {
+            logical_id: str(properties.get("TableName", ""))
+            for logical_id, properties in self.template.of_type("AWS::DynamoDB::Table")
+        }
+        self.functions = [
+            self._function(logical_id, p) for logical_id, p in self.template.of_type("AWS::Lambda::Function")
+        ]
+        self.prefix = self._name_prefix()
+        self.parameters = {
+            str(value)
+            for function in self.functions
+            for variable, value in function.environment.items()
+            if variable.endswith(SSM_PARAMETER_VARIABLE_SUFFIX) and isinstance(value, str) and value
+        }
+        self.signing_keys = {
+            str(function.environment[SIGNING_KEY_VARIABLE])
+            for function in self.functions
+            if isinstance(function.environment.get(SIGNING_KEY_VARIABLE), str)
+            and function.environment[SIGNING_KEY_VARIABLE]
+        }
+
+    def breach(self, where: str, problem: str) -> None:
+        line = f"{where}: {problem}"
+        if line not in self.breaches:
+            self.breaches.append(line)
+
+    # --- reading the template ---------------------------------------------------------------
+
+    def _function(self, logical_id: str, properties: Mapping[str, Any]) -> Function:
+        base = logical_id.removesuffix(FUNCTION_SUFFIX)
+        name = base[:1].lower() + base[1:]
+        function_name = properties.get("FunctionName")
+        role_ref = get_att(properties.get("Role"))
+        role = None
+        if (
+            role_ref is not None
+            and role_ref[1] == "Arn"
+            and self.template.type_of(role_ref[0]) == "AWS::IAM::Role"
+        ):
+            role = role_ref[0]
+        settings = properties.get("Environment", {})
+        environment = settings.get("Variables", {}) if isinstance(settings, Mapping) else {}
+        logging = properties.get("LoggingConfig", {})
+        log_group = logging.get("LogGroup") if isinstance(logging, Mapping) else None
+        if not isinstance(log_group, str):
+            log_group = f"{LAMBDA_LOG_GROUP_PREFIX}{function_name}"
+        return Function(
+            logical_id=logical_id,
+            name=name,
+            function_name=function_name if isinstance(function_name, str) else "",
+            role=role,
+            environment=environment if isinstance(environment, Mapping) else {},
+            log_group=log_group,
+        )
+
+    def _name_prefix(self) -> str:
+        """``<service>-<stage>-``: the deployed FunctionName of every function minus its name."""
+        prefixes = set()
+        for function in self.functions:
+            if function.function_name.endswith(function.name):
+                prefixes.add(function.function_name[: -len(function.name)])
+            else:
+                self.breach(
+                    function.logical_id,
+                    f"FunctionName {function.function_name!r} does not end "
+                    f"with the function's name {function.name!r}",
+                )
+        if len(prefixes) != 1 or not next(iter(prefixes)):
+            self.breach(
+                "Functions", f"cannot tell the <service>-<stage>- name prefix (found {sorted(prefixes)})"
+            )
+            return "\0"  # matches no log group
+        return prefixes.pop()
+
+    def target(self, resource: Any) -> Target:
+        text = describe(resource)
+        ref = get_att(resource)
+        if ref is not None:
+            logical_id, attribute = ref
+            kind = {
+                "AWS::DynamoDB::Table": "table",
+                "AWS::KMS::Key": "key",
+                "AWS::Logs::LogGroup": "log-group",
+            }.get(self.template.type_of(logical_id) or "")
+            if kind is not None and attribute == "Arn":
+                name = logical_id
+                if kind == "log-group":
+                    name = str(
+                        self.template.resources[logical_id].get("Properties", {}).get("LogGroupName", "")
+                    )
+                return Target(kind, name, text)
+            return Target("unknown", "", text)
+        if isinstance(resource, Mapping) and set(resource) == {"Ref"}:
+            if self.template.type_of(str(resource["Ref"])) == "AWS::SecretsManager::Secret":
+                return Target("secret", str(resource["Ref"]), text)
+            return Target("unknown", "", text)
+        literal = literal_text(resource)
+        if literal is None:
+            return Target("unknown", "", text)
+        if "*" in literal or "?" in literal:
+            return Target("wildcard", literal, text)
+        attribute_sub = re.fullmatch(r"\$\{(\w+)\.Arn\}(/index/[\w.-]+)?", literal)
+        if attribute_sub and self.template.type_of(attribute_sub.group(1)) == "AWS::DynamoDB::Table":
+            return Target("table", attribute_sub.group(1), text)
+        return self._arn_target(literal, text)
+
+    def _arn_target(self, arn: str, text: str) -> Target:
+        for pseudo, placeholder in PSEUDO_PARAMETERS.items():
+            arn = arn.replace(pseudo, placeholder)
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn":
+            return Target("unknown", "", text)
+        _, _, service, region, account, rest = parts
+        if region != OUR_REGION or account != OUR_ACCOUNT:
+            return Target("arn", "", text)  # another account or region: not provably ours
+        if service == "dynamodb":
+            match = re.fullmatch(r"table/([\w.-]+)(/index/[\w.-]+)?", rest)
+            for logical_id, table_name in self.tables.items():
+                if match and match.group(1) == table_name:
+                    return Target("table", logical_id, text)
+        elif service == "ssm" and rest.startswith("parameter/"):
+            name = rest.removeprefix("parameter")
+            for parameter in self.parameters:
+                if name in (parameter, f"/{parameter}"):
+                    return Target("parameter", parameter, text)
+        elif service == "logs" and rest.startswith("log-group:"):
+            return Target("log-group", rest.removeprefix("log-group:").split(":")[0], text)
+        return Target("arn", "", text)
+
+    def statements(self) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+        """(role logical id, location, statement) of every policy statement given to a role."""
+        for role, properties in self.template.of_type("AWS::IAM::Role"):
+            if properties.get("ManagedPolicyArns"):
+                self.breach(role, "ManagedPolicyArns cannot be checked here; use inline policies")
+            for policy in as_list(properties.get("Policies", [])):
+                name = policy.get("PolicyName", "?") if isinstance(policy, Mapping) else "?"
+                document = policy.get("PolicyDocument", {}) if isinstance(policy, Mapping) else {}
+                yield from self._document(role, f"{role} policy {name!r}", document)
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for logical_id, properties in self.template.of_type(kind):
+                document = properties.get("PolicyDocument", {})
+                for role_ref in as_list(properties.get("Roles", [])):
+                    attached = role_ref.get("Ref") if isinstance(role_ref, Mapping) else None
+                    if not isinstance(attached, str) or self.template.type_of(attached) != "AWS::IAM::Role":
+                        problem = f"attached to {describe(role_ref)}, not a role of this template"
+                        self.breach(logical_id, problem)
+                        continue
+                    yield from self._document(attached, f"{attached} policy {logical_id}", document)
+
+    def _document(self, role: str, where: str, document: Any) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+        statements = document.get("Statement", []) if isinstance(document, Mapping) else []
+        for index, statement in enumerate(as_list(statements), start=1):
+            if not isinstance(statement, Mapping):
+                self.breach(f"{where} statement {index}", "is not a statement")
+                continue
+            sid = f" ({statement['Sid']})" if isinstance(statement.get("Sid"), str) else ""
+            yield role, f"{where} statement {index}{sid}", statement
+
+    def grants(self) -> dict[str, list[Grant]]:
+        """Role logical id -> what its Allow statements grant; reports unscoped resources."""
+        by_role: dict[str, list[Grant]] = {role: [] for role, _ in self.template.of_type("AWS::IAM::Role")}
+        for role, where, statement in self.statements():
+            if statement.get("Effect") != "Allow":
+                continue
+            for key in ("NotAction", "NotResource"):
+                if key in statement:
+                    self.breach(where, f"{key} cannot be checked; list actions and resources")
+            actions = [action for action in as_list(statement.get("Action", [])) if action is not None]
+            resources = as_list(statement.get("Resource", []))
+            for action in actions:
+                if isinstance(action, str) and ("*" in action or "?" in action):
+                    self.breach(where, f"wildcard action {action}; name each action")
+                if not isinstance(action, str) or ":" not in action:
+                    self.breach(where, f"action {describe(action)} cannot be checked")
+                    continue
+                service, verb = (part.lower() for part in action.split(":", 1))
+                for resource in resources:
+                    grant = Grant(where, action, service, verb, self.target(resource))
+                    self._check_scope(grant)
+                    by_role[role].append(grant)
+        return by_role
+
+    # --- the rules ------------------------------------------------------------------------------
+
+    def _check_scope(self, grant: Grant) -> None:
+        target = grant.target
+        on = f"{grant.action} on {target.text}"
+        if grant.service == "logs":
+            if target.kind == "wildcard":
+                arn = self._arn_target(target.name.replace("*", "").replace("?", ""), target.text)
+                literal = target.name.split(":log-group:", 1)[-1].split("*")[0].split("?")[0]
+                if arn.kind != "log-group" or not literal.startswith(LAMBDA_LOG_GROUP_PREFIX + self.prefix):
+                    self.breach(
+                        grant.where,
+                        f"{on}: CloudWatch Logs wildcards must stay within our own "
+                        f"log groups ({LAMBDA_LOG_GROUP_PREFIX}{self.prefix}*)",
+                    )
+            elif target.kind != "log-group" or not target.name.startswith(
+                LAMBDA_LOG_GROUP_PREFIX + self.prefix
+            ):
+                self.breach(grant.where, f"{on}: not one of our log groups")
+            return
+        if target.kind == "wildcard":
+            self.breach(
+                grant.where,
+                f"{on}: a wildcard resource; only CloudWatch Logs may use wildcards, "
+                "DynamoDB, SSM, Secrets Manager and KMS must name our own resources",
+            )
+            return
+        if target.kind == "unknown":
+            self.breach(grant.where, f"{on}: cannot tell which resource this is")
+            return
+        expected = {"dynamodb": "table", "ssm": "parameter", "secretsmanager": "secret", "kms": "key"}
+        if grant.service in SCOPED_SERVICES and target.kind != expected[grant.service]:
+            self.breach(grant.where, f"{on}: not one of our own {expected[grant.service]}s")
+
+    def check_roles(self, grants: Mapping[str, list[Grant]]) -> None:
+        kinds_by_role: dict[str, dict[str, str]] = {}
+        for function in self.functions:
+            kind = FUNCTION_KINDS.get(function.name)
+            if kind is None:
+                self.breach(
+                    function.logical_id,
+                    f"function {function.name!r} has no kind in "
+                    "scripts/check_policies.py FUNCTION_KINDS; classify it deliberately",
+                )
+            if function.role is None:
+                self.breach(function.logical_id, "its Role is not a role of this template (Fn::GetAtt X.Arn)")
+                continue
+            kinds_by_role.setdefault(function.role, {})[function.name] = kind or "?"
+            for grant in grants.get(function.role, []):
+                self._check_function_grant(function, grant)
+        for role, kinds in sorted(kinds_by_role.items()):
+            if len(set(kinds.values())) > 1:
+                users = ", ".join(f"{name} ({kind})" for name, kind in sorted(kinds.items()))
+                self.breach(
+                    role, f"shared by functions of different kinds: {users}; give each kind its own role"
+                )
+
+    def _check_function_grant(self, function: Function, grant: Grant) -> None:
+        target = grant.target
+        where = f"{grant.where} (role of {function.name})"
+        on = f"{grant.action} on {target.text}"
+        on_denylist = grant.service == "dynamodb" and target.kind == "table" and target.name == DENYLIST_TABLE
+        if on_denylist and not grant.is_read and function.name not in DENYLIST_WRITERS:
+            writers = ", ".join(sorted(DENYLIST_WRITERS))
+            self.breach(where, f"{on}: writes the denylist; only {writers} may")
+        if (
+            grant.service == "ssm"
+            and self._touches_signing_key(grant)
+            and function.name not in SIGNING_KEY_READERS
+        ):
+            readers = ", ".join(sorted(SIGNING_KEY_READERS))
+            self.breach(where, f"{on}: the signing-key parameter; only {readers} may read it")
+        if function.name != AUTHORIZER:
+            return
+        if grant.service == "dynamodb" and target.kind == "table" and not on_denylist:
+            self.breach(where, f"{on}: the authorizer may read the denylist only")
+        elif grant.service in SCOPED_SERVICES and not grant.is_read and not on_denylist:
+            self.breach(where, f"{on}: the authorizer may only read")
+
+    def _touches_signing_key(self, grant: Grant) -> bool:
+        # Exact names only: a path (GetParametersByPath) or a wildcard is not one of our
+        # parameters, which _check_scope already reports.
+        return grant.target.kind == "parameter" and grant.target.name in self.signing_keys
+
+    def check_signing_key_known(self) -> None:
+        if not self.signing_keys:
+            self.breach("Functions", f"no function sets {SIGNING_KEY_VARIABLE}; cannot tell the signing key")
+
+    def check_tables(self) -> None:
+        for required in (DENYLIST_TABLE, USERS_TABLE):
+            if required not in self.tables:
+                self.breach(required, "missing from the template")
+        for logical_id, properties in self.template.of_type("AWS::DynamoDB::Table"):
+            pitr = properties.get("PointInTimeRecoverySpecification", {})
+            if not (isinstance(pitr, Mapping) and is_true(pitr.get("PointInTimeRecoveryEnabled"))):
+                self.breach(
+                    logical_id, "point-in-time recovery is not enabled (PointInTimeRecoverySpecification)"
+                )
+            sse = properties.get("SSESpecification", {})
+            if not (isinstance(sse, Mapping) and is_true(sse.get("SSEEnabled"))):
+                self.breach(logical_id, "server-side encryption is not enabled (SSESpecification.SSEEnabled)")
+            if logical_id == DENYLIST_TABLE:
+                ttl = properties.get("TimeToLiveSpecification", {})
+                if not (
+                    isinstance(ttl, Mapping)
+                    and is_true(ttl.get("Enabled"))
+                    and ttl.get("AttributeName") == DENYLIST_TTL_ATTRIBUTE
+                ):
+                    self.breach(
+                        logical_id,
+                        f"TTL is not enabled on {DENYLIST_TTL_ATTRIBUTE} "
+                        "(TimeToLiveSpecification); revoked entries would never expire",
+                    )
+
+    def check_log_groups(self) -> None:
+        log_groups = {}
+        for logical_id, properties in self.template.of_type("AWS::Logs::LogGroup"):
+            log_groups[str(properties.get("LogGroupName", ""))] = logical_id
+            retention = properties.get("RetentionInDays")
+            if not isinstance(retention, int) or isinstance(retention, bool) or retention <= 0:
+                self.breach(logical_id, "no RetentionInDays; its logs would be kept forever")
+        for function in self.functions:
+            if function.log_group not in log_groups:
+                self.breach(
+                    function.logical_id,
+                    f"its log group {function.log_group} is not in the template, "
+                    "so Lambda creates it without retention",
+                )
+
+    def run(self) -> list[str]:
+        if not self.functions:
+            self.breach("Resources", "no AWS::Lambda::Function; is this the packaged template?")
+        self.check_signing_key_known()
+        self.check_roles(self.grants())
+        self.check_tables()
+        self.check_log_groups()
+        return self.breaches
+
+
+def is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def check(document: Mapping[str, Any]) -> list[str]:
+    """The breaches of a CloudFormation template, one line each."""
+    return Checker(document).run()
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Check the packaged template's IAM and data rules.")
+    parser.add_argument("template", type=Path)
+    args = parser.parse_args(None if argv is None else list(argv))
+    try:
+        checker = Checker(json.loads(args.template.read_text(encoding="utf-8")))
+        breaches = checker.run()
+    except (OSError, ValueError) as exc:
+        print(f"check_policies: cannot check {args.template}: {exc}", file=sys.stderr)
+        return 2
+    for line in breaches:
+        print(f"POLICY BREACH: {line}", file=sys.stderr)
+    if breaches:
+        print(f"check_policies: {len(breaches)} breach(es) in {args.template}", file=sys.stderr)
+        return 1
+    roles = len(list(checker.template.of_type("AWS::IAM::Role")))
+    functions, tables = len(checker.functions), len(checker.tables)
+    print(f"check_policies: OK ({functions} functions, {roles} roles, {tables} tables)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

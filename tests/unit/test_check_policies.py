@@ -1,0 +1,511 @@
+"""scripts/check_policies.py on small synthetic templates: each rule passes a good template and
+catches its breach. No node, no serverless: the templates are built here."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_policies.py"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("check_policies", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+check_policies = _load()
+
+Template = dict[str, Any]
+PREFIX = "svc-ci-"
+SIGNING_KEY = "/svc/ci/signing-key"
+JWKS = "/svc/ci/jwks"
+ACCOUNT = "arn:${AWS::Partition}:{service}:${AWS::Region}:${AWS::AccountId}:"
+
+
+def sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
+def our_arn(service: str, rest: str) -> dict[str, str]:
+    return sub(ACCOUNT.replace("{service}", service) + rest)
+
+
+def get_arn(logical_id: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def allow(actions: str | list[str], resource: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": actions, "Resource": resource}
+
+
+LOGS = allow(
+    ["logs:CreateLogStream", "logs:PutLogEvents"],
+    our_arn("logs", f"log-group:/aws/lambda/{PREFIX}*:*"),
+)
+READ_DENYLIST = allow(["dynamodb:BatchGetItem", "dynamodb:GetItem"], get_arn("DenylistTable"))
+WRITE_DENYLIST = allow(["dynamodb:GetItem", "dynamodb:PutItem"], get_arn("DenylistTable"))
+READ_JWKS = allow("ssm:GetParameter", our_arn("ssm", f"parameter{JWKS}"))
+READ_KEYS = allow(
+    "ssm:GetParameter",
+    [our_arn("ssm", f"parameter{SIGNING_KEY}"), our_arn("ssm", f"parameter{JWKS}")],
+)
+
+
+def role(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            "Policies": [
+                {"PolicyName": "logs", "PolicyDocument": {"Version": "2012-10-17", "Statement": [LOGS]}},
+                {
+                    "PolicyName": "app",
+                    "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
+                },
+            ],
+        },
+    }
+
+
+def table(name: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {
+            "TableName": f"{PREFIX}{name}",
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    }
+
+
+# serverless.yml function name -> (role, SSM parameters in its environment)
+JWKS_ONLY = {"AUTH_JWKS_SSM_PARAMETER": JWKS}
+BOTH_KEYS = {**JWKS_ONLY, "AUTH_SIGNING_KEY_SSM_PARAMETER": SIGNING_KEY}
+FUNCTIONS = {
+    "authorizer": ("AuthorizerRole", JWKS_ONLY),
+    "login": ("LoginRole", BOTH_KEYS),
+    "refresh": ("RefreshRole", BOTH_KEYS),
+    "logout": ("RevokeRole", BOTH_KEYS),
+    "revoke": ("RevokeRole", BOTH_KEYS),
+    "jwks": ("PublicKeysRole", JWKS_ONLY),
+    "me": ("PublicKeysRole", JWKS_ONLY),
+}
+
+
+def logical(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def good_template() -> Template:
+    resources: dict[str, Any] = {
+        "DenylistTable": table("denylist"),
+        "UsersTable": table("users"),
+        "AuthorizerRole": role(READ_DENYLIST, READ_JWKS),
+        "LoginRole": role(
+            allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], get_arn("UsersTable")),
+            allow("dynamodb:GetItem", get_arn("DenylistTable")),
+            READ_KEYS,
+        ),
+        "RefreshRole": role(WRITE_DENYLIST, READ_KEYS),
+        "RevokeRole": role(WRITE_DENYLIST, READ_KEYS),
+        "PublicKeysRole": role(READ_JWKS),
+    }
+    resources["DenylistTable"]["Properties"]["TimeToLiveSpecification"] = {
+        "AttributeName": "expires_at",
+        "Enabled": True,
+    }
+    for name, (role_id, environment) in FUNCTIONS.items():
+        resources[f"{logical(name)}LogGroup"] = {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {"LogGroupName": f"/aws/lambda/{PREFIX}{name}", "RetentionInDays": 30},
+        }
+        resources[f"{logical(name)}LambdaFunction"] = {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "FunctionName": f"{PREFIX}{name}",
+                "Handler": "x.handler",
+                "Role": get_arn(role_id),
+                "Environment": {"Variables": {"AUTH_DENYLIST_TABLE": f"{PREFIX}denylist", **environment}},
+            },
+            "DependsOn": [f"{logical(name)}LogGroup", role_id],
+        }
+    # Statements above are shared constants; tests mutate their own copy.
+    return copy.deepcopy({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources})
+
+
+def app_statements(template: Template, role_id: str) -> list[dict[str, Any]]:
+    policies = template["Resources"][role_id]["Properties"]["Policies"]
+    statements: list[dict[str, Any]] = policies[1]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def add_statement(role_id: str, statement: dict[str, Any]) -> Callable[[Template], None]:
+    def mutate(template: Template) -> None:
+        app_statements(template, role_id).append(statement)
+
+    return mutate
+
+
+def breaches_after(mutate: Callable[[Template], None]) -> list[str]:
+    template = good_template()
+    mutate(template)
+    result: list[str] = check_policies.check(template)
+    return result
+
+
+def assert_breach(breaches: list[str], *fragments: str) -> None:
+    assert any(all(fragment in line for fragment in fragments) for line in breaches), (
+        f"no breach with {fragments!r} in:\n" + "\n".join(breaches)
+    )
+
+
+def test_the_good_template_passes() -> None:
+    assert check_policies.check(good_template()) == []
+
+
+# --- scope: DynamoDB, SSM, Secrets Manager and KMS name our own resources ------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("dynamodb:GetItem", "*"),
+        ("dynamodb:Query", sub("${DenylistTable.Arn}/index/*")),
+        ("dynamodb:GetItem", our_arn("dynamodb", "table/*")),
+        ("ssm:GetParameter", "*"),
+        ("ssm:GetParameter", our_arn("ssm", "parameter/svc/ci/*")),
+        ("secretsmanager:GetSecretValue", "*"),
+        ("kms:Decrypt", "*"),
+        ("sqs:SendMessage", "*"),
+    ],
+)
+def test_wildcard_resources_are_breaches_outside_logs(action: str, resource: Any) -> None:
+    breaches = breaches_after(add_statement("PublicKeysRole", allow(action, resource)))
+    assert_breach(breaches, "PublicKeysRole policy 'app' statement 2", action, "a wildcard resource")
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "kind"),
+    [
+        ("dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:123456789012:table/svc-ci-denylist", "tables"),
+        ("dynamodb:GetItem", our_arn("dynamodb", "table/someone-elses"), "tables"),
+        ("ssm:GetParameter", our_arn("ssm", "parameter/someone/elses"), "parameters"),
+        ("ssm:GetParametersByPath", our_arn("ssm", "parameter/svc/ci"), "parameters"),
+        ("secretsmanager:GetSecretValue", our_arn("secretsmanager", "secret:db-AbCdEf"), "secrets"),
+        ("kms:Decrypt", our_arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab"), "keys"),
+    ],
+)
+def test_resources_that_are_not_ours_are_breaches(action: str, resource: Any, kind: str) -> None:
+    breaches = breaches_after(add_statement("PublicKeysRole", allow(action, resource)))
+    assert_breach(breaches, "PublicKeysRole", action, f"not one of our own {kind}")
+
+
+def test_our_own_tables_secrets_and_keys_pass() -> None:
+    def mutate(template: Template) -> None:
+        template["Resources"]["Secret"] = {"Type": "AWS::SecretsManager::Secret", "Properties": {}}
+        template["Resources"]["Key"] = {"Type": "AWS::KMS::Key", "Properties": {}}
+        statements = app_statements(template, "LoginRole")
+        statements.append(allow("secretsmanager:GetSecretValue", {"Ref": "Secret"}))
+        statements.append(allow("kms:Decrypt", get_arn("Key")))
+        statements.append(allow("dynamodb:Query", sub("${UsersTable.Arn}/index/by-email")))
+        statements.append(allow("dynamodb:GetItem", our_arn("dynamodb", f"table/{PREFIX}users")))
+
+    assert breaches_after(mutate) == []
+
+
+def test_resources_we_cannot_read_are_breaches() -> None:
+    joined = {"Fn::Join": ["", ["arn:aws:dynamodb:", {"Ref": "AWS::Region"}, ":1:table/x"]]}
+    breaches = breaches_after(add_statement("LoginRole", allow("dynamodb:GetItem", joined)))
+    assert_breach(breaches, "LoginRole", "dynamodb:GetItem", "cannot tell which resource")
+
+
+@pytest.mark.parametrize("action", ["dynamodb:*", "dynamodb:Get*", "*"])
+def test_wildcard_actions_are_breaches(action: str) -> None:
+    breaches = breaches_after(add_statement("LoginRole", allow(action, get_arn("UsersTable"))))
+    assert_breach(breaches, "LoginRole", f"wildcard action {action}")
+
+
+@pytest.mark.parametrize("key", ["NotAction", "NotResource"])
+def test_not_action_and_not_resource_are_breaches(key: str) -> None:
+    statement = {"Effect": "Allow", "Action": "dynamodb:GetItem", key: "*"}
+    if key == "NotAction":
+        statement = {"Effect": "Allow", "NotAction": "iam:*", "Resource": get_arn("UsersTable")}
+    breaches = breaches_after(add_statement("LoginRole", statement))
+    assert_breach(breaches, "LoginRole", f"{key} cannot be checked")
+
+
+def test_managed_policies_are_breaches() -> None:
+    def mutate(template: Template) -> None:
+        template["Resources"]["LoginRole"]["Properties"]["ManagedPolicyArns"] = [
+            "arn:aws:iam::aws:policy/AdministratorAccess"
+        ]
+
+    assert_breach(breaches_after(mutate), "LoginRole", "ManagedPolicyArns")
+
+
+def test_deny_statements_are_not_grants() -> None:
+    statement = {"Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"}
+    assert breaches_after(add_statement("AuthorizerRole", statement)) == []
+
+
+# --- CloudWatch Logs: wildcards only on our own log groups -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "*",
+        our_arn("logs", "log-group:*"),
+        our_arn("logs", "log-group:/aws/lambda/*:*"),
+        our_arn("logs", "log-group:/aws/lambda/svc-*:*"),
+        "arn:aws:logs:*:*:log-group:/aws/lambda/svc-ci-*:*",
+    ],
+)
+def test_logs_wildcards_outside_our_log_groups_are_breaches(resource: Any) -> None:
+    breaches = breaches_after(add_statement("LoginRole", allow("logs:PutLogEvents", resource)))
+    assert_breach(breaches, "LoginRole", "logs:PutLogEvents", "CloudWatch Logs wildcards must stay within")
+
+
+def test_logs_on_someone_elses_log_group_is_a_breach() -> None:
+    resource = our_arn("logs", "log-group:/aws/lambda/other-function:*")
+    breaches = breaches_after(add_statement("LoginRole", allow("logs:PutLogEvents", resource)))
+    assert_breach(breaches, "LoginRole", "CloudWatch Logs wildcards must stay within")
+    exact = our_arn("logs", "log-group:/aws/lambda/other-function")
+    breaches = breaches_after(add_statement("LoginRole", allow("logs:PutLogEvents", exact)))
+    assert_breach(breaches, "LoginRole", "not one of our log groups")
+
+
+def test_logs_on_a_log_group_of_the_template_passes() -> None:
+    statement = allow("logs:PutLogEvents", get_arn("LoginLogGroup"))
+    assert breaches_after(add_statement("LoginRole", statement)) == []
+
+
+# --- the authorizer only reads -----------------------------------------------------------------
+
+
+def test_the_authorizer_may_not_write_the_denylist() -> None:
+    statement = allow("dynamodb:PutItem", get_arn("DenylistTable"))
+    breaches = breaches_after(add_statement("AuthorizerRole", statement))
+    assert_breach(breaches, "AuthorizerRole", "role of authorizer", "dynamodb:PutItem", "writes the denylist")
+
+
+def test_the_authorizer_may_not_touch_the_users_table() -> None:
+    statement = allow("dynamodb:GetItem", get_arn("UsersTable"))
+    breaches = breaches_after(add_statement("AuthorizerRole", statement))
+    assert_breach(breaches, "AuthorizerRole", "the authorizer may read the denylist only")
+
+
+def test_the_authorizer_may_not_read_the_signing_key() -> None:
+    statement = allow("ssm:GetParameter", our_arn("ssm", f"parameter{SIGNING_KEY}"))
+    breaches = breaches_after(add_statement("AuthorizerRole", statement))
+    assert_breach(breaches, "AuthorizerRole", "role of authorizer", "the signing-key parameter")
+
+
+def test_the_authorizer_may_not_write_anything() -> None:
+    statement = allow("ssm:PutParameter", our_arn("ssm", f"parameter{JWKS}"))
+    breaches = breaches_after(add_statement("AuthorizerRole", statement))
+    assert_breach(breaches, "AuthorizerRole", "ssm:PutParameter", "the authorizer may only read")
+
+
+def test_a_separate_policy_attached_to_the_authorizer_role_counts() -> None:
+    def mutate(template: Template) -> None:
+        template["Resources"]["ExtraPolicy"] = {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "PolicyName": "extra",
+                "Roles": [{"Ref": "AuthorizerRole"}],
+                "PolicyDocument": {"Statement": [allow("dynamodb:DeleteItem", get_arn("DenylistTable"))]},
+            },
+        }
+
+    assert_breach(
+        breaches_after(mutate), "AuthorizerRole policy ExtraPolicy statement 1", "writes the denylist"
+    )
+
+
+# --- who writes the denylist, who reads the signing key ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:TransactWriteItems",
+        "dynamodb:DeleteTable",
+    ],
+)
+def test_only_refresh_logout_and_revoke_write_the_denylist(action: str) -> None:
+    breaches = breaches_after(add_statement("LoginRole", allow(action, get_arn("DenylistTable"))))
+    assert_breach(breaches, "LoginRole", "role of login", action, "only logout, refresh, revoke may")
+    assert breaches_after(add_statement("RefreshRole", allow(action, get_arn("DenylistTable")))) == []
+
+
+def test_reading_the_denylist_is_not_writing_it() -> None:
+    statement = allow(["dynamodb:Query", "dynamodb:ConditionCheckItem"], get_arn("DenylistTable"))
+    assert breaches_after(add_statement("PublicKeysRole", statement)) == []
+
+
+def test_only_the_token_issuers_read_the_signing_key() -> None:
+    statement = allow("ssm:GetParameters", our_arn("ssm", f"parameter{SIGNING_KEY}"))
+    breaches = breaches_after(add_statement("PublicKeysRole", statement))
+    readers = "only login, logout, refresh, revoke, token may read it"
+    assert_breach(breaches, "role of jwks", "the signing-key parameter", readers)
+    assert_breach(breaches, "role of me", "the signing-key parameter")
+
+
+def test_the_signing_key_parameter_must_be_known() -> None:
+    def mutate(template: Template) -> None:
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::Lambda::Function":
+                resource["Properties"]["Environment"]["Variables"].pop("AUTH_SIGNING_KEY_SSM_PARAMETER", None)
+
+    assert_breach(breaches_after(mutate), "AUTH_SIGNING_KEY_SSM_PARAMETER")
+
+
+# --- one role per kind of function ---------------------------------------------------------------
+
+
+def test_functions_of_different_kinds_may_not_share_a_role() -> None:
+    def mutate(template: Template) -> None:
+        template["Resources"]["MeLambdaFunction"]["Properties"]["Role"] = get_arn("AuthorizerRole")
+
+    assert_breach(breaches_after(mutate), "AuthorizerRole", "shared by functions of different kinds", "me")
+
+
+def test_a_function_needs_a_role_of_the_template() -> None:
+    def mutate(template: Template) -> None:
+        template["Resources"]["MeLambdaFunction"]["Properties"]["Role"] = "arn:aws:iam::123456789012:role/x"
+
+    assert_breach(breaches_after(mutate), "MeLambdaFunction", "not a role of this template")
+
+
+def test_an_unclassified_function_is_a_breach() -> None:
+    def mutate(template: Template) -> None:
+        function = copy.deepcopy(template["Resources"]["MeLambdaFunction"])
+        function["Properties"]["FunctionName"] = f"{PREFIX}export"
+        template["Resources"]["ExportLambdaFunction"] = function
+        template["Resources"]["ExportLogGroup"] = {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {"LogGroupName": f"/aws/lambda/{PREFIX}export", "RetentionInDays": 7},
+        }
+
+    assert_breach(breaches_after(mutate), "ExportLambdaFunction", "has no kind")
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ttl",
+    [None, {"AttributeName": "expires_at", "Enabled": False}, {"AttributeName": "ttl", "Enabled": True}],
+)
+def test_the_denylist_needs_ttl_on_expires_at(ttl: dict[str, Any] | None) -> None:
+    def mutate(template: Template) -> None:
+        properties = template["Resources"]["DenylistTable"]["Properties"]
+        properties.pop("TimeToLiveSpecification")
+        if ttl is not None:
+            properties["TimeToLiveSpecification"] = ttl
+
+    assert_breach(breaches_after(mutate), "DenylistTable", "TTL is not enabled on expires_at")
+
+
+@pytest.mark.parametrize("table_id", ["DenylistTable", "UsersTable"])
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("PointInTimeRecoverySpecification", "point-in-time recovery"),
+        ("SSESpecification", "server-side encryption"),
+    ],
+)
+def test_every_table_needs_pitr_and_sse(table_id: str, key: str, message: str) -> None:
+    def mutate(template: Template) -> None:
+        template["Resources"][table_id]["Properties"].pop(key)
+
+    assert_breach(breaches_after(mutate), table_id, message)
+
+
+def test_both_tables_must_exist() -> None:
+    def mutate(template: Template) -> None:
+        template["Resources"].pop("UsersTable")
+        for statement in app_statements(template, "LoginRole"):
+            if statement["Resource"] == get_arn("UsersTable"):
+                statement["Resource"] = get_arn("DenylistTable")
+                statement["Action"] = "dynamodb:GetItem"
+
+    assert_breach(breaches_after(mutate), "UsersTable", "missing from the template")
+
+
+# --- log groups --------------------------------------------------------------------------------
+
+
+def test_every_log_group_needs_a_retention() -> None:
+    def mutate(template: Template) -> None:
+        template["Resources"]["LoginLogGroup"]["Properties"].pop("RetentionInDays")
+
+    assert_breach(breaches_after(mutate), "LoginLogGroup", "no RetentionInDays")
+
+
+def test_every_function_needs_its_log_group() -> None:
+    def mutate(template: Template) -> None:
+        template["Resources"].pop("LoginLogGroup")
+
+    assert_breach(breaches_after(mutate), "LoginLambdaFunction", "is not in the template")
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def test_main_prints_one_line_per_breach_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = good_template()
+    template["Resources"]["DenylistTable"]["Properties"].pop("TimeToLiveSpecification")
+    app_statements(template, "AuthorizerRole")[0]["Resource"] = "*"
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template))
+
+    assert check_policies.main([str(path)]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("POLICY BREACH")]
+    assert len(lines) == 3  # two actions on "*", and the TTL
+    assert_breach(lines, "AuthorizerRole policy 'app' statement 1: dynamodb:BatchGetItem on *")
+    assert_breach(lines, "DenylistTable: TTL")
+
+
+def test_main_passes_a_good_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(good_template()))
+    assert check_policies.main([str(path)]) == 0
+    assert "check_policies: OK" in capsys.readouterr().out
+
+
+def test_main_reports_an_unreadable_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "template.json"
+    path.write_text("{not json")
+    assert check_policies.main([str(path)]) == 2
+    assert "cannot check" in capsys.readouterr().err
