@@ -11,6 +11,7 @@ import binascii
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,11 +19,12 @@ from urllib.parse import parse_qsl
 
 from authorizer.errors import AuthError, TokenError, UnavailableError
 from authorizer.events import bearer_token
-from authorizer.log import log_event
+from authorizer.log import bind_request, log_event
 
 logger = logging.getLogger("lambda_jwt_auth.http")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
+MAX_HEADERS = 100  # API Gateway allows more; no endpoint of ours needs more than a handful
 JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -69,6 +71,8 @@ def parse_request(event: Any, max_body_bytes: int) -> Request:
     headers = (
         {str(k).lower(): str(v) for k, v in raw_headers.items()} if isinstance(raw_headers, Mapping) else {}
     )
+    if len(headers) > MAX_HEADERS:
+        raise HttpError(431, "invalid_request", f"more than {MAX_HEADERS} request headers")
     context = _mapping(event.get("requestContext"))
     http = _mapping(context.get("http"))
     body = event.get("body") or ""
@@ -186,19 +190,41 @@ def endpoint(func: Endpoint, *, max_body_bytes: int) -> LambdaHandler:
 
     @functools.wraps(func)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        try:
-            return func(parse_request(event, max_body_bytes))
-        except HttpError as exc:
-            return error_response(exc)
-        except UnavailableError as exc:
-            return error_response(HttpError(503, exc.error, str(exc), {"Retry-After": "1"}))
-        except TokenError as exc:
-            return error_response(unauthorized(str(exc), exc.error))
-        except AuthError as exc:
-            return error_response(HttpError(403, exc.error, str(exc)))
-        except Exception as exc:
-            # The type, never the message: messages can carry request data.
-            log_event(logger, "unhandled_error", logging.ERROR, error=type(exc).__name__, route=func.__name__)
-            return error_response(HttpError(500, "server_error", "internal error"))
+        started = time.perf_counter()
+        request_id = getattr(context, "aws_request_id", None)
+        with bind_request(request_id, _route(event)):
+            response = _respond(func, event, max_body_bytes)
+            status = response["statusCode"]
+            log_event(
+                logger,
+                "request",
+                logging.ERROR if status >= 500 else logging.INFO,
+                status=status,
+                outcome="ok" if status < 400 else json.loads(response["body"] or "{}").get("error", "error"),
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+            return response
 
     return handler
+
+
+def _respond(func: Endpoint, event: Any, max_body_bytes: int) -> dict[str, Any]:
+    try:
+        return func(parse_request(event, max_body_bytes))
+    except HttpError as exc:
+        return error_response(exc)
+    except UnavailableError as exc:
+        return error_response(HttpError(503, exc.error, str(exc), {"Retry-After": "1"}))
+    except TokenError as exc:
+        return error_response(unauthorized(str(exc), exc.error))
+    except AuthError as exc:
+        return error_response(HttpError(403, exc.error, str(exc)))
+    except Exception as exc:
+        # The type, never the message: messages can carry request data.
+        log_event(logger, "unhandled_error", logging.ERROR, error=type(exc).__name__)
+        return error_response(HttpError(500, "server_error", "internal error"))
+
+
+def _route(event: Any) -> str | None:
+    route = event.get("routeKey") if isinstance(event, Mapping) else None
+    return route if isinstance(route, str) else None

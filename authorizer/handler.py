@@ -7,10 +7,12 @@ from typing import Any
 
 from authorizer.bootstrap import build_authorizer
 from authorizer.config import AuthorizerConfig
+from authorizer.log import bind_request
 
 logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
 _authorizer = build_authorizer(AuthorizerConfig.from_env())
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _authorizer.handle(event)
+    with bind_request(getattr(context, "aws_request_id", None)):
+        return _authorizer.handle(event)

@@ -800,3 +800,51 @@ def test_no_secret_reaches_any_log_record(service: Service, caplog: pytest.LogCa
         "revoked",
         "logout",
     } <= events
+
+
+# --------------------------------------------------------------------------- request logs and limits
+
+
+class _Context:
+    aws_request_id = "req-0123456789"
+
+
+def _json_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name.startswith("lambda_jwt_auth")]
+
+
+def test_every_line_of_a_request_carries_its_id_and_route(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = http_event("POST", "/auth/login", {"username": "alice", "password": ALICE_PASSWORD})
+    event["routeKey"] = "POST /auth/login"
+    with caplog.at_level(logging.INFO, logger="lambda_jwt_auth"):
+        response = service.handlers["login"].handler(event, _Context())
+    assert response["statusCode"] == 200
+    lines = _json_lines(caplog)
+    assert {line["event"] for line in lines} >= {"session_started", "request"}
+    assert all(line["request_id"] == "req-0123456789" for line in lines)
+    assert all(line["route"] == "POST /auth/login" for line in lines)
+    request = next(line for line in lines if line["event"] == "request")
+    assert request["status"] == 200 and request["outcome"] == "ok" and request["duration_ms"] >= 0
+    started = next(line for line in lines if line["event"] == "session_started")
+    assert started["sub"] == service.alice_sub and started["jti"]
+    assert ALICE_PASSWORD not in caplog.text and payload(response)["access_token"] not in caplog.text
+
+
+def test_a_refused_request_is_logged_with_its_error_code(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = http_event("POST", "/auth/login", {"username": "alice", "password": "wrong password!"})
+    with caplog.at_level(logging.INFO, logger="lambda_jwt_auth"):
+        assert service.handlers["login"].handler(event, _Context())["statusCode"] == 401
+    request = next(line for line in _json_lines(caplog) if line["event"] == "request")
+    assert (request["status"], request["outcome"]) == (401, "invalid_grant")
+    assert "wrong password!" not in caplog.text
+
+
+def test_too_many_headers_is_431(service: Service) -> None:
+    headers = {f"x-filler-{i}": "1" for i in range(101)}
+    response = service.call("login", http_event("POST", "/auth/login", {"username": "a"}, headers=headers))
+    assert response["statusCode"] == 431
+    assert payload(response)["error"] == "invalid_request"
