@@ -11,24 +11,25 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.config import Config
+
+from authorizer.aws import aws_client
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
 
+# Worst case 2 x 0.5 s + 2 x 2 s + 1 s of backoff = 6 s, inside the 10 s function timeout
+# (InitiateAuth runs argon2-free but Cognito itself can be slow; see tests/unit/test_faults_sdk_budget.py).
 COGNITO_CLIENT_CONFIG = Config(
-    connect_timeout=1,
+    connect_timeout=0.5,
     read_timeout=2,
-    retries={"mode": "standard", "total_max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 2},
 )
 
 
 def cognito_client(region: str, endpoint: str | None = None) -> CognitoIdentityProviderClient:
-    session = boto3.session.Session()
-    client: CognitoIdentityProviderClient = session.client(
-        "cognito-idp", region_name=region, endpoint_url=endpoint, config=COGNITO_CLIENT_CONFIG
-    )
+    # Built like our other clients: a server-sent retry-after cannot stretch a call past the budget.
+    client: CognitoIdentityProviderClient = aws_client("cognito-idp", region, endpoint, COGNITO_CLIENT_CONFIG)
     return client
 
 

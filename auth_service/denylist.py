@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from authorizer.errors import RevocationUnavailableError
+from authorizer.log import log_event
 from authorizer.revocation import (
     NOT_BEFORE_ATTRIBUTE,
     REASON_ATTRIBUTE,
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger("lambda_jwt_auth.denylist")
+
+# On a refresh token's item: the value its claim wrote (see `claim_refresh_token`).
+CLAIM_ATTRIBUTE = "claim"
 
 
 class Denylist:
@@ -80,13 +85,19 @@ class Denylist:
         return not_before
 
     def claim_refresh_token(self, jti: str, exp: int) -> bool:
-        """Retire a refresh token; False if it was retired already (reuse or a lost race)."""
+        """Retire a refresh token; False if it was retired already (reuse or a lost race).
+
+        The conditional write is idempotent for its own retries: it carries a value drawn for this
+        claim, and the condition also passes when the item already holds that value. So when
+        DynamoDB applied the write but its answer was lost (a read timeout), the SDK's retry of
+        the same PutItem succeeds instead of reading as reuse and revoking the session.
+        """
         try:
-            self._put(jti_key(jti), exp + self._leeway, ROTATED, condition="attribute_not_exists(pk)")
+            self._put(jti_key(jti), exp + self._leeway, ROTATED, claim=secrets.token_urlsafe(16))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if _error_code(exc) == "ConditionalCheckFailedException":
                 return False
-            raise _unavailable(exc) from None
+            raise _unavailable("write", exc) from None
         return True
 
     def user_not_before(self, sub: str) -> int | None:
@@ -94,11 +105,12 @@ class Denylist:
             item = self._client.get_item(
                 TableName=self._table, Key={"pk": {"S": user_key(sub)}}, ConsistentRead=True
             ).get("Item")
-        except (BotoCoreError, ClientError) as exc:
-            raise _unavailable(exc) from None
-        if not item or float(item[TTL_ATTRIBUTE]["N"]) <= self._clock():
-            return None
-        return int(item[NOT_BEFORE_ATTRIBUTE]["N"])
+            if not item or float(item[TTL_ATTRIBUTE]["N"]) <= self._clock():
+                return None
+            return int(item[NOT_BEFORE_ATTRIBUTE]["N"])
+        except Exception as exc:
+            # Any failure, an answer of the wrong shape included, is "unavailable" (503), not a 500.
+            raise _unavailable("read", exc) from None
 
     def wait_for_not_before(self, sub: str, sleep: Callable[[float], None] = time.sleep) -> None:
         """Delay issuing (at most a second) until a fresh `iat` clears the user's "not before"."""
@@ -114,8 +126,9 @@ class Denylist:
         expires_at: int,
         reason: str,
         extra: dict[str, int] | None = None,
-        condition: str | None = None,
+        claim: str | None = None,
     ) -> None:
+        """Write one item. The same item written twice is the same state: retrying is safe."""
         item: dict[str, Any] = {
             "pk": {"S": key},
             TTL_ATTRIBUTE: {"N": str(expires_at)},
@@ -125,18 +138,35 @@ class Denylist:
         for name, value in (extra or {}).items():
             item[name] = {"N": str(value)}
         kwargs: dict[str, Any] = {"TableName": self._table, "Item": item}
-        if condition:
-            kwargs["ConditionExpression"] = condition
+        if claim is not None:
+            item[CLAIM_ATTRIBUTE] = {"S": claim}
+            kwargs["ConditionExpression"] = "attribute_not_exists(pk) OR #claim = :claim"
+            kwargs["ExpressionAttributeNames"] = {"#claim": CLAIM_ATTRIBUTE}
+            kwargs["ExpressionAttributeValues"] = {":claim": {"S": claim}}
         try:
             self._client.put_item(**kwargs)
         except ClientError as exc:
-            if condition and exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if claim is not None and _error_code(exc) == "ConditionalCheckFailedException":
                 raise
-            raise _unavailable(exc) from None
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from None
+            raise _unavailable("write", exc) from None
+        except Exception as exc:
+            # Whatever else the SDK raises (timeouts, refused connections, an answer it cannot
+            # parse) means the write may not have happened: 503, never a claimed success or a 500.
+            raise _unavailable("write", exc) from None
 
 
-def _unavailable(exc: Exception) -> RevocationUnavailableError:
-    logger.error("denylist write failed: %s", type(exc).__name__)
+def _error_code(exc: ClientError) -> str | None:
+    code = exc.response.get("Error", {}).get("Code")
+    return str(code) if code else None
+
+
+def _unavailable(operation: str, exc: Exception) -> RevocationUnavailableError:
+    log_event(
+        logger,
+        f"denylist_{operation}_failed",
+        logging.ERROR,
+        message=f"denylist {operation} failed; answering 503",
+        error=type(exc).__name__,
+        error_code=_error_code(exc) if isinstance(exc, ClientError) else None,
+    )
     return RevocationUnavailableError("the denylist is unavailable; retry later")

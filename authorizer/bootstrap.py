@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from authorizer.authorization import Authorizer
-from authorizer.aws import dynamodb_client
+from authorizer.aws import AUTHORIZER_DYNAMODB_CONFIG, denylist_follow_up_window, dynamodb_client
 from authorizer.cognito import cognito_verifier
 from authorizer.config import AuthorizerConfig, JwksCacheSettings
 from authorizer.issuers import ScopedVerifier, TrustedIssuer, TrustedIssuers, Verifier
@@ -27,9 +27,11 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
     for trusted in config.trusted_issuers:
         verifiers[trusted.issuer] = trusted_verifier(trusted, config.jwks_cache, common.leeway)
     revocations = RevocationList(
-        dynamodb_client(common.region, common.dynamodb_endpoint),
+        dynamodb_client(common.region, common.dynamodb_endpoint, config=AUTHORIZER_DYNAMODB_CONFIG),
         common.denylist_table,
         cache_seconds=config.revocation_cache_seconds,
+        grace_seconds=config.revocation_grace_seconds,
+        follow_up_window=denylist_follow_up_window(),
     )
     return Authorizer(
         TrustedIssuers(verifiers, max_token_bytes=common.max_token_bytes),

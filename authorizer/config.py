@@ -79,6 +79,9 @@ class AuthorizerConfig:
     route_scopes: RouteScopes
     trusted_issuers: tuple[TrustedIssuer, ...] = ()
     jwks_cache: JwksCacheSettings = JwksCacheSettings(2.0, 60, 3600)
+    # Opt-in: while DynamoDB fails, answer from a token's last known revocation state for up to
+    # this long past its normal reuse (see authorizer.revocation). 0, the default, fails closed.
+    revocation_grace_seconds: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AuthorizerConfig:
@@ -90,6 +93,9 @@ class AuthorizerConfig:
                 "the public keys tokens are verified with"
             )
         cache_seconds = env.integer("AUTH_REVOCATION_CACHE_SECONDS", 5, maximum=3600)
+        # Bounded: grace adds to the revocation delay during an outage, and 5 min is plenty to
+        # ride out a throttling burst or a failover.
+        grace_seconds = env.integer("AUTH_REVOCATION_GRACE_SECONDS", 0, maximum=300)
         simple = env.boolean("AUTH_HTTP_API_SIMPLE_RESPONSES", True)
         route_scopes = RouteScopes([])
         try:
@@ -119,6 +125,7 @@ class AuthorizerConfig:
             route_scopes=route_scopes,
             trusted_issuers=trusted,
             jwks_cache=cache,
+            revocation_grace_seconds=grace_seconds,
         )
 
 

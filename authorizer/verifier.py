@@ -77,7 +77,8 @@ def _json_part(token: str, index: int, max_bytes: int, what: str) -> dict[str, A
         raise MalformedTokenError("token parts are not base64url")
     try:
         padded = parts[index] + "=" * (-len(parts[index]) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded))
+        # UTF-8 only (RFC 8725 §3.7): json.loads(bytes) would also guess UTF-16 and UTF-32.
+        value = json.loads(base64.urlsafe_b64decode(padded).decode("utf-8"))
     except (binascii.Error, ValueError, RecursionError):
         raise MalformedTokenError(f"token {what} is not base64url-encoded JSON") from None
     if not isinstance(value, dict):
@@ -135,6 +136,7 @@ class TokenVerifier:
 
     def verify(self, token: str) -> TokenClaims:
         header = decode_header(token, self.max_token_bytes)
+        decode_payload(token, self.max_token_bytes)  # shape and UTF-8, before PyJWT's own parse
         self._check_typ(header)
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
@@ -235,9 +237,18 @@ def _optional_text(payload: Mapping[str, Any], name: str) -> str | None:
     value = payload.get(name)
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise InvalidClaimError(f"{name!r} must be a string")
+    if not isinstance(value, str) or not is_unicode(value):
+        raise InvalidClaimError(f"{name!r} must be a string of valid Unicode")
     return value
+
+
+def is_unicode(text: str) -> bool:
+    """False for strings holding lone surrogates: JSON can escape them, Unicode text cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _required_text(payload: Mapping[str, Any], name: str) -> str:
