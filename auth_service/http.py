@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 from authorizer.errors import AuthError, TokenError, UnavailableError
 from authorizer.events import bearer_token
 from authorizer.log import bind_request, log_event
+from authorizer.verifier import is_unicode
 
 logger = logging.getLogger("lambda_jwt_auth.http")
 
@@ -151,7 +152,7 @@ def required_text(params: Mapping[str, Any], name: str) -> str:
     value = params.get(name)
     if not isinstance(value, str) or not value:
         raise HttpError(400, "invalid_request", f"{name!r} is required and must be a non-empty string")
-    return value
+    return _unicode(value, name)
 
 
 def optional_text(params: Mapping[str, Any], name: str) -> str | None:
@@ -160,6 +161,13 @@ def optional_text(params: Mapping[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise HttpError(400, "invalid_request", f"{name!r} must be a string")
+    return _unicode(value, name)
+
+
+def _unicode(value: str, name: str) -> str:
+    # JSON may escape lone surrogates ("\ud800"); no password, token or name can hold one.
+    if not is_unicode(value):
+        raise HttpError(400, "invalid_request", f"{name!r} is not valid Unicode text")
     return value
 
 

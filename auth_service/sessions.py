@@ -105,10 +105,11 @@ class Sessions:
         return claims
 
     def logout(self, claims: TokenClaims, refresh_token: str | None = None) -> None:
-        """End the session of an authenticated access token: every token of it stops working."""
-        if claims.sid:
-            self.denylist.revoke_session(claims.sid, "logout")
-        self.denylist.revoke_token(claims.jti, claims.exp, "logout")
+        """End the session of an authenticated access token: every token of it stops working.
+
+        The writes that make the access token unusable (session, then its jti) come last: if a
+        write fails (503), the client's retry still authenticates and completes the rest.
+        """
         links = [_origin_only(claims)]
         if refresh_token:
             refresh = self._verified_or_none(self.refresh_verifier, refresh_token)
@@ -120,6 +121,9 @@ class Sessions:
             if link is not None and link.origin_jti not in done:
                 done.add(link.origin_jti)
                 self._end_cognito_login(link, claims.sub, "logout")
+        if claims.sid:
+            self.denylist.revoke_session(claims.sid, "logout")
+        self.denylist.revoke_token(claims.jti, claims.exp, "logout")
         log_event(logger, "logout", sub=claims.sub, sid=claims.sid, jti=claims.jti)
 
     def revoke(self, token: str, hint: str | None = None) -> None:
