@@ -103,6 +103,34 @@ class CognitoSettings:
         )
 
 
+@dataclass(frozen=True)
+class ThrottleLimit:
+    """`max_failures` failed logins within `window_seconds`, then refused for `lockout_seconds`."""
+
+    max_failures: int  # 0: this limit is off
+    window_seconds: int
+    lockout_seconds: int
+
+
+@dataclass(frozen=True)
+class LoginThrottleSettings:
+    """Login throttling (auth_service.login_throttle): per username tried and per client address."""
+
+    per_user: ThrottleLimit = ThrottleLimit(max_failures=5, window_seconds=900, lockout_seconds=900)
+    per_ip: ThrottleLimit = ThrottleLimit(max_failures=50, window_seconds=900, lockout_seconds=900)
+
+    @classmethod
+    def read(cls, env: EnvReader) -> LoginThrottleSettings:
+        window = env.integer("AUTH_LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1, maximum=86_400)
+        lockout = env.integer("AUTH_LOGIN_LOCKOUT_SECONDS", 900, minimum=1, maximum=86_400)
+        per_user = env.integer("AUTH_LOGIN_MAX_FAILURES_PER_USER", 5, minimum=0, maximum=10_000)
+        per_ip = env.integer("AUTH_LOGIN_MAX_FAILURES_PER_IP", 50, minimum=0, maximum=1_000_000)
+        return cls(
+            per_user=ThrottleLimit(per_user, window, lockout),
+            per_ip=ThrottleLimit(per_ip, window, lockout),
+        )
+
+
 def _is_http_url(value: str) -> bool:
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -120,6 +148,7 @@ class ServiceConfig:
     max_body_bytes: int
     identity_backend: IdentityBackend = IdentityBackend.TABLE
     cognito: CognitoSettings | None = None  # set when a user pool is configured
+    login_throttle: LoginThrottleSettings = LoginThrottleSettings()
 
     @property
     def issuer(self) -> str:
@@ -165,6 +194,7 @@ class ServiceConfig:
             max_body_bytes=env.integer("AUTH_MAX_BODY_BYTES", 16_384, minimum=1024, maximum=1_048_576),
             identity_backend=backend,
             cognito=cognito,
+            login_throttle=LoginThrottleSettings.read(env),
         )
         env.raise_if_invalid("auth service")
         return config

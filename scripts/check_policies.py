@@ -12,7 +12,10 @@ Exits 1 and prints one line per breach, naming the resource (and the role, polic
 * The authorizer's role only reads: the denylist and nothing else of DynamoDB, no writes anywhere,
   never the signing-key parameter.
 * Only refresh, logout and revoke write the denylist; only login, token, refresh, logout and
-  revoke touch the signing-key parameter.
+  revoke touch the signing-key parameter. One exception, enforced by IAM itself: login keeps
+  its failed-login counters in the denylist, so it may ``UpdateItem`` there, but only in a
+  statement whose Condition limits ``dynamodb:LeadingKeys`` to ``throttle#...`` keys
+  (``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``).
 * The denylist table has TTL on ``expires_at``; every table has point-in-time recovery and SSE.
 * Every function has its log group in the template, and every log group a RetentionInDays.
 
@@ -27,7 +30,7 @@ import json
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,14 @@ FUNCTION_KINDS = {
 }
 AUTHORIZER = "authorizer"
 DENYLIST_WRITERS = frozenset({"refresh", "logout", "revoke"})
+# Login throttling (auth_service/login_throttle.py) keeps its counters in the denylist under
+# throttle#... keys: login may write those, with these actions, and IAM must say "only those".
+THROTTLE_WRITERS = frozenset({"login"})
+THROTTLE_ACTIONS = frozenset({"updateitem"})
+THROTTLE_KEY_PREFIX = "throttle#"
+LEADING_KEYS = "dynamodb:leadingkeys"
+# Operators that make every partition key of the request match (never ForAnyValue, never IfExists).
+LEADING_KEYS_OPERATORS = ("ForAllValues:StringLike", "ForAllValues:StringEquals")
 SIGNING_KEY_READERS = frozenset({"login", "token", "refresh", "logout", "revoke"})
 
 SCOPED_SERVICES = frozenset({"dynamodb", "ssm", "secretsmanager", "kms"})
@@ -110,6 +121,7 @@ class Grant:
     service: str  # lower case
     verb: str  # lower case
     target: Target
+    condition: Mapping[str, Any] = field(default_factory=dict)  # the statement's Condition
 
     @property
     def is_read(self) -> bool:
@@ -346,6 +358,8 @@ class Checker:
                     self.breach(where, f"{key} cannot be checked; list actions and resources")
             actions = [action for action in as_list(statement.get("Action", [])) if action is not None]
             resources = as_list(statement.get("Resource", []))
+            condition = statement.get("Condition")
+            condition = condition if isinstance(condition, Mapping) else {}
             for action in actions:
                 if isinstance(action, str) and ("*" in action or "?" in action):
                     self.breach(where, f"wildcard action {action}; name each action")
@@ -354,7 +368,7 @@ class Checker:
                     continue
                 service, verb = (part.lower() for part in action.split(":", 1))
                 for resource in resources:
-                    grant = Grant(where, action, service, verb, self.target(resource))
+                    grant = Grant(where, action, service, verb, self.target(resource), condition)
                     self._check_scope(grant)
                     by_role[role].append(grant)
         return by_role
@@ -423,7 +437,16 @@ class Checker:
         on_denylist = grant.service == "dynamodb" and target.kind == "table" and target.name == DENYLIST_TABLE
         if on_denylist and not grant.is_read and function.name not in DENYLIST_WRITERS:
             writers = ", ".join(sorted(DENYLIST_WRITERS))
-            self.breach(where, f"{on}: writes the denylist; only {writers} may")
+            if function.name in THROTTLE_WRITERS and grant.verb in THROTTLE_ACTIONS:
+                problem = throttle_keys_problem(grant.condition)
+                if problem is not None:
+                    self.breach(
+                        where,
+                        f"{on}: writes the denylist; only {writers} may, and {function.name} only its "
+                        f"{THROTTLE_KEY_PREFIX}* items: {problem}",
+                    )
+            else:
+                self.breach(where, f"{on}: writes the denylist; only {writers} may")
         if (
             grant.service == "ssm"
             and self._touches_signing_key(grant)
@@ -496,6 +519,27 @@ class Checker:
         self.check_tables()
         self.check_log_groups()
         return self.breaches
+
+
+def throttle_keys_problem(condition: Mapping[str, Any]) -> str | None:
+    """None if `condition` limits every partition key written to throttle#... keys; else why not."""
+    for operator in LEADING_KEYS_OPERATORS:
+        keys = condition.get(operator)
+        if not isinstance(keys, Mapping):
+            continue
+        for key, patterns in keys.items():
+            values = as_list(patterns)
+            if (
+                isinstance(key, str)
+                and key.lower() == LEADING_KEYS
+                and values
+                and all(isinstance(value, str) and value.startswith(THROTTLE_KEY_PREFIX) for value in values)
+            ):
+                return None
+    return (
+        f"no Condition limits dynamodb:LeadingKeys to {THROTTLE_KEY_PREFIX}* "
+        f"({' or '.join(LEADING_KEYS_OPERATORS)}, every value starting with {THROTTLE_KEY_PREFIX})"
+    )
 
 
 def is_true(value: Any) -> bool:

@@ -2,11 +2,18 @@
 
 The identity backend (AUTH_IDENTITY_BACKEND) checks the password: our user table (argon2id), or
 a Cognito user pool, whose user then gets a session of ours tied to that Cognito login.
+
+Before any password is checked, `auth_service.login_throttle` admits the attempt: too many failed
+logins for the username tried, or from the client's address, are refused with 429 `slow_down`
+and `Retry-After` (the same answer for known and unknown usernames), at the cost of a DynamoDB
+write and without running argon2 or calling Cognito.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from auth_service import runtime
@@ -21,7 +28,8 @@ from auth_service.http import (
     required_text,
     unauthorized,
 )
-from auth_service.tokens import CognitoLink, TokenPair
+from auth_service.login_throttle import LoginThrottle, LoginThrottledError, source_ip, throttle_key
+from auth_service.tokens import CognitoLink
 from authorizer.log import log_event
 
 if TYPE_CHECKING:
@@ -37,35 +45,75 @@ if runtime.config().identity_backend is IdentityBackend.COGNITO:
 else:
     _users = runtime.users()
 _sessions = runtime.sessions(signing=True)
+_private_key = runtime.key_ring().current.private_key
+assert _private_key is not None  # load_key_ring guarantees the current key is a private key
+_throttle = LoginThrottle(
+    runtime._dynamodb(),
+    runtime.config().common.denylist_table,
+    runtime.config().login_throttle,
+    key=throttle_key(_private_key),
+)
+_MAX_BODY_BYTES = runtime.config().max_body_bytes
 
 
-def login(request: Request) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Identity:
+    sub: str
+    scope: str
+    cognito: CognitoLink | None = None
+
+
+def login(request: Request, client_ip: str | None = None) -> dict[str, Any]:
     body = read_json(request)
     username = required_text(body, "username")
     password = required_text(body, "password")
-    if _cognito is not None:
-        pair = _cognito_login(_cognito, request, username, password)
-    else:
-        assert _users is not None
-        user = _users.authenticate(username, password)
-        if user is None:
-            # The same answer for an unknown user and a wrong password.
-            log_event(logger, "login_failed", request_id=request.request_id)
-            raise unauthorized("invalid username or password", error="invalid_grant")
-        pair = _sessions.start(user.sub, user.scope)
+    try:
+        attempt = _throttle.admit(username, client_ip)
+    except LoginThrottledError as exc:
+        log_event(logger, "login_throttled", request_id=request.request_id, limit=exc.limit)
+        raise HttpError(429, "slow_down", str(exc), {"Retry-After": str(exc.retry_after)}) from None
+    try:
+        identity = _identify(request, username, password)
+    except Exception:
+        attempt.abandoned()
+        raise
+    if identity is None:
+        attempt.failed()
+        # The same answer for an unknown user and a wrong password, whichever backend.
+        raise unauthorized("invalid username or password", error="invalid_grant")
+    attempt.succeeded()
+    pair = _sessions.start(identity.sub, identity.scope, cognito=identity.cognito)
     return json_response(200, pair.response_body())
 
 
-def _cognito_login(cognito: CognitoLogin, request: Request, username: str, password: str) -> TokenPair:
+def _identify(request: Request, username: str, password: str) -> _Identity | None:
+    """Who the credentials belong to; None for wrong ones. Other refusals raise `HttpError`."""
+    if _cognito is None:
+        assert _users is not None
+        user = _users.authenticate(username, password)
+        if user is None:
+            log_event(logger, "login_failed", request_id=request.request_id)
+            return None
+        return _Identity(user.sub, user.scope)
     try:
-        user = cognito.authenticate(username, password)
+        cognito_user = _cognito.authenticate(username, password)
     except CognitoLoginError as exc:
         log_event(logger, "login_failed", request_id=request.request_id, error=exc.error)
         if exc.status == 401:
-            raise unauthorized(str(exc), error=exc.error) from None
+            return None
         raise HttpError(exc.status, exc.error, str(exc), exc.headers) from None
-    link = CognitoLink(user.origin_jti, user.refresh_token) if user.origin_jti else None
-    return _sessions.start(user.sub, user.scope, cognito=link)
+    link = (
+        CognitoLink(cognito_user.origin_jti, cognito_user.refresh_token) if cognito_user.origin_jti else None
+    )
+    return _Identity(cognito_user.sub, cognito_user.scope, link)
 
 
-handler = endpoint(login, max_body_bytes=runtime.config().max_body_bytes)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # `endpoint` hands the login only the parsed Request; the client's address is in the event.
+    client_ip = source_ip(event)
+
+    @functools.wraps(login)
+    def login_from_client(request: Request) -> dict[str, Any]:
+        return login(request, client_ip)
+
+    return endpoint(login_from_client, max_body_bytes=_MAX_BODY_BYTES)(event, context)

@@ -58,6 +58,17 @@ LOGS = allow(
 READ_DENYLIST = allow(["dynamodb:BatchGetItem", "dynamodb:GetItem"], get_arn("DenylistTable"))
 WRITE_DENYLIST = allow(["dynamodb:GetItem", "dynamodb:PutItem"], get_arn("DenylistTable"))
 READ_JWKS = allow("ssm:GetParameter", our_arn("ssm", f"parameter{JWKS}"))
+
+
+def only_keys(*patterns: str, operator: str = "ForAllValues:StringLike") -> dict[str, Any]:
+    return {operator: {"dynamodb:LeadingKeys": list(patterns)}}
+
+
+# Login's failed-login counters: UpdateItem in the denylist, only on throttle#... items.
+THROTTLE_COUNTERS = {
+    **allow("dynamodb:UpdateItem", get_arn("DenylistTable")),
+    "Condition": only_keys("throttle#*"),
+}
 READ_KEYS = allow(
     "ssm:GetParameter",
     [our_arn("ssm", f"parameter{SIGNING_KEY}"), our_arn("ssm", f"parameter{JWKS}")],
@@ -127,6 +138,7 @@ def good_template() -> Template:
         "LoginRole": role(
             allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], get_arn("UsersTable")),
             allow("dynamodb:GetItem", get_arn("DenylistTable")),
+            THROTTLE_COUNTERS,
             READ_KEYS,
         ),
         "RefreshRole": role(WRITE_DENYLIST, READ_KEYS),
@@ -364,6 +376,73 @@ def test_only_refresh_logout_and_revoke_write_the_denylist(action: str) -> None:
     breaches = breaches_after(add_statement("LoginRole", allow(action, get_arn("DenylistTable"))))
     assert_breach(breaches, "LoginRole", "role of login", action, "only logout, refresh, revoke may")
     assert breaches_after(add_statement("RefreshRole", allow(action, get_arn("DenylistTable")))) == []
+
+
+# --- login's throttle counters: UpdateItem on throttle#* keys, and IAM must say so ----------------
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        only_keys("throttle#*"),
+        only_keys("throttle#user#*", "throttle#ip#*"),
+        only_keys("throttle#user#abc", operator="ForAllValues:StringEquals"),
+        {"ForAllValues:StringLike": {"DynamoDB:LeadingKeys": "throttle#*"}},  # keys ignore case
+        {**only_keys("throttle#*"), "Bool": {"aws:SecureTransport": "true"}},  # more conditions narrow it
+    ],
+)
+def test_login_may_update_its_throttle_counters(condition: dict[str, Any]) -> None:
+    statement = {**allow("dynamodb:UpdateItem", get_arn("DenylistTable")), "Condition": condition}
+    assert breaches_after(add_statement("LoginRole", statement)) == []
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        None,
+        {},
+        only_keys("*"),
+        only_keys("throttle*"),
+        only_keys("jti#*"),
+        only_keys("throttle#*", "sid#*"),
+        only_keys(),
+        only_keys("throttle#*", operator="ForAnyValue:StringLike"),
+        only_keys("throttle#*", operator="StringLike"),
+        only_keys("throttle#*", operator="ForAllValues:StringLikeIfExists"),
+        only_keys("throttle#*", operator="ForAllValues:StringNotLike"),
+        {"ForAllValues:StringLike": {"dynamodb:Attributes": ["throttle#*"]}},
+    ],
+    ids=repr,
+)
+def test_login_writing_beyond_its_throttle_counters_is_a_breach(condition: dict[str, Any] | None) -> None:
+    def mutate(template: Template) -> None:
+        for statement in app_statements(template, "LoginRole"):
+            if statement.get("Condition") is not None:
+                statement.pop("Condition")
+                if condition is not None:
+                    statement["Condition"] = condition
+
+    assert_breach(
+        breaches_after(mutate),
+        "LoginRole",
+        "role of login",
+        "dynamodb:UpdateItem",
+        "only logout, refresh, revoke may, and login only its throttle#* items",
+        "dynamodb:LeadingKeys",
+    )
+
+
+@pytest.mark.parametrize("action", ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"])
+def test_the_throttle_condition_allows_login_no_other_write(action: str) -> None:
+    statement = {**allow(action, get_arn("DenylistTable")), "Condition": only_keys("throttle#*")}
+    breaches = breaches_after(add_statement("LoginRole", statement))
+    assert_breach(breaches, "LoginRole", action, "writes the denylist; only logout, refresh, revoke may")
+
+
+@pytest.mark.parametrize("role_id", ["AuthorizerRole", "PublicKeysRole"])
+def test_the_throttle_condition_is_for_login_only(role_id: str) -> None:
+    breaches = breaches_after(add_statement(role_id, THROTTLE_COUNTERS))
+    assert_breach(breaches, role_id, "dynamodb:UpdateItem", "writes the denylist")
 
 
 def test_reading_the_denylist_is_not_writing_it() -> None:
