@@ -37,8 +37,10 @@ class Principal:
         return frozenset(self.scope.split())
 
     @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> Principal | None:
+    def from_event(cls, event: Any) -> Principal | None:
         """The principal the authorizer verified, or None when no authorizer ran."""
+        if not isinstance(event, Mapping):
+            return None
         request_context = event.get("requestContext")
         if not isinstance(request_context, Mapping):
             return None
@@ -55,10 +57,19 @@ class Principal:
             sid=str(ctx["sid"]) if ctx.get("sid") else None,
             jti=str(ctx["jti"]) if ctx.get("jti") else None,
             client_id=str(ctx["client_id"]) if ctx.get("client_id") else None,
-            exp=int(exp) if isinstance(exp, int | str) and str(exp).isdigit() else None,
+            exp=_numeric_date(exp),
             issuer=str(ctx["iss"]) if ctx.get("iss") else None,
             groups=tuple(str(ctx.get("groups") or "").split()),
         )
+
+
+def _numeric_date(value: Any) -> int | None:
+    # The authorizer sends an int; REST APIs turn context values into strings. Nothing else is a date.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+        return int(value)
+    return None
 
 
 def _refusal(status: int, error: str, description: str, scopes: Iterable[str] = ()) -> dict[str, Any]:
