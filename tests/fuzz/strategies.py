@@ -61,12 +61,21 @@ JSON_VALUES: Strategy[Any] = st.recursive(
 )
 
 
+def weighted(*choices: tuple[int, Strategy[Any]]) -> Strategy[Any]:
+    """One of the strategies, chosen with the given weights.
+
+    Not st.one_of(a, a, a, b): Hypothesis merges repeated branches, so that is a, b half and half.
+    """
+    table = [strategy for weight, strategy in choices for _ in range(weight)]
+    return st.integers(0, len(table) - 1).flatmap(lambda index: table[index])
+
+
 def junk_or(good: Strategy[Any], odds: int = 6) -> Strategy[Any]:
     """Mostly (`odds` to 1) the right kind of value, sometimes anything at all.
 
     Events have many fields: each must usually be right for the deeper code to be reached.
     """
-    return st.one_of(*([good] * odds), JSON_VALUES)
+    return weighted((odds, good), (1, JSON_VALUES))
 
 
 def nested(depth: int) -> str:
@@ -218,30 +227,30 @@ def mutated_token(draw: st.DrawFn, valid: Sequence[str], sign: Signer | None = N
 def tokens(valid: Sequence[str], sign: Signer | None = None) -> Strategy[str]:
     real = st.sampled_from(list(valid))
     near = mutated_token(valid, sign)
-    return st.one_of(
-        TEXT,
-        st.from_regex(r"[A-Za-z0-9_\-]{0,40}\.[A-Za-z0-9_\-]{0,80}\.[A-Za-z0-9_\-]{0,40}", fullmatch=True),
-        real,
-        real,
-        near,
-        near,
-        near,
-        HUGE_TEXT,
+    return weighted(
+        (1, TEXT),
+        (
+            1,
+            st.from_regex(
+                r"[A-Za-z0-9_\-]{0,40}\.[A-Za-z0-9_\-]{0,80}\.[A-Za-z0-9_\-]{0,40}", fullmatch=True
+            ),
+        ),
+        (2, real),
+        (3, near),
+        (1, HUGE_TEXT),
     )
 
 
 def authorization_values(token_strategy: Strategy[str]) -> Strategy[Any]:
     scheme = st.sampled_from(["Bearer", "bearer", "BEARER", "bEaReR", "Basic", "Token", "Bearer:", ""])
     bearer = st.builds(lambda t: f"Bearer {t}", token_strategy)
-    return st.one_of(
-        st.builds(lambda s, t: f"{s} {t}", scheme, token_strategy),
-        bearer,
-        bearer,
-        bearer,
-        st.builds(lambda t: f"  Bearer   {t}  ", token_strategy),
-        st.builds(lambda t, u: f"Bearer {t} {u}", token_strategy, SHORT_TEXT),
-        token_strategy,
-        JSON_VALUES,
+    return weighted(
+        (1, st.builds(lambda s, t: f"{s} {t}", scheme, token_strategy)),
+        (3, bearer),
+        (1, st.builds(lambda t: f"  Bearer   {t}  ", token_strategy)),
+        (1, st.builds(lambda t, u: f"Bearer {t} {u}", token_strategy, SHORT_TEXT)),
+        (1, token_strategy),
+        (1, JSON_VALUES),
     )
 
 
@@ -271,7 +280,7 @@ def headers(values: dict[str, Strategy[Any]]) -> Strategy[Any]:
     # The likely names, each present with its likely value, plus random entries in any case.
     likely = st.fixed_dictionaries({}, optional={name: value for name, value in values.items()})
     maps = st.builds(lambda base, more: {**base, **dict(more)}, likely, st.lists(entry, max_size=6))
-    return st.one_of(maps, maps, maps, maps, st.lists(entry, max_size=8).map(dict), st.none(), JSON_VALUES)
+    return weighted((4, maps), (1, st.lists(entry, max_size=8).map(dict)), (1, st.none()), (1, JSON_VALUES))
 
 
 # --------------------------------------------------------------------------- authorizer events
@@ -291,16 +300,17 @@ _GOOD_ARNS = st.builds(
     st.sampled_from(["GET", "POST", "ANY"]),
     st.sampled_from(["/me", "/orders", "/admin/x", "/"]),
 )
-ARNS: Strategy[Any] = st.one_of(
-    _GOOD_ARNS,
-    _GOOD_ARNS,
-    _GOOD_ARNS,
-    st.builds(_arn, st.sampled_from(["prod", "$default", "", "*"]), METHODS, PATHS),
-    st.sampled_from(
-        ["arn:aws:execute-api", "arn:::::", "arn:aws:execute-api:r:a:api/s/GET", "arn:aws:s3:::b/k"]
+ARNS: Strategy[Any] = weighted(
+    (3, _GOOD_ARNS),
+    (1, st.builds(_arn, st.sampled_from(["prod", "$default", "", "*"]), METHODS, PATHS)),
+    (
+        1,
+        st.sampled_from(
+            ["arn:aws:execute-api", "arn:::::", "arn:aws:execute-api:r:a:api/s/GET", "arn:aws:s3:::b/k"]
+        ),
     ),
-    TEXT,
-    JSON_VALUES,
+    (1, TEXT),
+    (1, JSON_VALUES),
 )
 
 
@@ -385,15 +395,14 @@ def authorizer_events(valid: Sequence[str], sign: Signer | None = None) -> Strat
         st.sampled_from(["authorization", "Authorization"]),
         route,
     )
-    return st.one_of(
-        rest_token,
-        rest_request,
-        http_v2,
-        JSON_VALUES,
-        rest_token_good,
-        rest_request_good,
-        http_v2_good,
-        http_v2_good,
+    return weighted(
+        (1, rest_token),
+        (1, rest_request),
+        (1, http_v2),
+        (1, JSON_VALUES),
+        (1, rest_token_good),
+        (1, rest_request_good),
+        (2, http_v2_good),
     )
 
 
@@ -442,7 +451,18 @@ def _form(pairs: list[tuple[Any, Any]]) -> str:
     return urlencode([(str(k), str(v)) for k, v in pairs], errors="surrogatepass")
 
 
-def _fields(name: str, token: Strategy[str]) -> Strategy[dict[str, Any]]:
+COGNITO_ISSUERS = "https://cognito-idp."
+
+
+def _issuer(token: str) -> str:
+    try:
+        claims = decode_json_segment(token.split(".")[1])
+    except (ValueError, IndexError):
+        return ""
+    return str(claims.get("iss", "")) if isinstance(claims, dict) else ""
+
+
+def _fields(name: str, token: Strategy[str], cognito: Sequence[str] = ()) -> Strategy[dict[str, Any]]:
     """A body object with the fields `name` reads, each well-typed or not."""
     if name == "login":
         return st.fixed_dictionaries(
@@ -464,9 +484,11 @@ def _fields(name: str, token: Strategy[str]) -> Strategy[dict[str, Any]]:
     if name == "token":
         return st.fixed_dictionaries(
             {
-                "grant_type": junk_or(st.just(TOKEN_EXCHANGE) | TEXT),
-                "subject_token": junk_or(token),
-                "subject_token_type": junk_or(st.sampled_from(TOKEN_TYPES) | TEXT),
+                "grant_type": junk_or(weighted((5, st.just(TOKEN_EXCHANGE)), (1, TEXT))),
+                "subject_token": junk_or(
+                    weighted((1, st.sampled_from(list(cognito))), (2, token)) if cognito else token
+                ),
+                "subject_token_type": junk_or(weighted((5, st.sampled_from(TOKEN_TYPES[:2])), (1, TEXT))),
             },
             optional={
                 "scope": junk_or(st.sampled_from(["profile", "orders:read", "admin", ""]) | TEXT),
@@ -482,7 +504,6 @@ def _bodies(name: str, token: Strategy[str]) -> Strategy[tuple[Any, Any]]:
     """(body, isBase64Encoded) pairs."""
     fields = _fields(name, token)
     text_bodies: Strategy[Any] = st.one_of(
-        fields.map(lambda f: json.dumps(f)),
         fields.map(lambda f: json.dumps(f)),
         fields.map(lambda f: _form(list(f.items()))),
         st.lists(
@@ -597,13 +618,13 @@ def _well_formed_event(
         media_type = draw(weighted((6, st.sampled_from(_GOOD_TYPES[name])), (1, CONTENT_TYPES)))
         suffix = draw(st.sampled_from(["", "; charset=utf-8", ";charset=UTF-8"]))
         event_headers[draw(st.sampled_from(["content-type", "Content-Type"]))] = media_type + suffix
-        fields = draw(_fields(name, token))
+        fields = draw(_fields(name, token, [t for t in valid if _issuer(t).startswith(COGNITO_ISSUERS)]))
         if name == "login" and password is not None and draw(st.booleans()):
             fields["password"] = password
         body = _form(list(fields.items())) if "form" in media_type else json.dumps(fields)
     if name in _NEEDS_BEARER or draw(st.integers(0, 3)) == 0:
         caller = (st.sampled_from(list(valid)) if name in _NEEDS_BEARER else token).map("Bearer {}".format)
-        event_headers["authorization"] = draw(st.one_of(caller, caller, caller, authorization_values(token)))
+        event_headers["authorization"] = draw(weighted((3, caller), (1, authorization_values(token))))
     taken = {name.lower() for name in event_headers}
     for header_name, value in draw(st.dictionaries(HEADER_NAMES, TEXT, max_size=3)).items():
         if header_name.lower() not in taken:  # a second spelling of a header would replace it
@@ -655,9 +676,3 @@ def http_events(
 ) -> Strategy[dict[str, Any]]:
     token = tokens(valid, sign)
     return weighted((4, _well_formed_event(name, token, valid, password)), (1, _random_event(name, token)))
-
-
-def weighted(*choices: tuple[int, Strategy[Any]]) -> Strategy[Any]:
-    """One of the strategies, chosen with the given weights (Hypothesis' one_of has none)."""
-    table = [strategy for weight, strategy in choices for _ in range(weight)]
-    return st.integers(0, len(table) - 1).flatmap(lambda index: table[index])
