@@ -107,7 +107,7 @@ def _dynamodb_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _dynamodb(args: argparse.Namespace) -> Any:
-    from authorizer.aws import dynamodb_client
+    from auth_service.aws import dynamodb_client
 
     _credentials_for(args.dynamodb_endpoint)
     return dynamodb_client(args.region, args.dynamodb_endpoint)

@@ -1,7 +1,7 @@
 """The Cognito user pool API client, and the SECRET_HASH an app client with a secret needs.
 
 The client has the same short timeouts and retry budget as our other AWS clients
-(`authorizer.aws`): a Cognito outage must answer 503 inside the Lambda timeout, not hang.
+(`auth_service.aws`): a Cognito outage must answer 503 inside the Lambda timeout, not hang.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from botocore.config import Config
 
-from authorizer.aws import aws_client
+from auth_service.aws import aws_client
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient

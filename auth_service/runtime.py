@@ -9,12 +9,12 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from auth_service.aws import ISSUING_CONFIG, dynamodb_client
 from auth_service.config import CognitoSettings, ServiceConfig
 from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing, load_key_ring
 from auth_service.sessions import Sessions
 from auth_service.tokens import TokenIssuer
-from authorizer.aws import ISSUING_CONFIG, dynamodb_client
 from authorizer.errors import ConfigurationError
 from authorizer.jwks_source import read_jwks
 from authorizer.keys import KeySet
@@ -89,7 +89,7 @@ def refresh_verifier() -> TokenVerifier:
 @cache
 def _dynamodb() -> Any:
     common = config().common
-    # A retry more than the authorizer's (authorizer.aws): a failed write is a 503 to the client.
+    # A retry more than the authorizer's (authorizer.aws, no boto3): a failed write is a 503 to the client.
     return dynamodb_client(common.region, common.dynamodb_endpoint, config=ISSUING_CONFIG)
 
 

@@ -1,142 +1,365 @@
-"""AWS SDK clients with timeouts and a retry budget that fit inside a Lambda invocation.
+"""A minimal signed client for AWS JSON-protocol APIs (DynamoDB, SSM), without boto3.
 
-Every function has a 10 s timeout (serverless.yml). One SDK call may take at most
+The authorizer makes one kind of call per request, a DynamoDB BatchGetItem; importing and
+building boto3 for it cost more than the rest of a cold start together. This client sends that
+one POST over a kept-alive connection (one per container), signed with SigV4 (authorizer.sigv4).
 
-    attempts x connect_timeout + attempts x read_timeout + the backoff between attempts
+Time budget. Every function has a 10 s timeout (serverless.yml). One call takes at most
 
-(`worst_case_seconds`), and the authorizer's denylist check, which may repeat its BatchGetItem
-for keys DynamoDB left unprocessed, is held to `AUTHORIZER_DENYLIST_CHECK_SECONDS` as a whole.
-tests/unit/test_faults_sdk_budget.py checks these numbers against the clients actually built and
-measures them against misbehaving local endpoints.
+    attempts x (connect_timeout + read_timeout) + the backoff between attempts
 
-Two things botocore would otherwise do are switched off here, because each breaks that budget or
-turns a fault into a wrong answer:
+(`worst_case_seconds`), and the denylist check, which may repeat its BatchGetItem for keys
+DynamoDB left unprocessed, is held to `AUTHORIZER_DENYLIST_CHECK_SECONDS` as a whole.
+tests/unit/test_faults_sdk_budget.py checks these numbers and measures them against misbehaving
+local endpoints. The read timeout bounds the whole answer, not each read from the socket: a
+trickling answer fails like a silent one (the status line and headers, a few hundred bytes, are
+bounded per read).
 
-* a server-sent `x-amz-retry-after` header may stretch each backoff by up to 5 s: it is dropped,
-  so the backoff stays botocore's own (at most 1 s, 2 s, ... for throttling);
-* a 2xx answer whose body is not a JSON object is parsed by botocore as an empty result, which
-  for BatchGetItem reads as "nothing is revoked" and for PutItem as "written": it is an error.
+What is retried (2 attempts in all): refused, reset or timed-out connections, HTTP 5xx,
+throttling errors and a checksum mismatch, after a jittered backoff. A kept-alive connection the
+server closed while we were idle (a Lambda freeze, a SnapStart restore) is reopened and the
+request sent again at once, within the same attempt. Never retried: other 4xx errors, and a 2xx
+answer whose body is not a JSON object (it would read as "nothing revoked"): it is an error.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
-from typing import TYPE_CHECKING, Any
+import random
+import select
+import socket
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError
+from authorizer.credentials import CredentialsError, CredentialSource
+from authorizer.sigv4 import authorization
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_ssm import SSMClient
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    connect_timeout: float = 0.5
+    read_timeout: float = 1.0
+    attempts: int = 2
+    # Full jitter: the n-th retry waits random() x min(max_backoff, scale x 2^(n-1)).
+    throttling_backoff: float = 1.0  # botocore's scale for throttling errors
+    transient_backoff: float = 0.05
+    max_backoff: float = 20.0
+    max_idle_seconds: float = 30.0  # a connection idle longer is reopened rather than trusted
+
 
 # The authorizer sits in front of every API request: fail (closed) fast rather than hold the
 # request. One retry absorbs a single dropped connection or throttled read.
-AUTHORIZER_DYNAMODB_CONFIG = Config(
-    connect_timeout=0.5,
-    read_timeout=1,
-    retries={"mode": "standard", "total_max_attempts": 2},
-)
-
-# The issuing functions (login, refresh, logout, revoke, introspect), SSM at cold start and the
-# CLI: a retry more, since a failed write means a 503 the client has to retry itself.
-ISSUING_CONFIG = Config(
-    connect_timeout=0.5,
-    read_timeout=1,
-    retries={"mode": "standard", "total_max_attempts": 3},
-)
+AUTHORIZER_CLIENT = ClientSettings()
 
 # The authorizer's whole denylist check, follow-up BatchGetItem calls included. With the JWKS
 # fetch of a trusted issuer (AUTH_JWKS_FETCH_TIMEOUT_MS, 2 s by default) it leaves room in 10 s.
 AUTHORIZER_DENYLIST_CHECK_SECONDS = 5.0
 
-# botocore's standard retry mode (botocore.retries.standard.ExponentialBackoff), mirrored so the
-# budget can be computed; the budget test checks them against botocore's own values.
-_THROTTLING_BASE_SCALE = 1.0  # the larger of its two scales (the other is for transient errors)
-_BACKOFF_BASE = 2.0
-_MAX_BACKOFF = 20.0
-_RETRY_AFTER_MAX_ADDITIONAL = 5.0
-_RETRY_AFTER_HEADER = "x-amz-retry-after"
+THROTTLING_ERRORS = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "TransactionInProgressException",
+    }
+)
+# AWS refused the keys: cached container credentials are fetched again before the retry.
+CREDENTIAL_ERRORS = frozenset(
+    {"ExpiredTokenException", "UnrecognizedClientException", "InvalidSignatureException"}
+)
 
 
-class MalformedResponseError(BotoCoreError):
+class AwsRequestError(Exception):
+    """A call failed. `error` and `code` are what a log line says about it: never secrets."""
+
+    retryable = False
+
+    def __init__(self, error: str, code: str | None = None, message: str = "") -> None:
+        super().__init__(f"{error}" + (f" ({code})" if code else "") + (f": {message}" if message else ""))
+        self.error = error  # the kind of failure, or the service's error code
+        self.code = code  # the service's error code, or a detail such as the HTTP status
+
+
+class ServiceError(AwsRequestError):
+    """The service answered with an error (HTTP status >= 300)."""
+
+    def __init__(self, status: int, code: str | None, message: str) -> None:
+        super().__init__(code or "HTTPError", code or str(status), message)
+        self.status = status
+        self.retryable = status >= 500 or code in THROTTLING_ERRORS
+        self.throttling = code in THROTTLING_ERRORS
+
+
+class ConnectionFailedError(AwsRequestError):
+    """No answer: the connection was refused, reset, timed out or closed mid-answer."""
+
+    retryable = True
+
+
+class ChecksumError(AwsRequestError):
+    """The answer does not match its x-amz-crc32: damaged on the way."""
+
+    retryable = True
+
+
+class MalformedResponseError(AwsRequestError):
     """A 2xx answer whose body is not a JSON object: we cannot tell what it means, so it is a fault."""
 
-    fmt = "{service} answered HTTP {status} with a body that is not a JSON object"
 
+def worst_case_seconds(settings: ClientSettings) -> float:
+    """The longest one call made with `settings` can take, retries and backoff included.
 
-def worst_case_seconds(config: Config, *, honours_retry_after: bool = False) -> float:
-    """The longest one SDK call made with `config` can take, retries and backoff included.
-
-    Only the standard retry mode is accepted: legacy mode retries DynamoDB up to 10 times and
-    adaptive mode adds client-side rate limiting, neither with a bound worth computing. Clients
-    built here drop `x-amz-retry-after`; pass `honours_retry_after` for clients that do not.
-    Name resolution is not bounded by any timeout, nor are several addresses of one host tried
-    in one connect timeout; AWS endpoints resolve from the Lambda's cache in practice.
+    Name resolution is not bounded by any timeout; AWS endpoints resolve from the Lambda's cache
+    in practice.
     """
-    # Config's options are set dynamically: botocore-stubs does not know them.
-    retries: dict[str, Any] = dict(getattr(config, "retries", None) or {})
-    if retries.get("mode") != "standard":
-        raise ValueError("only botocore's standard retry mode has a bounded retry budget")
-    attempts = int(retries.get("total_max_attempts") or retries.get("max_attempts", 2) + 1)
     backoff = sum(
-        min(_THROTTLING_BASE_SCALE * _BACKOFF_BASE ** (retry - 1), _MAX_BACKOFF)
-        + (_RETRY_AFTER_MAX_ADDITIONAL if honours_retry_after else 0.0)
-        for retry in range(1, attempts)
+        min(settings.throttling_backoff * 2.0 ** (retry - 1), settings.max_backoff)
+        for retry in range(1, settings.attempts)
     )
-    connect = float(getattr(config, "connect_timeout"))  # noqa: B009
-    read = float(getattr(config, "read_timeout"))  # noqa: B009
-    return attempts * (connect + read) + backoff
+    return settings.attempts * (settings.connect_timeout + settings.read_timeout) + backoff
 
 
-def denylist_follow_up_window() -> float:
+def denylist_follow_up_window(settings: ClientSettings = AUTHORIZER_CLIENT) -> float:
     """How long after its first BatchGetItem the denylist check may still start another one."""
-    return AUTHORIZER_DENYLIST_CHECK_SECONDS - worst_case_seconds(AUTHORIZER_DYNAMODB_CONFIG)
+    return AUTHORIZER_DENYLIST_CHECK_SECONDS - worst_case_seconds(settings)
 
 
-def aws_client(service: str, region: str, endpoint: str | None, config: Config) -> Any:
-    """A boto3 client with our retry-after and garbled-answer guards (any JSON-protocol service)."""
-    return _client(service, region, endpoint, config)
+class JsonClient:
+    """POSTs to one AWS JSON-protocol endpoint over one kept-alive connection. Not thread-safe:
+    a Lambda execution environment handles one request at a time."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        target_prefix: str,
+        json_version: str,
+        region: str,
+        endpoint: str,
+        credentials: CredentialSource,
+        settings: ClientSettings = AUTHORIZER_CLIENT,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"not an http(s) endpoint: {endpoint!r}")
+        self._service = service
+        self._target_prefix = target_prefix
+        self._content_type = f"application/x-amz-json-{json_version}"
+        self._region = region
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        default_port = 443 if self._https else 80
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        self._host_header = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
+        self._path = parts.path or "/"
+        self._credentials = credentials
+        self.settings = settings
+        self._sleep = sleep
+        self._clock = clock
+        self._connection: http.client.HTTPConnection | None = None
+        self._last_used = 0.0
+
+    @property
+    def endpoint(self) -> str:
+        return f"{'https' if self._https else 'http'}://{self._host_header}{self._path}"
+
+    def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The operation's answer, a JSON object; `AwsRequestError` if there is none to trust."""
+        body = json.dumps(params, separators=(",", ":")).encode()
+        settings = self.settings
+        for attempt in range(1, settings.attempts + 1):
+            try:
+                return self._attempt(operation, body)
+            except AwsRequestError as exc:
+                if not exc.retryable or attempt == settings.attempts:
+                    raise
+                scale = (
+                    settings.throttling_backoff
+                    if getattr(exc, "throttling", False)
+                    else settings.transient_backoff
+                )
+                delay = random.random() * min(settings.max_backoff, scale * 2.0 ** (attempt - 1))  # noqa: S311
+                (self._sleep or _backoff)(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def connect(self) -> None:
+        """Open the connection now (after a snapshot restore, say) rather than on the next call."""
+        self.close()
+        self._connection = self._open()
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _attempt(self, operation: str, body: bytes) -> dict[str, Any]:
+        try:
+            headers = self.signed_headers(operation, body)
+        except CredentialsError as exc:
+            raise AwsRequestError("CredentialsError", None, str(exc)) from None
+        reused = self._reusable()
+        try:
+            status, response_headers, data = self._exchange(headers, body)
+        except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected) as exc:
+            self.close()
+            if not reused:
+                raise ConnectionFailedError(type(exc).__name__) from None
+            # The server closed the idle connection without our noticing: once more, anew.
+            try:
+                status, response_headers, data = self._exchange(headers, body)
+            except (OSError, http.client.HTTPException) as again:
+                self.close()
+                raise ConnectionFailedError(type(again).__name__) from None
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise ConnectionFailedError(type(exc).__name__) from None
+        return self._result(status, response_headers, data)
+
+    def signed_headers(self, operation: str, body: bytes) -> dict[str, str]:
+        """The headers of one request, Authorization included, signed now."""
+        credentials = self._credentials.get()
+        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))
+        headers = {
+            "Host": self._host_header,
+            "Content-Type": self._content_type,
+            "X-Amz-Date": amz_date,
+            "X-Amz-Target": f"{self._target_prefix}.{operation}",
+        }
+        if credentials.session_token:
+            headers["X-Amz-Security-Token"] = credentials.session_token
+        headers["Authorization"] = authorization(
+            method="POST",
+            path=self._path,
+            headers=headers,
+            payload=body,
+            access_key=credentials.access_key,
+            secret_key=credentials.secret_key,
+            region=self._region,
+            service=self._service,
+            amz_date=amz_date,
+        )
+        return headers
+
+    def _reusable(self) -> bool:
+        """Keep the open connection if it still looks alive; else close it. True if kept."""
+        connection = self._connection
+        if connection is None:
+            return False
+        sock = connection.sock
+        idle = time.monotonic() - self._last_used
+        if sock is None or idle > self.settings.max_idle_seconds or _readable(sock):
+            # Readable while idle means closed by the server (or stray bytes): either way, anew.
+            self.close()
+            return False
+        return True
+
+    def _exchange(self, headers: dict[str, str], body: bytes) -> tuple[int, http.client.HTTPMessage, bytes]:
+        if self._connection is None:
+            self._connection = self._open()
+        connection = self._connection
+        sock = connection.sock
+        assert sock is not None
+        deadline = time.monotonic() + self.settings.read_timeout
+        sock.settimeout(self.settings.read_timeout)
+        connection.request("POST", self._path, body, headers)
+        response = connection.getresponse()
+        chunks = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the answer took longer than the read timeout")
+            sock.settimeout(remaining)
+            chunk = response.read1(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        response.close()  # read to its end: the connection is ready for the next request
+        if response.will_close:
+            self.close()
+        self._last_used = time.monotonic()
+        return response.status, response.headers, b"".join(chunks)
+
+    def _open(self) -> http.client.HTTPConnection:
+        timeout = self.settings.connect_timeout
+        connection: http.client.HTTPConnection
+        if self._https:
+            connection = http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=_tls())
+        else:
+            connection = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+        connection.connect()  # connect (and TLS handshake) bounded by the connect timeout
+        return connection
+
+    def _result(self, status: int, headers: http.client.HTTPMessage, data: bytes) -> dict[str, Any]:
+        expected = headers.get("x-amz-crc32")
+        if expected is not None and expected.strip().isdigit() and zlib.crc32(data) != int(expected):
+            self.close()
+            raise ChecksumError("ChecksumError", "x-amz-crc32 mismatch")
+        try:
+            document = json.loads(data) if data else None
+        except ValueError:  # also UnicodeDecodeError
+            document = None
+        if 200 <= status < 300:
+            if not isinstance(document, dict):
+                raise MalformedResponseError(
+                    "MalformedResponseError", f"HTTP {status}", "the body is not a JSON object"
+                )
+            return document
+        code, message = _error_of(document, headers)
+        if code in CREDENTIAL_ERRORS:
+            self._credentials.forget()
+        raise ServiceError(status, code, message)
 
 
-def _client(service: str, region: str, endpoint: str | None, config: Config) -> Any:
-    session: Any = boto3.session.Session()
-    client = session.client(service, region_name=region, endpoint_url=endpoint, config=config)
-    # First, so that botocore's retry handler (registered on the same event) sees no header.
-    client.meta.events.register_first(f"needs-retry.{service}", _drop_retry_after)
-    client.meta.events.register(f"before-parse.{service}", _refuse_non_json_success)
-    return client
+def _backoff(seconds: float) -> None:
+    time.sleep(seconds)
 
 
-def _drop_retry_after(response: Any = None, **_: Any) -> None:
-    # response is (http_response, parsed) when an HTTP answer arrived, else None.
-    if response is not None:
-        response[0].headers.pop(_RETRY_AFTER_HEADER, None)
-    # Returning None leaves the retry decision to botocore.
+def _error_of(document: Any, headers: http.client.HTTPMessage) -> tuple[str | None, str]:
+    """The error code and message of an error answer: `__type` in the body, else the header."""
+    code: str | None = None
+    message = ""
+    if isinstance(document, dict):
+        kind = document.get("__type")
+        if isinstance(kind, str) and kind:
+            code = kind.rsplit("#", 1)[-1]
+        text = document.get("message", document.get("Message"))
+        message = text if isinstance(text, str) else ""
+    if code is None:
+        header = headers.get("x-amzn-ErrorType")
+        if header:
+            code = header.split(":", 1)[0].rsplit("#", 1)[-1] or None
+    return code, message[:200]
 
 
-def _refuse_non_json_success(response_dict: dict[str, Any], operation_model: Any, **_: Any) -> None:
-    status = response_dict.get("status_code", 0)
-    body = response_dict.get("body")
-    if not 200 <= status < 300 or not isinstance(body, bytes):
-        return  # errors are botocore's to parse; a garbled error body is still an error
+def _readable(sock: socket.socket) -> bool:
     try:
-        document = json.loads(body)
-    except ValueError:  # also UnicodeDecodeError
-        document = None
-    if not isinstance(document, dict):
-        service = operation_model.service_model.service_id.hyphenize()
-        raise MalformedResponseError(service=service, status=status)
+        ready, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(ready)
 
 
-def dynamodb_client(
-    region: str, endpoint: str | None = None, *, config: Config = ISSUING_CONFIG
-) -> DynamoDBClient:
-    client: DynamoDBClient = _client("dynamodb", region, endpoint, config)
-    return client
+_TLS: Any = None
 
 
-def ssm_client(region: str) -> SSMClient:
-    client: SSMClient = _client("ssm", region, None, ISSUING_CONFIG)
-    return client
+def _tls() -> Any:
+    global _TLS
+    if _TLS is None:
+        import ssl
+
+        _TLS = ssl.create_default_context()
+    return _TLS

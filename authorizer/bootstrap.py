@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
+from authorizer import snapstart
 from authorizer.authorization import Authorizer
-from authorizer.aws import AUTHORIZER_DYNAMODB_CONFIG, denylist_follow_up_window, dynamodb_client
+from authorizer.aws import denylist_follow_up_window
 from authorizer.cognito import cognito_verifier
 from authorizer.config import AuthorizerConfig, JwksCacheSettings
+from authorizer.credentials import from_environment
+from authorizer.dynamodb import DynamoDB
 from authorizer.issuers import ScopedVerifier, TrustedIssuer, TrustedIssuers, Verifier
 from authorizer.jwks_cache import JwksCache
 from authorizer.jwks_source import load_key_set, read_configured_file
@@ -15,8 +20,10 @@ from authorizer.verifier import ACCESS, KeyLookup, TokenType, TokenVerifier
 
 def build_authorizer(config: AuthorizerConfig) -> Authorizer:
     common = config.common
+    # AWS's own variables, read where the SDKs read them (see authorizer.credentials).
+    credentials = from_environment(os.environ, local_endpoint=common.dynamodb_endpoint is not None)
     own = TokenVerifier(
-        load_key_set(config.jwks, common.region),
+        load_key_set(config.jwks, common.region, credentials),
         issuer=common.issuer,
         audience=common.audiences,
         token_type=ACCESS,
@@ -26,8 +33,10 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
     verifiers: dict[str, Verifier] = {common.issuer: own}
     for trusted in config.trusted_issuers:
         verifiers[trusted.issuer] = trusted_verifier(trusted, config.jwks_cache, common.leeway)
+    dynamodb = DynamoDB.connect_to(common.region, common.dynamodb_endpoint, credentials)
+    snapstart.register(dynamodb.http, credentials)
     revocations = RevocationList(
-        dynamodb_client(common.region, common.dynamodb_endpoint, config=AUTHORIZER_DYNAMODB_CONFIG),
+        dynamodb,
         common.denylist_table,
         cache_seconds=config.revocation_cache_seconds,
         grace_seconds=config.revocation_grace_seconds,

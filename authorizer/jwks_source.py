@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from authorizer.aws import ssm_client
 from authorizer.config import JwksKind, JwksSource
+from authorizer.credentials import CredentialSource, from_environment
 from authorizer.errors import ConfigurationError
 from authorizer.keys import KeySet
 
@@ -20,27 +21,36 @@ def read_configured_file(variable: str, path: str) -> str:
         raise ConfigurationError(f"{variable}: cannot read {path!r}: {exc.strerror}") from None
 
 
-def read_jwks(source: JwksSource, region: str) -> Any:
+def read_jwks(source: JwksSource, region: str, credentials: CredentialSource | None = None) -> Any:
     """The JWKS document as configured (parsed JSON, not yet validated)."""
-    return _parse(_read(source, region), source)
+    return _parse(_read(source, region, credentials), source)
 
 
-def load_key_set(source: JwksSource, region: str) -> KeySet:
-    return KeySet.from_jwks(read_jwks(source, region))
+def load_key_set(source: JwksSource, region: str, credentials: CredentialSource | None = None) -> KeySet:
+    return KeySet.from_jwks(read_jwks(source, region, credentials))
 
 
-def _read(source: JwksSource, region: str) -> str:
+def _read(source: JwksSource, region: str, credentials: CredentialSource | None) -> str:
     if source.kind is JwksKind.INLINE:
         return source.value
     if source.kind is JwksKind.FILE:
         return read_configured_file(source.kind.value, source.value)
+    from authorizer.ssm import get_parameter  # only deployments that keep their JWKS in SSM
+
     try:
-        response = ssm_client(region).get_parameter(Name=source.value)
-    except Exception as exc:  # any SDK failure is a cold-start configuration failure
+        if credentials is None:
+            credentials = from_environment(os.environ, local_endpoint=False)
+        return get_parameter(source.value, region, credentials)
+    except Exception as exc:  # any failure is a cold-start configuration failure
         raise ConfigurationError(
-            f"{source.kind.value}: cannot read SSM parameter {source.value!r}: {type(exc).__name__}"
+            f"{source.kind.value}: cannot read SSM parameter {source.value!r}: {_reason(exc)}"
         ) from None
-    return str(response["Parameter"]["Value"])
+
+
+def _reason(exc: Exception) -> str:
+    from authorizer.aws import AwsRequestError
+
+    return exc.error if isinstance(exc, AwsRequestError) else type(exc).__name__
 
 
 def _parse(text: str, source: JwksSource) -> Any:

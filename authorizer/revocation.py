@@ -25,16 +25,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
-
+from authorizer.aws import AwsRequestError
 from authorizer.claims import TokenClaims
 from authorizer.errors import RevocationUnavailableError, TokenRevokedError
 from authorizer.log import log_event
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger("lambda_jwt_auth.revocation")
 
@@ -69,6 +65,13 @@ def origin_key(origin_jti: str) -> str:
     return f"origin#{origin_jti}"
 
 
+class BatchGetter(Protocol):
+    """What the denylist is read through: the authorizer's own client (authorizer.dynamodb), or a
+    boto3 DynamoDB client on the issuing side."""
+
+    def batch_get_item(self, *, RequestItems: Any) -> Any: ...
+
+
 class _ReadFailure(Exception):
     """The denylist could not be read. Says why in words fit for a log line: types, never tokens."""
 
@@ -87,7 +90,7 @@ class _Answer:
 class RevocationList:
     def __init__(
         self,
-        client: DynamoDBClient,
+        client: BatchGetter,
         table: str,
         *,
         cache_seconds: int = 5,
@@ -114,8 +117,7 @@ class RevocationList:
         self._cache: OrderedDict[tuple[str, str], _Answer] = OrderedDict()
 
     @property
-    def client(self) -> DynamoDBClient:
-        """The DynamoDB client (tests inject faults through its botocore event hooks)."""
+    def client(self) -> BatchGetter:
         return self._client
 
     def check(self, claims: TokenClaims) -> None:
@@ -183,9 +185,9 @@ class RevocationList:
             try:
                 response = self._client.batch_get_item(RequestItems=request)
             except Exception as exc:
-                # Whatever the SDK raises, including on an answer it cannot parse, means the
+                # Whatever the client raises, including on an answer it cannot parse, means the
                 # denylist is unreadable; an exception escaping here would be a 500, not a "no".
-                raise _ReadFailure(type(exc).__name__, _error_code(exc)) from None
+                raise _ReadFailure(*_describe(exc)) from None
             found, request = _batch_result(response, self._table)
             items.extend(found)
             if not request:
@@ -280,11 +282,14 @@ def _batch_result(response: Any, table: str) -> tuple[list[Mapping[str, Any]], A
     return items, unprocessed
 
 
-def _error_code(exc: Exception) -> str | None:
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
+def _describe(exc: Exception) -> tuple[str, str | None]:
+    """(error, error code) of a failed read, for the log line."""
+    if isinstance(exc, AwsRequestError):
+        return exc.error, exc.code
+    # boto3 (the issuing side): a ClientError carries the service's error code.
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, Mapping) else None
+    return type(exc).__name__, str(code) if code else None
 
 
 def _number(item: Mapping[str, Any], name: str, *, default: float) -> float:

@@ -1,4 +1,10 @@
-"""Shared fixtures: AWS is never called for real; keys are generated at run time."""
+"""Shared fixtures: AWS is never called for real; keys are generated at run time.
+
+The authorizer reads DynamoDB over plain HTTP (authorizer.aws), which `mock_aws` does not
+intercept (it patches botocore). Its requests for the public endpoint go instead to a moto server
+running in this process, which shares moto's data with `mock_aws`: tables a test creates with
+boto3 inside `mock_aws()` are the ones the authorizer reads, signed request and all.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
+import authorizer.dynamodb
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from auth_service.tables import create_tables
 
@@ -30,6 +38,24 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on 127.0.0.1, sharing this process's moto data with `mock_aws`."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}/"
+    server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _authorizer_dynamodb_on_moto(moto_endpoint: str) -> Iterator[None]:
+    # Session-wide, so that module-scoped authorizers are built pointing at it too.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(authorizer.dynamodb, "endpoint_for", lambda region: moto_endpoint)
+        yield
 
 
 @pytest.fixture(scope="session")

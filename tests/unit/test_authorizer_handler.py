@@ -864,7 +864,8 @@ def test_handler_import_fails_on_bad_configuration(monkeypatch: pytest.MonkeyPat
 # --------------------------------------------------------------------------- deployable on its own
 
 
-def test_authorizer_never_imports_auth_service_or_argon2(ring: KeyRing) -> None:
+def _authorizer_modules(ring: KeyRing) -> list[str]:
+    """Every module loaded by a cold start of the authorizer, in a fresh interpreter."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("AUTH_")}
     env.update(_env(ring))
     env["AUTH_DYNAMODB_ENDPOINT"] = "http://127.0.0.1:9"  # never contacted at import
@@ -884,10 +885,22 @@ def test_authorizer_never_imports_auth_service_or_argon2(ring: KeyRing) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    modules = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "authorizer.handler" in modules and "jwt" in modules  # the import really happened
-    offenders = [m for m in modules if m.split(".")[0] in {"auth_service", "argon2", "_argon2_cffi_bindings"}]
+    modules: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "authorizer.handler" in modules and "authorizer.verifier" in modules  # it really happened
+    return modules
+
+
+def test_authorizer_never_imports_auth_service_argon2_or_the_aws_sdk(ring: KeyRing) -> None:
+    # The AWS SDK (boto3, botocore and its urllib3) cost more than the rest of a cold start: the
+    # denylist is read with the authorizer's own signed client (authorizer.aws).
+    forbidden = {"auth_service", "argon2", "_argon2_cffi_bindings", "moto", "boto3", "botocore", "urllib3"}
+    offenders = [m for m in _authorizer_modules(ring) if m.split(".")[0] in forbidden]
     assert offenders == []
+
+
+@pytest.mark.xfail(strict=True, reason="PyJWT leaves the authorizer with the strict verifier (issue 6)")
+def test_authorizer_never_imports_pyjwt(ring: KeyRing) -> None:
+    assert [m for m in _authorizer_modules(ring) if m.split(".")[0] == "jwt"] == []
 
 
 def test_authorizer_sources_have_no_auth_service_import() -> None:

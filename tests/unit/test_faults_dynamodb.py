@@ -1,12 +1,15 @@
 """DynamoDB faults: the authorizer fails closed (or, opted in, answers from grace), and logout,
 revoke and refresh answer 503 and are safe to retry.
 
-Faults are injected into the real clients our code builds (authorizer.aws, with its timeouts,
-retry budget and hooks) through botocore's own `before-send` event: a handler registered first
-answers in DynamoDB's place (a throttling error, an HTTP 500, a garbled body...) or raises what
-botocore's HTTP layer raises (read and connect timeouts, a refused connection). Everything it lets
-through reaches moto. Nothing of ours is mocked; botocore's backoff sleep is recorded instead of
-slept, so the tests stay fast and can check the backoff it asked for.
+The authorizer reads DynamoDB with its own HTTP client (authorizer.aws): it is pointed at a
+misbehaving endpoint on 127.0.0.1 (tests/unit/dynamodb_endpoint.py) that answers in DynamoDB's
+place (a throttling error, an HTTP 500, a garbled or trickling body...), resets or drops the
+connection, or passes the request on to moto. The issuing functions use boto3 (auth_service.aws):
+faults are injected into the real clients they build through botocore's own `before-send` event:
+a handler registered first answers in DynamoDB's place or raises what botocore's HTTP layer
+raises (read and connect timeouts, a refused connection). Nothing of ours is mocked; the backoff
+sleep of either client is recorded instead of slept, so the tests stay fast and can check the
+backoff asked for.
 
 `pytest -v` prints a table of the faults injected per kind and what came of them.
 """
@@ -34,19 +37,23 @@ from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, Re
 from moto import mock_aws
 
 import auth_service.handlers as handlers_package
+import authorizer.aws as authorizer_aws
 from auth_service import runtime
 from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing
 from auth_service.tables import create_tables
 from auth_service.tokens import TokenIssuer, TokenPair
 from authorizer.authorization import Authorizer
-from authorizer.aws import AUTHORIZER_DYNAMODB_CONFIG, denylist_follow_up_window, dynamodb_client
+from authorizer.aws import ClientSettings, denylist_follow_up_window
 from authorizer.bootstrap import build_authorizer
 from authorizer.config import AuthorizerConfig
+from authorizer.credentials import Credentials, StaticCredentials
+from authorizer.dynamodb import DynamoDB
 from authorizer.errors import ConfigurationError, RevocationUnavailableError, TokenRevokedError
 from authorizer.revocation import RevocationList
 from authorizer.routes import RouteScopes
 from authorizer.verifier import ACCESS, TokenVerifier
+from tests.unit.dynamodb_endpoint import ANSWERS, FaultyDynamoDB, closed_port, faulty_dynamodb
 
 ISSUER = "https://auth.example.test"
 AUDIENCE = "orders-api"
@@ -71,19 +78,20 @@ class _Body:
         yield self._data
 
 
-def answer(
-    status: int, body: bytes | dict[str, Any] | list[Any], headers: dict[str, str] | None = None
-) -> AWSResponse:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    all_headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "fault-injected"}
-    all_headers.update(headers or {})
-    raw: Any = _Body(data)
-    headers_in: Any = all_headers  # AWSResponse takes any mapping; the stubs ask for HTTPHeaders
+def answer(status: int, body: bytes, headers: dict[str, str]) -> AWSResponse:
+    raw: Any = _Body(body)
+    headers_in: Any = headers  # AWSResponse takes any mapping; the stubs ask for HTTPHeaders
     return AWSResponse("https://dynamodb.us-east-1.amazonaws.com/", status, headers_in, raw)
 
 
-def _error(code: str, namespace: str = "com.amazonaws.dynamodb.v20120810") -> Callable[[Any], AWSResponse]:
-    return lambda _: answer(400, {"__type": f"{namespace}#{code}", "message": "injected"})
+def _answered(kind: str) -> Callable[[AWSPreparedRequest], AWSResponse]:
+    """The answer the faulty endpoint of the authorizer's tests gives, given to botocore instead."""
+
+    def fault(request: AWSPreparedRequest) -> AWSResponse:
+        given = ANSWERS[kind](_body(request))
+        return answer(given.status, given.body, given.headers)
+
+    return fault
 
 
 def _raise(exception: Callable[..., Exception]) -> Callable[[Any], AWSResponse]:
@@ -100,43 +108,12 @@ def _body(request: AWSPreparedRequest) -> Any:
     return json.loads(body)
 
 
-def _all_unprocessed(request: AWSPreparedRequest) -> AWSResponse:
-    # Echo every requested key back as unprocessed, as DynamoDB does when it throttles a batch.
-    asked = _body(request)["RequestItems"]
-    return answer(200, {"Responses": {table: [] for table in asked}, "UnprocessedKeys": asked})
-
-
-def _bad_number(request: AWSPreparedRequest) -> AWSResponse:
-    # Well-formed for botocore, nonsense for us: an expiry that is no number.
-    asked = _body(request)["RequestItems"]
-    items = {
-        table: [{"pk": ask["Keys"][0]["pk"], "expires_at": {"N": "soon"}}] for table, ask in asked.items()
-    }
-    return answer(200, {"Responses": items, "UnprocessedKeys": {}})
-
-
+# The issuing side's faults (boto3): the same answers as the authorizer's, and botocore's own errors.
 FAULTS: dict[str, Callable[[AWSPreparedRequest], AWSResponse]] = {
-    "throttled": _error("ProvisionedThroughputExceededException"),
-    "throttling": _error("ThrottlingException", "com.amazon.coral.availability"),
+    **{kind: _answered(kind) for kind in ANSWERS},
     "read_timeout": _raise(ReadTimeoutError),
     "connect_timeout": _raise(ConnectTimeoutError),
     "connection_refused": _raise(EndpointConnectionError),
-    "http_500": lambda _: answer(500, b"<html><body>Internal Server Error</body></html>"),
-    "http_503": lambda _: answer(503, b""),
-    "garbage_json": lambda _: answer(200, b'{"Responses": {"test-denylist": [{"pk"'),
-    "html_200": lambda _: answer(200, b"<html><body>Welcome to nginx!</body></html>"),
-    "empty_200": lambda _: answer(200, b""),
-    "json_list": lambda _: answer(200, []),
-    "no_responses": lambda _: answer(200, {}),
-    "wrong_shape": lambda _: answer(200, {"Responses": "nothing"}),
-    "wrong_item_shape": lambda _: answer(200, {"Responses": {DENYLIST: [{"pk": "not-a-map"}]}}),
-    "bad_number": _bad_number,
-    "unprocessed": _all_unprocessed,
-    "throttled_retry_after": lambda _: answer(
-        400,
-        {"__type": "com.amazon.coral.availability#ThrottlingException", "message": "injected"},
-        {"x-amz-retry-after": "20000"},  # 20 s, please
-    ),
 }
 
 
@@ -201,9 +178,10 @@ def _faults_end_with_their_test() -> Iterator[None]:
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """botocore's backoff between attempts, recorded instead of slept."""
+    """The clients' backoff between attempts (ours and botocore's), recorded instead of slept."""
     recorded: list[float] = []
     monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=recorded.append))
+    monkeypatch.setattr(authorizer_aws, "_backoff", recorded.append)
     return recorded
 
 
@@ -214,7 +192,7 @@ class Ledger:
         self.injected: Counter[str] = Counter()
         self.outcomes: dict[str, Counter[str]] = {}
 
-    def record(self, injector: FaultInjector, outcome: str, times: int = 1) -> None:
+    def record(self, injector: FaultInjector | FaultyDynamoDB, outcome: str, times: int = 1) -> None:
         for kind, count in injector.injected.items():
             self.injected[kind] += count
             self.outcomes.setdefault(kind, Counter())[outcome] += times
@@ -246,6 +224,20 @@ def moto_tables() -> Iterator[Any]:
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(client, denylist=DENYLIST, users=USERS)
         yield client
+
+
+@pytest.fixture(scope="module")
+def _endpoint(moto_endpoint: str) -> Iterator[FaultyDynamoDB]:
+    with faulty_dynamodb(moto_endpoint) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def faults(_endpoint: FaultyDynamoDB) -> Iterator[FaultyDynamoDB]:
+    """The DynamoDB every authorizer of this module reads, faultless at the start of each test."""
+    _endpoint.reset()
+    yield _endpoint
+    _endpoint.reset()
 
 
 @pytest.fixture(scope="module")
@@ -334,17 +326,15 @@ def authorizer_env(ring: KeyRing, **overrides: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def built(moto_tables: Any, ring: KeyRing) -> Callable[..., Authorizer]:
-    """The authorizer exactly as the Lambda builds it (config, clients, hooks) from `env`.
-
-    One per configuration for the module, like one per container: building a client costs
-    ~0.1 s (botocore reads its models anew for each session).
-    """
+def built(moto_tables: Any, ring: KeyRing, _endpoint: FaultyDynamoDB) -> Callable[..., Authorizer]:
+    """The authorizer exactly as the Lambda builds it (config, client, credentials) from `env`,
+    reading DynamoDB at the faulty endpoint. One per configuration, like one per container."""
     containers: dict[tuple[tuple[str, str], ...], Authorizer] = {}
 
     def build(**env: str) -> Authorizer:
         key = tuple(sorted(env.items()))
         if key not in containers:
+            env = {"AUTH_DYNAMODB_ENDPOINT": _endpoint.url, **env}
             containers[key] = build_authorizer(AuthorizerConfig.from_env(authorizer_env(ring, **env)))
         return containers[key]
 
@@ -359,10 +349,15 @@ class Clock:
         return self.now
 
 
+# The Lambda's client, with a read timeout short enough for tests that time out many reads.
+QUICK = ClientSettings(read_timeout=0.2)
+CREDENTIALS = StaticCredentials(Credentials("AKIDEXAMPLE", "testing", "testing"))
+
+
 @pytest.fixture(scope="module")
-def with_clock(moto_tables: Any, ring: KeyRing) -> Callable[..., Authorizer]:
+def with_clock(moto_tables: Any, ring: KeyRing, _endpoint: FaultyDynamoDB) -> Callable[..., Authorizer]:
     """An authorizer like the Lambda's, but its revocation list reads an injected clock."""
-    client = dynamodb_client("us-east-1", config=AUTHORIZER_DYNAMODB_CONFIG)
+    client = DynamoDB.connect_to("us-east-1", _endpoint.url, CREDENTIALS, QUICK)
 
     def build(clock: Clock, *, grace: int, cache_seconds: int = 5, cache_size: int = 10_000) -> Authorizer:
         revocations = RevocationList(
@@ -382,33 +377,41 @@ def with_clock(moto_tables: Any, ring: KeyRing) -> Callable[..., Authorizer]:
 
 # --------------------------------------------------------------------------- authorizer: fail closed
 
-# Kind -> (the error type the log names, HTTP attempts per check, largest backoff botocore may ask).
-# Retryable faults get the authorizer's 2 attempts; an answer botocore could parse but we cannot
-# use is not retried (retrying a broken proxy rarely helps, and it would cost the time budget).
+# Kind -> (the error the log names (one of "a|b"), HTTP requests per check, largest backoff asked
+# for).
+# Retryable faults get the authorizer's 2 attempts; an answer we cannot use is not retried
+# (retrying a broken proxy rarely helps, and it would cost the time budget). A connection reset on
+# a kept-alive connection is sent once more at once on a new one (it may just have gone stale):
+# those count up to one request more.
 READ_FAULTS: dict[str, tuple[str, int, float]] = {
     "throttled": ("ProvisionedThroughputExceededException", 2, 1.0),
     "throttling": ("ThrottlingException", 2, 1.0),
-    "read_timeout": ("ReadTimeoutError", 2, 0.025),
-    "connect_timeout": ("ConnectTimeoutError", 2, 0.025),
-    "connection_refused": ("EndpointConnectionError", 2, 0.025),
-    "http_500": ("ClientError", 2, 0.025),
-    "http_503": ("ClientError", 2, 0.025),
+    "silent": ("TimeoutError", 2, 0.05),
+    "trickle": ("TimeoutError", 2, 0.05),
+    "connection_reset": ("RemoteDisconnected|ConnectionResetError", 2, 0.05),
+    "lost_response": ("RemoteDisconnected|ConnectionResetError", 2, 0.05),
+    "http_500": ("HTTPError", 2, 0.05),
+    "http_503": ("HTTPError", 2, 0.05),
+    "bad_checksum": ("ChecksumError", 2, 0.05),
+    "validation": ("ValidationException", 1, 0),
     "garbage_json": ("MalformedResponseError", 1, 0),
     "html_200": ("MalformedResponseError", 1, 0),
     "empty_200": ("MalformedResponseError", 1, 0),
     "json_list": ("MalformedResponseError", 1, 0),
     "no_responses": ("MalformedResponse", 1, 0),
-    "wrong_shape": ("AttributeError", 1, 0),  # botocore's parser chokes on it; still a refusal
-    "wrong_item_shape": ("AttributeError", 1, 0),
+    "wrong_shape": ("MalformedResponse", 1, 0),
+    "wrong_item_shape": ("MalformedResponse", 1, 0),
     "bad_number": ("MalformedResponse", 1, 0),
     "unprocessed": ("UnprocessedKeys", 3, 0),  # three BatchGetItem calls, each answered
 }
+RESENT_ON_A_NEW_CONNECTION = {"connection_reset", "lost_response"}
 
 
 @pytest.mark.parametrize("kind", sorted(READ_FAULTS))
 def test_authorizer_fails_closed(
     kind: str,
     built: Callable[..., Authorizer],
+    faults: FaultyDynamoDB,
     issuer: TokenIssuer,
     sleeps: list[float],
     caplog: pytest.LogCaptureFixture,
@@ -417,23 +420,29 @@ def test_authorizer_fails_closed(
     caplog.set_level(logging.INFO)
     error, attempts, max_backoff = READ_FAULTS[kind]
     authorizer = built()
-    faults = FaultInjector(authorizer.revocations.client)
-    faults.always = kind
     pair = issuer.issue(f"user-{kind}", "orders:read")
+    assert allowed(authorizer, issuer.issue("warm-up", "orders:read").access_token)  # kept alive
+    faults.reset()
+    faults.always = kind
 
     requests = refused_in_every_format(authorizer, pair.access_token)
 
-    assert faults.injected[kind] == requests * attempts
+    if kind in RESENT_ON_A_NEW_CONNECTION:
+        assert requests * attempts <= faults.injected[kind] <= requests * (attempts + 1)
+    else:
+        assert faults.injected[kind] == requests * attempts
     assert all(0 <= pause <= max_backoff for pause in sleeps), sleeps
     records = json_records(caplog, REVOCATION_LOGGER, logging.ERROR)
     assert len(records) == requests  # one ERROR line per refused request
     for record in records:
         assert record["event"] == "denylist_read_failed"
-        assert record["error"] == error
+        assert record["error"] in error.split("|")
         assert record["jti"] == pair.access_jti
         assert "grace" not in record  # grace mode is off by default
-    if kind.startswith("throttl"):
+    if kind.startswith("throttl") or kind == "validation":
         assert {r["error_code"] for r in records} == {error}
+    if kind.startswith("http_"):
+        assert {r["error_code"] for r in records} == {kind.removeprefix("http_")}
     assert_no_token_logged(caplog, pair.access_token)
     ledger.record(faults, "refused (fail closed)", requests)
 
@@ -443,11 +452,14 @@ def test_authorizer_fails_closed(
 
 
 def test_iam_policy_authorizer_fails_closed(
-    built: Callable[..., Authorizer], issuer: TokenIssuer, sleeps: list[float], ledger: Ledger
+    built: Callable[..., Authorizer],
+    faults: FaultyDynamoDB,
+    issuer: TokenIssuer,
+    sleeps: list[float],
+    ledger: Ledger,
 ) -> None:
     authorizer = built(AUTH_HTTP_API_SIMPLE_RESPONSES="false")
-    faults = FaultInjector(authorizer.revocations.client)
-    faults.always = "read_timeout"
+    faults.always = "http_503"
     policy = authorizer.handle(http_event(issuer.issue("iam", "orders:read").access_token))
     assert policy["principalId"] == "anonymous"
     assert {s["Effect"] for s in policy["policyDocument"]["Statement"]} == {"Deny"}
@@ -455,12 +467,15 @@ def test_iam_policy_authorizer_fails_closed(
 
 
 def test_server_requested_retry_after_is_not_honoured(
-    built: Callable[..., Authorizer], issuer: TokenIssuer, sleeps: list[float], ledger: Ledger
+    built: Callable[..., Authorizer],
+    faults: FaultyDynamoDB,
+    issuer: TokenIssuer,
+    sleeps: list[float],
+    ledger: Ledger,
 ) -> None:
     # DynamoDB may ask for a longer wait; botocore would add up to 5 s per retry for it, which the
-    # authorizer's budget cannot afford. The backoff stays botocore's own (at most 1 s).
+    # authorizer's budget cannot afford. The backoff stays our own (at most 1 s).
     authorizer = built()
-    faults = FaultInjector(authorizer.revocations.client)
     faults.always = "throttled_retry_after"
     assert not allowed(authorizer, issuer.issue("patient", "orders:read").access_token)
     assert len(sleeps) == 1 and sleeps[0] <= 1.0, sleeps
@@ -468,12 +483,16 @@ def test_server_requested_retry_after_is_not_honoured(
 
 
 def test_keys_left_unprocessed_are_read_again_and_merged(
-    built: Callable[..., Authorizer], issuer: TokenIssuer, moto_tables: Any, ledger: Ledger
+    built: Callable[..., Authorizer],
+    faults: FaultyDynamoDB,
+    issuer: TokenIssuer,
+    moto_tables: Any,
+    ledger: Ledger,
 ) -> None:
     authorizer = built()
     pair = issuer.issue("merged", "orders:read")
     Denylist(moto_tables, DENYLIST, max_token_lifetime=3600, leeway=30).revoke_session(pair.sid, "logout")
-    faults = FaultInjector(authorizer.revocations.client).fail("unprocessed")
+    faults.fail("unprocessed")
     with pytest.raises(TokenRevokedError, match="session revoked"):
         authorizer.revocations.check(authorizer.verifier.verify(pair.access_token))
     assert faults.passed["BatchGetItem"] == 1  # the follow-up read found the session item
@@ -481,17 +500,16 @@ def test_keys_left_unprocessed_are_read_again_and_merged(
 
 
 def test_no_follow_up_read_once_the_time_budget_is_spent(
-    moto_tables: Any, issuer: TokenIssuer, ring: KeyRing
+    moto_tables: Any, faults: FaultyDynamoDB, issuer: TokenIssuer, ring: KeyRing
 ) -> None:
     # Each read "takes" 0.6 s of a 1 s follow-up window: the third read would start too late.
     ticks = iter(range(100))
     revocations = RevocationList(
-        dynamodb_client("us-east-1", config=AUTHORIZER_DYNAMODB_CONFIG),
+        DynamoDB.connect_to("us-east-1", faults.url, CREDENTIALS),
         DENYLIST,
         follow_up_window=1.0,
         monotonic=lambda: next(ticks) * 0.6,
     )
-    faults = FaultInjector(revocations.client)
     faults.always = "unprocessed"
     verifier = TokenVerifier(ring.key_set(), issuer=ISSUER, audience=AUDIENCE, token_type=ACCESS)
     claims = verifier.verify(issuer.issue("slow", "orders:read").access_token)
@@ -500,11 +518,53 @@ def test_no_follow_up_read_once_the_time_budget_is_spent(
     assert faults.injected["unprocessed"] == 2
 
 
+def test_refused_connections_fail_closed(
+    ring: KeyRing, issuer: TokenIssuer, sleeps: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    env = authorizer_env(ring, AUTH_DYNAMODB_ENDPOINT=f"http://127.0.0.1:{closed_port()}")
+    authorizer = build_authorizer(AuthorizerConfig.from_env(env))
+    refused_in_every_format(authorizer, issuer.issue("refused", "orders:read").access_token)
+    records = json_records(caplog, REVOCATION_LOGGER, logging.ERROR)
+    assert [r["error"] for r in records] == ["ConnectionRefusedError"] * 3
+    assert len(sleeps) == 3  # one retry per request, after a short jittered pause
+    assert all(0 <= pause <= 0.05 for pause in sleeps)
+
+
+def test_a_connection_closed_while_idle_is_reopened_at_once(
+    built: Callable[..., Authorizer], faults: FaultyDynamoDB, issuer: TokenIssuer, sleeps: list[float]
+) -> None:
+    # After a freeze or a snapshot restore, the kept-alive connection may be long dead: the
+    # request goes out again on a new one, without waiting and without failing the request.
+    authorizer = built()
+    assert allowed(authorizer, issuer.issue("before", "orders:read").access_token)
+    connections = faults.connections
+    faults.fail("connection_reset")
+    assert allowed(authorizer, issuer.issue("after", "orders:read").access_token)
+    assert faults.injected["connection_reset"] == 1 and faults.passed["BatchGetItem"] == 2
+    assert faults.connections == connections + 1
+    assert sleeps == []
+
+
+def test_one_request_per_authorization_on_one_kept_alive_connection(
+    built: Callable[..., Authorizer], faults: FaultyDynamoDB, issuer: TokenIssuer
+) -> None:
+    authorizer = built()
+    assert allowed(authorizer, issuer.issue("first", "orders:read").access_token)
+    connections = faults.connections
+    faults.reset()
+    for n in range(5):
+        assert allowed(authorizer, issuer.issue(f"user-{n}", "orders:read").access_token)
+    assert faults.passed["BatchGetItem"] == 5
+    assert faults.connections == connections  # no new connection
+
+
 # --------------------------------------------------------------------------- authorizer: grace mode
 
 
 def test_grace_answers_from_the_last_known_state_within_the_window(
     with_clock: Callable[..., Authorizer],
+    faults: FaultyDynamoDB,
     issuer: TokenIssuer,
     sleeps: list[float],
     caplog: pytest.LogCaptureFixture,
@@ -514,11 +574,10 @@ def test_grace_answers_from_the_last_known_state_within_the_window(
     t0 = time.time()
     clock = Clock(t0)
     authorizer = with_clock(clock, grace=60, cache_seconds=5)
-    faults = FaultInjector(authorizer.revocations.client)
     pair = issuer.issue("graceful", "orders:read")
     assert allowed(authorizer, pair.access_token)  # read: "not revoked", reused until t0 + 5
 
-    faults.always = "read_timeout"
+    faults.always = "silent"
     # Failed reads along the way do not move the window: it counts from the last good read.
     for offset in (5, 20, 40, 5 + 59.9):
         clock.now = t0 + offset
@@ -527,7 +586,7 @@ def test_grace_answers_from_the_last_known_state_within_the_window(
     assert len(warnings) == 4  # one WARNING each time grace answers
     assert warnings[-1]["event"] == "revocation_grace"
     assert warnings[-1]["answer"] == "not revoked"
-    assert warnings[-1]["error"] == "ReadTimeoutError"
+    assert warnings[-1]["error"] == "TimeoutError"
     assert warnings[-1]["stale_seconds"] == pytest.approx(59.9, abs=0.01)
     assert warnings[-1]["grace_seconds"] == 60
     assert json_records(caplog, REVOCATION_LOGGER, logging.ERROR) == []
@@ -549,6 +608,7 @@ def test_grace_answers_from_the_last_known_state_within_the_window(
 
 def test_grace_keeps_a_revoked_token_revoked(
     with_clock: Callable[..., Authorizer],
+    faults: FaultyDynamoDB,
     issuer: TokenIssuer,
     moto_tables: Any,
     sleeps: list[float],
@@ -558,7 +618,6 @@ def test_grace_keeps_a_revoked_token_revoked(
     caplog.set_level(logging.INFO)
     clock = Clock(time.time())
     authorizer = with_clock(clock, grace=300)
-    faults = FaultInjector(authorizer.revocations.client)
     pair = issuer.issue("revoked-in-grace", "orders:read")
     Denylist(moto_tables, DENYLIST, max_token_lifetime=3600, leeway=30).revoke_jti(pair.access_jti, "logout")
     assert not allowed(authorizer, pair.access_token)  # read: revoked, cached until exp
@@ -575,29 +634,31 @@ def test_grace_keeps_a_revoked_token_revoked(
 
 
 def test_grace_off_refuses_even_a_recently_seen_token(
-    with_clock: Callable[..., Authorizer], issuer: TokenIssuer, sleeps: list[float], ledger: Ledger
+    with_clock: Callable[..., Authorizer],
+    faults: FaultyDynamoDB,
+    issuer: TokenIssuer,
+    sleeps: list[float],
+    ledger: Ledger,
 ) -> None:
     clock = Clock(time.time())
     authorizer = with_clock(clock, grace=0, cache_seconds=5)
-    faults = FaultInjector(authorizer.revocations.client)
     pair = issuer.issue("no-grace", "orders:read")
     assert allowed(authorizer, pair.access_token)
-    faults.always = "connection_refused"
+    faults.always = "connection_reset"
     clock.now += 5.001
     assert not allowed(authorizer, pair.access_token)
     ledger.record(faults, "refused (grace off)")
 
 
 def test_grace_cache_is_bounded(
-    with_clock: Callable[..., Authorizer], issuer: TokenIssuer, sleeps: list[float]
+    with_clock: Callable[..., Authorizer], faults: FaultyDynamoDB, issuer: TokenIssuer, sleeps: list[float]
 ) -> None:
     clock = Clock(time.time())
     authorizer = with_clock(clock, grace=60, cache_seconds=0, cache_size=2)
-    faults = FaultInjector(authorizer.revocations.client)
     pairs = [issuer.issue(f"lru-{n}", "orders:read") for n in range(3)]
     for pair in pairs:
         assert allowed(authorizer, pair.access_token)
-    faults.always = "read_timeout"
+    faults.always = "silent"
     assert not allowed(authorizer, pairs[0].access_token)  # evicted: no last known state
     assert allowed(authorizer, pairs[1].access_token)
     assert allowed(authorizer, pairs[2].access_token)
@@ -605,6 +666,7 @@ def test_grace_cache_is_bounded(
 
 def test_a_revocation_written_during_a_read_outage_waits_for_grace_to_end(
     with_clock: Callable[..., Authorizer],
+    faults: FaultyDynamoDB,
     issuer: TokenIssuer,
     moto_tables: Any,
     sleeps: list[float],
@@ -614,7 +676,6 @@ def test_a_revocation_written_during_a_read_outage_waits_for_grace_to_end(
     t0 = time.time()
     clock = Clock(t0)
     authorizer = with_clock(clock, grace=30, cache_seconds=5)
-    faults = FaultInjector(authorizer.revocations.client, "BatchGetItem")
     pair = issuer.issue("late-revocation", "orders:read")
     assert allowed(authorizer, pair.access_token)
     faults.always = "throttled"
@@ -631,6 +692,7 @@ def test_a_revocation_written_during_a_read_outage_waits_for_grace_to_end(
 
 def test_grace_setting_reaches_the_lambda_authorizer(
     built: Callable[..., Authorizer],
+    faults: FaultyDynamoDB,
     issuer: TokenIssuer,
     sleeps: list[float],
     caplog: pytest.LogCaptureFixture,
@@ -641,7 +703,7 @@ def test_grace_setting_reaches_the_lambda_authorizer(
     pair = issuer.issue("wired", "orders:read")
     for authorizer in (graceful, strict):
         assert allowed(authorizer, pair.access_token)
-        FaultInjector(authorizer.revocations.client).always = "http_500"
+    faults.always = "http_500"
     assert allowed(graceful, pair.access_token)
     assert not allowed(strict, pair.access_token)
     assert [w["event"] for w in json_records(caplog, REVOCATION_LOGGER, logging.WARNING)] == [

@@ -1,10 +1,12 @@
-"""The AWS SDK clients' timeouts and retry budget fit inside the Lambda timeout, on paper and measured.
+"""The AWS clients' timeouts and retry budget fit inside the Lambda timeout, on paper and measured.
 
-On paper: `worst_case_seconds` of the botocore Config each client we build actually carries
-(attempts x connect timeout + attempts x read timeout + backoff), against serverless.yml's 10 s.
-Measured: the authorizer, built from configuration as the Lambda builds it, pointed at endpoints
-on 127.0.0.1 that misbehave for real (never answer, refuse connections, never accept them, throttle
-and ask for a long wait, answer garbage), refuses within its budget. Real time is slept here.
+On paper: `worst_case_seconds` of the settings each client we build actually carries (attempts x
+connect timeout + attempts x read timeout + backoff): the authorizer's own client
+(authorizer.aws) and the botocore Config of the issuing side's (auth_service.aws), against
+serverless.yml's 10 s. Measured: the authorizer, built from configuration as the Lambda builds it,
+pointed at endpoints on 127.0.0.1 that misbehave for real (never answer, trickle, refuse
+connections, never accept them, throttle and ask for a long wait, answer garbage), refuses within
+its budget. Real time is slept here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 import yaml
 from botocore.retries.standard import ExponentialBackoff
 
+import auth_service.aws as sdk
 import authorizer.aws as aws
 from auth_service import runtime
 from auth_service.cognito_client import COGNITO_CLIENT_CONFIG, cognito_client
@@ -73,44 +76,53 @@ def test_the_mirrored_backoff_constants_are_botocores() -> None:
     # worst_case_seconds mirrors botocore's standard retry backoff; a botocore upgrade that
     # changes it must fail here, not silently widen the budget.
     botocore = vars(ExponentialBackoff)  # private class attributes, unknown to the stubs
-    assert botocore["_BASE"] == aws._BACKOFF_BASE
-    assert botocore["_MAX_BACKOFF"] == aws._MAX_BACKOFF
-    assert botocore["_RETRY_AFTER_MAX_ADDITIONAL"] == aws._RETRY_AFTER_MAX_ADDITIONAL
-    assert botocore["_RETRY_AFTER_HEADER"] == aws._RETRY_AFTER_HEADER
+    assert botocore["_BASE"] == sdk._BACKOFF_BASE
+    assert botocore["_MAX_BACKOFF"] == sdk._MAX_BACKOFF
+    assert botocore["_RETRY_AFTER_MAX_ADDITIONAL"] == sdk._RETRY_AFTER_MAX_ADDITIONAL
+    assert botocore["_RETRY_AFTER_HEADER"] == sdk._RETRY_AFTER_HEADER
     scales = botocore["_DEFAULT_BACKOFF_CONFIG"] | botocore["_SERVICE_BACKOFF_CONFIG"]["dynamodb"]
-    assert max(scales.values()) == aws._THROTTLING_BASE_SCALE
+    assert max(scales.values()) == sdk._THROTTLING_BASE_SCALE
+    # The authorizer's own client backs off like botocore: the same scale and cap, base 2.
+    assert aws.AUTHORIZER_CLIENT.throttling_backoff == sdk._THROTTLING_BASE_SCALE
+    assert aws.AUTHORIZER_CLIENT.max_backoff == sdk._MAX_BACKOFF
 
 
 def test_worst_case_arithmetic() -> None:
     from botocore.config import Config
 
     config = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 3})
-    assert aws.worst_case_seconds(config) == 3 * 1 + 3 * 2 + (1 + 2)
-    assert aws.worst_case_seconds(config, honours_retry_after=True) == 12 + 2 * 5
+    assert sdk.worst_case_seconds(config) == 3 * 1 + 3 * 2 + (1 + 2)
+    assert sdk.worst_case_seconds(config, honours_retry_after=True) == 12 + 2 * 5
     # max_attempts counts retries, not attempts; botocore's default is 3 attempts.
     assert (
-        aws.worst_case_seconds(
+        sdk.worst_case_seconds(
             Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 1})
         )
         == 2 * 2 + 1
     )
     assert (
-        aws.worst_case_seconds(Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard"}))
+        sdk.worst_case_seconds(Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard"}))
         == 3 * 2 + 3
     )
     unbounded_modes: list[Any] = [{"mode": "legacy"}, {"mode": "adaptive"}, None]
     for unbounded in unbounded_modes:
         with pytest.raises(ValueError, match="standard retry mode"):
-            aws.worst_case_seconds(Config(connect_timeout=1, read_timeout=1, retries=unbounded))
+            sdk.worst_case_seconds(Config(connect_timeout=1, read_timeout=1, retries=unbounded))
+
+
+def test_authorizer_worst_case_arithmetic() -> None:
+    settings = aws.ClientSettings(connect_timeout=1, read_timeout=2, attempts=3)
+    assert aws.worst_case_seconds(settings) == 3 * 1 + 3 * 2 + (1 + 2)
+    assert aws.worst_case_seconds(aws.ClientSettings(attempts=1)) == 1.5
 
 
 def test_authorizer_dynamodb_client_budget(ring: KeyRing) -> None:
     authorizer = build_authorizer(AuthorizerConfig.from_env(authorizer_env(ring)))
-    config = config_of(authorizer.revocations.client)
-    assert (config.connect_timeout, config.read_timeout) == (0.5, 1)
-    assert config.retries == {"mode": "standard", "total_max_attempts": 2}
+    settings = authorizer.revocations.client.http.settings  # type: ignore[attr-defined]
+    assert settings == aws.AUTHORIZER_CLIENT
+    assert (settings.connect_timeout, settings.read_timeout, settings.attempts) == (0.5, 1, 2)
     # 2 x 0.5 s + 2 x 1 s + at most 1 s of backoff (a throttled first attempt) = 4 s per call.
-    per_call = aws.worst_case_seconds(config)
+    per_call = aws.worst_case_seconds(settings)
     assert per_call == 4.0
     # The whole check, with follow-up reads for unprocessed keys, is held to its own budget...
     check = aws.denylist_follow_up_window() + per_call
@@ -138,11 +150,11 @@ def test_issuing_dynamodb_client_budget(issuing_runtime: None) -> None:
     assert (config.connect_timeout, config.read_timeout) == (0.5, 1)
     assert config.retries == {"mode": "standard", "total_max_attempts": 3}
     # 3 x 0.5 s + 3 x 1 s + 1 s + 2 s of backoff = 7.5 s: one call fits in the function timeout.
-    assert aws.worst_case_seconds(config) == 7.5 < LAMBDA_TIMEOUT
+    assert sdk.worst_case_seconds(config) == 7.5 < LAMBDA_TIMEOUT
 
 
 def test_ssm_client_budget() -> None:
-    assert aws.worst_case_seconds(config_of(aws.ssm_client("us-east-1"))) == 7.5 < LAMBDA_TIMEOUT
+    assert sdk.worst_case_seconds(config_of(sdk.ssm_client("us-east-1"))) == 7.5 < LAMBDA_TIMEOUT
 
 
 def test_cognito_client_carries_its_declared_config() -> None:
@@ -156,9 +168,9 @@ def test_cognito_client_carries_its_declared_config() -> None:
 
 
 def test_cognito_client_budget() -> None:
-    # Built through authorizer.aws, which drops x-amz-retry-after: 1 + 4 + 1 = 6 s.
+    # Built through auth_service.aws, which drops x-amz-retry-after: 1 + 4 + 1 = 6 s.
     config = config_of(cognito_client("us-east-1"))
-    assert aws.worst_case_seconds(config) == 6.0 < LAMBDA_TIMEOUT
+    assert sdk.worst_case_seconds(config) == 6.0 < LAMBDA_TIMEOUT
 
 
 # --------------------------------------------------------------------------- measured
@@ -190,6 +202,16 @@ class MisbehavingDynamoDB:
     def respond(self, handler: BaseHTTPRequestHandler) -> None:
         if self.kind == "never_answers":
             self.release.wait(30)
+        elif self.kind == "trickles":
+            body = b'{"Responses": {}, "UnprocessedKeys": {}}'
+            handler.send_response(200)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            for index in range(len(body)):  # each byte well within the read timeout, all of them not
+                if self.release.wait(0.2):
+                    return
+                handler.wfile.write(body[index : index + 1])
+                handler.wfile.flush()
         elif self.kind == "throttles_with_retry_after":
             body = {"__type": "com.amazon.coral.availability#ThrottlingException", "message": "slow down"}
             _send(handler, 400, json.dumps(body).encode(), {"x-amz-retry-after": "20000"})  # 20 s
@@ -218,10 +240,11 @@ def _send(
 
 # kind: (requests the endpoint sees, least and most seconds the refusal may take)
 ENDPOINTS: dict[str, tuple[int, float, float]] = {
-    "never_answers": (2, 2 * 1.0, 2 * 1.0 + 0.025),  # two read timeouts, a transient backoff
-    # Without our hook botocore would wait min(20 s, backoff + 5 s) before the retry.
+    "never_answers": (2, 2 * 1.0, 2 * 1.0 + 0.05),  # two read timeouts, a transient backoff
+    "trickles": (2, 2 * 1.0, 2 * 1.0 + 0.05),  # the read timeout bounds the whole answer
+    # botocore would wait min(20 s, backoff + 5 s) before the retry; we ignore the header.
     "throttles_with_retry_after": (2, 0.0, 1.0),
-    "http_500": (2, 0.0, 0.025),
+    "http_500": (2, 0.0, 0.05),
     "html_200": (1, 0.0, 0.0),  # not retried: an answer we cannot read is no transient error
 }
 
@@ -273,7 +296,7 @@ def test_misbehaving_endpoint_is_refused_within_budget(
         endpoint.stop()
     assert endpoint.requests == requests
     assert least <= elapsed <= most + SLACK, elapsed
-    assert elapsed <= aws.worst_case_seconds(aws.AUTHORIZER_DYNAMODB_CONFIG) + SLACK
+    assert elapsed <= aws.worst_case_seconds(aws.AUTHORIZER_CLIENT) + SLACK
 
 
 def test_refused_connection_is_refused_at_once(

@@ -1,0 +1,204 @@
+"""AWS credentials for the authorizer's signed requests, found the way the SDKs find them on Lambda.
+
+* Environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, which Lambda sets
+  for the execution role. They are fixed for the life of the execution environment.
+* Container credential provider: AWS_CONTAINER_CREDENTIALS_FULL_URI with
+  AWS_CONTAINER_AUTHORIZATION_TOKEN (or _FILE). Lambda uses it instead of the variables above for
+  functions with SnapStart, whose snapshot outlives any one set of keys. Fetched on first use,
+  fetched again a while before they expire, and forgotten after a snapshot restore.
+
+The variables are AWS's own and are read from the process environment at cold start, where the
+SDKs read them; nothing else of the configuration is.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from authorizer.errors import ConfigurationError
+
+# Refreshed this long before they expire (botocore's container provider: 15 min advisory).
+REFRESH_BEFORE_EXPIRY = 15 * 60
+_FETCH_TIMEOUT = 1.0
+_FETCH_ATTEMPTS = 2
+# The token goes to the container endpoint: only to the hosts AWS uses for it, or over https.
+_CONTAINER_HOSTS = {"127.0.0.1", "localhost", "::1", "169.254.170.2", "169.254.170.23", "fd00:ec2::23"}
+_ECS_HOST = "http://169.254.170.2"
+# Throwaway keys for a local endpoint (moto, DynamoDB Local): neither checks signatures.
+LOCAL_DUMMY = ("local-dummy-access-key", "local-dummy-secret")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    access_key: str
+    secret_key: str
+    session_token: str | None = None
+    expires_at: float | None = None  # epoch seconds; None for keys that do not expire
+
+    def __repr__(self) -> str:  # never the secret, never the token
+        return f"Credentials(access_key={self.access_key!r}, expires_at={self.expires_at!r})"
+
+
+class CredentialsError(Exception):
+    """No usable credentials right now (the container endpoint failed or answered nonsense)."""
+
+
+class CredentialSource(Protocol):
+    def get(self) -> Credentials: ...
+
+    def forget(self) -> None:
+        """Drop what is cached (after a snapshot restore, or when AWS refused the keys)."""
+
+
+class StaticCredentials:
+    def __init__(self, credentials: Credentials) -> None:
+        self._credentials = credentials
+
+    def get(self) -> Credentials:
+        return self._credentials
+
+    def forget(self) -> None:
+        pass  # nothing to fetch again: these are the only keys there are
+
+
+class ContainerCredentials:
+    """Credentials from the container credential endpoint, cached until shortly before expiry."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        token: str | None = None,
+        token_file: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._uri = uri
+        self._token = token
+        self._token_file = token_file
+        self._clock = clock
+        self._cached: Credentials | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Credentials:
+        cached = self._cached
+        if cached is not None and not self._due(cached):
+            return cached
+        with self._lock:
+            if self._cached is None or self._due(self._cached):
+                self._cached = self._fetch()
+            return self._cached
+
+    def forget(self) -> None:
+        self._cached = None
+
+    def _due(self, credentials: Credentials) -> bool:
+        expires = credentials.expires_at
+        return expires is not None and self._clock() >= expires - REFRESH_BEFORE_EXPIRY
+
+    def _fetch(self) -> Credentials:
+        import http.client  # already loaded by the DynamoDB client; here to keep imports local
+
+        parts = urlsplit(self._uri)
+        headers = {"Accept": "application/json"}
+        token = self._authorization()
+        if token:
+            headers["Authorization"] = token
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        last: Exception | None = None
+        for _ in range(_FETCH_ATTEMPTS):
+            connection_class = (
+                http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            )
+            connection = connection_class(parts.hostname or "", parts.port, timeout=_FETCH_TIMEOUT)
+            try:
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+                if response.status != 200:
+                    last = CredentialsError(
+                        f"the container credential endpoint answered HTTP {response.status}"
+                    )
+                    continue
+                return _parse(body)
+            except (OSError, http.client.HTTPException) as exc:
+                last = exc
+            finally:
+                connection.close()
+        if isinstance(last, CredentialsError):
+            raise last
+        raise CredentialsError(f"the container credential endpoint failed: {type(last).__name__}")
+
+    def _authorization(self) -> str | None:
+        if self._token_file:
+            try:  # re-read on every fetch: the file is rotated under us
+                return Path(self._token_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise CredentialsError(
+                    f"cannot read the container authorization token file: {exc.strerror}"
+                ) from None
+        return self._token
+
+
+def from_environment(environ: Mapping[str, str], *, local_endpoint: bool) -> CredentialSource:
+    """The credentials the environment offers; `ConfigurationError` at cold start if none."""
+    access_key = environ.get("AWS_ACCESS_KEY_ID", "").strip()
+    secret_key = environ.get("AWS_SECRET_ACCESS_KEY", "").strip()
+    if access_key and secret_key:
+        session_token = environ.get("AWS_SESSION_TOKEN", "").strip() or None
+        return StaticCredentials(Credentials(access_key, secret_key, session_token))
+    full_uri = environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI", "").strip()
+    relative_uri = environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "").strip()
+    if full_uri or relative_uri:
+        uri = full_uri or _ECS_HOST + relative_uri
+        _check_container_uri(uri)
+        return ContainerCredentials(
+            uri,
+            token=environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN", "").strip() or None,
+            token_file=environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "").strip() or None,
+        )
+    if local_endpoint:
+        return StaticCredentials(Credentials(*LOCAL_DUMMY))
+    raise ConfigurationError(
+        "no AWS credentials for the denylist table: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+        "(Lambda sets them) or AWS_CONTAINER_CREDENTIALS_FULL_URI (Lambda with SnapStart), "
+        "or point AUTH_DYNAMODB_ENDPOINT at a local DynamoDB"
+    )
+
+
+def _check_container_uri(uri: str) -> None:
+    parts = urlsplit(uri)
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _CONTAINER_HOSTS):
+        return
+    raise ConfigurationError(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https:// or http:// to a loopback or AWS "
+        f"container credential address, got {uri!r}"
+    )
+
+
+def _parse(body: bytes) -> Credentials:
+    try:
+        document = json.loads(body)
+        expiration = document.get("Expiration")
+        return Credentials(
+            access_key=str(document["AccessKeyId"]),
+            secret_key=str(document["SecretAccessKey"]),
+            session_token=str(document["Token"]) if document.get("Token") else None,
+            expires_at=_epoch(expiration) if expiration else None,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise CredentialsError("the container credential endpoint answered no credentials") from None
+
+
+def _epoch(text: str) -> float:
+    # ISO 8601, e.g. 2026-11-26T20:00:00Z; fromisoformat reads the Z from Python 3.11 on.
+    return datetime.fromisoformat(text).timestamp()

@@ -1,0 +1,23 @@
+"""The authorizer's one SSM call, GetParameter at cold start, over the minimal signed client."""
+
+from __future__ import annotations
+
+from authorizer.aws import JsonClient
+from authorizer.credentials import CredentialSource
+
+
+def get_parameter(name: str, region: str, credentials: CredentialSource, endpoint: str | None = None) -> str:
+    """The parameter's value (read as stored: JWKS are public, a String)."""
+    client = JsonClient(
+        service="ssm",
+        target_prefix="AmazonSSM",
+        json_version="1.1",
+        region=region,
+        endpoint=endpoint or f"https://ssm.{region}.amazonaws.com/",
+        credentials=credentials,
+    )
+    try:
+        answer = client.call("GetParameter", {"Name": name})
+    finally:
+        client.close()
+    return str(answer["Parameter"]["Value"])
