@@ -10,7 +10,7 @@ wrote, its zip (the file name of its S3 key, in the build directory) must:
 * hold every module our code needs: imports are followed from the handler module through our
   own packages (``authorizer``, ``auth_service``; imports under ``if TYPE_CHECKING:`` are skipped)
   and each module imported that is not in python3.12's standard library or the Lambda runtime
-  (boto3, botocore) must be in the zip;
+  (boto3, botocore, snapshot_restore_py) must be in the zip;
 * hold every distribution its distributions require (``Requires-Dist`` for Linux arm64, CPython
   3.12), and only native code built for arm64 and CPython 3.12 (or the stable ABI);
 * hold no tests, node_modules, package*.json, auth_service/local, bytecode, keys, boto3 or botocore;
@@ -39,7 +39,8 @@ from packaging.utils import canonicalize_name
 
 OUR_PACKAGES = frozenset({"authorizer", "auth_service"})
 # The Lambda Python runtime ships these; an artifact must neither need nor carry its own copy.
-RUNTIME_PROVIDED = frozenset({"boto3", "botocore"})
+# (snapshot_restore_py: SnapStart's runtime hooks, imported by the authorizer only if present.)
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "snapshot_restore_py"})
 # sys.stdlib_module_names of this (3.11+) interpreter, minus what python3.12 removed.
 REMOVED_IN_312 = frozenset({"asynchat", "asyncore", "distutils", "imp", "smtpd"})
 STDLIB = frozenset(sys.stdlib_module_names) - REMOVED_IN_312

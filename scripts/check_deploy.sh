@@ -19,15 +19,40 @@ python -c 'import packaging' 2>/dev/null || die "python cannot import packaging:
 step "Lambda artifacts (scripts/build_lambda.py)"
 python scripts/build_lambda.py --out .build
 
-step "serverless package --stage $STAGE (dummy credentials, no AWS calls)"
-rm -rf .serverless
 # Dummy credentials and no config files: packaging never needs AWS, and if it ever tried, the call
 # would fail to authenticate instead of reaching a real account.
-env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_DEFAULT_PROFILE \
-  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
-  AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-  SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off \
-  node_modules/.bin/serverless package --stage "$STAGE"
+package() {
+  env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_DEFAULT_PROFILE \
+    AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
+    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+    SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off \
+    node_modules/.bin/serverless package --stage "$STAGE" "$@"
+}
+
+step "serverless package --stage $STAGE --param authorizerSnapStart=true (the SnapStart variant)"
+SNAPSTART_DIR=.serverless-snapstart
+rm -rf "$SNAPSTART_DIR"
+package --param authorizerSnapStart=true --package "$SNAPSTART_DIR"
+cfn-lint --ignore-checks W3005 -- "$SNAPSTART_DIR"/cloudformation-template-*.json
+# SnapStart only applies to published versions: the HTTP API must invoke the authorizer's alias.
+python - "$SNAPSTART_DIR/cloudformation-template-update-stack.json" <<'PY'
+import json, sys
+resources = json.load(open(sys.argv[1]))["Resources"]
+function = resources["AuthorizerLambdaFunction"]["Properties"]
+assert function.get("SnapStart") == {"ApplyOn": "PublishedVersions"}, function.get("SnapStart")
+alias = resources["AuthorizerSnapStartLambdaAlias"]["Properties"]
+assert alias["Name"] == "snapstart" and "Fn::GetAtt" in alias["FunctionVersion"], alias
+uris = [json.dumps(r["Properties"]["AuthorizerUri"]) for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Authorizer"]
+assert uris and all('"snapstart"' in uri for uri in uris), uris
+others = [name for name, r in resources.items() if r["Type"] == "AWS::Lambda::Function" and "SnapStart" in r["Properties"] and name != "AuthorizerLambdaFunction"]
+assert not others, others
+print("SnapStart variant: the authorizer snapshots its published version, invoked through its alias")
+PY
+rm -rf "$SNAPSTART_DIR"
+
+step "serverless package --stage $STAGE (dummy credentials, no AWS calls)"
+rm -rf .serverless
+package
 [[ -f "$TEMPLATE" ]] || die "serverless package wrote no $TEMPLATE"
 
 step "cfn-lint"
