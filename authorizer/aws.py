@@ -24,7 +24,6 @@ answer whose body is not a JSON object (it would read as "nothing revoked"): it 
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
 import select
@@ -37,6 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from authorizer.credentials import CredentialsError, CredentialSource
+from authorizer.http1 import Connection, RemoteDisconnected, Response, tls_context
 from authorizer.sigv4 import authorization
 
 
@@ -170,7 +170,7 @@ class JsonClient:
         self.settings = settings
         self._sleep = sleep
         self._clock = clock
-        self._connection: http.client.HTTPConnection | None = None
+        self._connection: Connection | None = None
         self._last_used = 0.0
 
     @property
@@ -200,6 +200,7 @@ class JsonClient:
         """Open the connection now (after a snapshot restore, say) rather than on the next call."""
         self.close()
         self._connection = self._open()
+        self._last_used = time.monotonic()
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -213,21 +214,21 @@ class JsonClient:
             raise AwsRequestError("CredentialsError", None, str(exc)) from None
         reused = self._reusable()
         try:
-            status, response_headers, data = self._exchange(headers, body)
-        except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected) as exc:
+            response = self._exchange(headers, body)
+        except (ConnectionResetError, BrokenPipeError, RemoteDisconnected) as exc:
             self.close()
             if not reused:
                 raise ConnectionFailedError(type(exc).__name__) from None
             # The server closed the idle connection without our noticing: once more, anew.
             try:
-                status, response_headers, data = self._exchange(headers, body)
-            except (OSError, http.client.HTTPException) as again:
+                response = self._exchange(headers, body)
+            except OSError as again:
                 self.close()
                 raise ConnectionFailedError(type(again).__name__) from None
-        except (OSError, http.client.HTTPException) as exc:
+        except OSError as exc:  # refused, timed out, TLS failed, not HTTP...
             self.close()
             raise ConnectionFailedError(type(exc).__name__) from None
-        return self._result(status, response_headers, data)
+        return self._result(response)
 
     def signed_headers(self, operation: str, body: bytes) -> dict[str, str]:
         """The headers of one request, Authorization included, signed now."""
@@ -267,43 +268,24 @@ class JsonClient:
             return False
         return True
 
-    def _exchange(self, headers: dict[str, str], body: bytes) -> tuple[int, http.client.HTTPMessage, bytes]:
+    def _exchange(self, headers: dict[str, str], body: bytes) -> Response:
         if self._connection is None:
             self._connection = self._open()
-        connection = self._connection
-        sock = connection.sock
-        assert sock is not None
-        deadline = time.monotonic() + self.settings.read_timeout
-        sock.settimeout(self.settings.read_timeout)
-        connection.request("POST", self._path, body, headers)
-        response = connection.getresponse()
-        chunks = []
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("the answer took longer than the read timeout")
-            sock.settimeout(remaining)
-            chunk = response.read1(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        response.close()  # read to its end: the connection is ready for the next request
-        if response.will_close:
+        response = self._connection.exchange("POST", self._path, headers, body, self.settings.read_timeout)
+        if not response.keep_alive:
             self.close()
         self._last_used = time.monotonic()
-        return response.status, response.headers, b"".join(chunks)
+        return response
 
-    def _open(self) -> http.client.HTTPConnection:
-        timeout = self.settings.connect_timeout
-        connection: http.client.HTTPConnection
-        if self._https:
-            connection = http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=_tls())
-        else:
-            connection = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
-        connection.connect()  # connect (and TLS handshake) bounded by the connect timeout
+    def _open(self) -> Connection:
+        port = self._port or (443 if self._https else 80)
+        tls = tls_context() if self._https else None
+        connection = Connection(self._host, port, tls=tls, connect_timeout=self.settings.connect_timeout)
+        connection.open()
         return connection
 
-    def _result(self, status: int, headers: http.client.HTTPMessage, data: bytes) -> dict[str, Any]:
+    def _result(self, response: Response) -> dict[str, Any]:
+        status, headers, data = response.status, response.headers, response.body
         expected = headers.get("x-amz-crc32")
         if expected is not None and expected.strip().isdigit() and zlib.crc32(data) != int(expected):
             self.close()
@@ -328,7 +310,7 @@ def _backoff(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def _error_of(document: Any, headers: http.client.HTTPMessage) -> tuple[str | None, str]:
+def _error_of(document: Any, headers: Mapping[str, str]) -> tuple[str | None, str]:
     """The error code and message of an error answer: `__type` in the body, else the header."""
     code: str | None = None
     message = ""
@@ -339,7 +321,7 @@ def _error_of(document: Any, headers: http.client.HTTPMessage) -> tuple[str | No
         text = document.get("message", document.get("Message"))
         message = text if isinstance(text, str) else ""
     if code is None:
-        header = headers.get("x-amzn-ErrorType")
+        header = headers.get("x-amzn-errortype")
         if header:
             code = header.split(":", 1)[0].rsplit("#", 1)[-1] or None
     return code, message[:200]
@@ -351,15 +333,3 @@ def _readable(sock: socket.socket) -> bool:
     except (OSError, ValueError):
         return True
     return bool(ready)
-
-
-_TLS: Any = None
-
-
-def _tls() -> Any:
-    global _TLS
-    if _TLS is None:
-        import ssl
-
-        _TLS = ssl.create_default_context()
-    return _TLS

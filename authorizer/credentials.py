@@ -18,8 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -104,44 +102,41 @@ class ContainerCredentials:
         return expires is not None and self._clock() >= expires - REFRESH_BEFORE_EXPIRY
 
     def _fetch(self) -> Credentials:
-        import http.client  # already loaded by the DynamoDB client; here to keep imports local
+        from authorizer.http1 import Connection, tls_context
 
         parts = urlsplit(self._uri)
-        headers = {"Accept": "application/json"}
+        https = parts.scheme == "https"
+        headers = {"Host": parts.netloc, "Accept": "application/json"}
         token = self._authorization()
         if token:
             headers["Authorization"] = token
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
-        last: Exception | None = None
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        port = parts.port or (443 if https else 80)
+        last = "no answer"
         for _ in range(_FETCH_ATTEMPTS):
-            connection_class = (
-                http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            connection = Connection(
+                parts.hostname or "",
+                port,
+                tls=tls_context() if https else None,
+                connect_timeout=_FETCH_TIMEOUT,
             )
-            connection = connection_class(parts.hostname or "", parts.port, timeout=_FETCH_TIMEOUT)
             try:
-                connection.request("GET", path, headers=headers)
-                response = connection.getresponse()
-                body = response.read()
-                if response.status != 200:
-                    last = CredentialsError(
-                        f"the container credential endpoint answered HTTP {response.status}"
-                    )
-                    continue
-                return _parse(body)
-            except (OSError, http.client.HTTPException) as exc:
-                last = exc
+                response = connection.exchange("GET", path, headers, b"", _FETCH_TIMEOUT)
+            except (OSError, ValueError) as exc:
+                last = type(exc).__name__
+                continue
             finally:
                 connection.close()
-        if isinstance(last, CredentialsError):
-            raise last
-        raise CredentialsError(f"the container credential endpoint failed: {type(last).__name__}")
+            if response.status == 200:
+                return _parse(response.body)
+            last = f"HTTP {response.status}"
+        raise CredentialsError(f"the container credential endpoint answered {last}")
 
     def _authorization(self) -> str | None:
         if self._token_file:
             try:  # re-read on every fetch: the file is rotated under us
-                return Path(self._token_file).read_text(encoding="utf-8").strip()
+                with open(self._token_file, encoding="utf-8") as file:
+                    return file.read().strip()
             except OSError as exc:
                 raise CredentialsError(
                     f"cannot read the container authorization token file: {exc.strerror}"
@@ -200,5 +195,7 @@ def _parse(body: bytes) -> Credentials:
 
 
 def _epoch(text: str) -> float:
+    from datetime import datetime  # only with container credentials
+
     # ISO 8601, e.g. 2026-11-26T20:00:00Z; fromisoformat reads the Z from Python 3.11 on.
     return datetime.fromisoformat(text).timestamp()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from authorizer.config import JwksKind, JwksSource
@@ -16,7 +15,8 @@ from authorizer.keys import KeySet
 def read_configured_file(variable: str, path: str) -> str:
     """A file named by a configuration variable; unreadable is a configuration error."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as file:  # not pathlib: ~10 ms of imports at cold start
+            return file.read()
     except OSError as exc:
         raise ConfigurationError(f"{variable}: cannot read {path!r}: {exc.strerror}") from None
 
