@@ -170,8 +170,10 @@ class JsonClient:
         self.settings = settings
         self._sleep = sleep
         self._clock = clock
-        self._connection: Connection | None = None
-        self._last_used = 0.0
+        # Idle kept-alive connections and when each was last used. A Lambda environment handles
+        # one request at a time and keeps one; concurrent callers (the local server's threads)
+        # each take their own. list.append and list.pop are atomic in CPython.
+        self._idle: list[tuple[Connection, float]] = []
 
     @property
     def endpoint(self) -> str:
@@ -199,12 +201,15 @@ class JsonClient:
     def connect(self) -> None:
         """Open the connection now (after a snapshot restore, say) rather than on the next call."""
         self.close()
-        self._connection = self._open()
-        self._last_used = time.monotonic()
+        self._idle.append((self._open(), time.monotonic()))
 
     def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
+        """Close every idle connection (one in use is closed by its caller's end of use)."""
+        while self._idle:
+            try:
+                connection, _ = self._idle.pop()
+            except IndexError:
+                break
             connection.close()
 
     def _attempt(self, operation: str, body: bytes) -> dict[str, Any]:
@@ -212,22 +217,26 @@ class JsonClient:
             headers = self.signed_headers(operation, body)
         except CredentialsError as exc:
             raise AwsRequestError("CredentialsError", None, str(exc)) from None
-        reused = self._reusable()
+        connection: Connection | None = None
         try:
-            response = self._exchange(headers, body)
-        except (ConnectionResetError, BrokenPipeError, RemoteDisconnected) as exc:
-            self.close()
-            if not reused:
-                raise ConnectionFailedError(type(exc).__name__) from None
-            # The server closed the idle connection without our noticing: once more, anew.
+            connection, reused = self._take()
             try:
-                response = self._exchange(headers, body)
-            except OSError as again:
-                self.close()
-                raise ConnectionFailedError(type(again).__name__) from None
-        except OSError as exc:  # refused, timed out, TLS failed, not HTTP...
-            self.close()
+                response = connection.exchange("POST", self._path, headers, body, self.settings.read_timeout)
+            except (ConnectionResetError, BrokenPipeError, RemoteDisconnected):
+                if not reused:
+                    raise
+                # The server closed the idle connection without our noticing: once more, anew.
+                connection.close()
+                connection = self._open()
+                response = connection.exchange("POST", self._path, headers, body, self.settings.read_timeout)
+        except OSError as exc:  # refused, reset, timed out, TLS failed, not HTTP...
+            if connection is not None:
+                connection.close()
             raise ConnectionFailedError(type(exc).__name__) from None
+        if response.keep_alive:
+            self._idle.append((connection, time.monotonic()))
+        else:
+            connection.close()
         return self._result(response)
 
     def signed_headers(self, operation: str, body: bytes) -> dict[str, str]:
@@ -255,27 +264,21 @@ class JsonClient:
         )
         return headers
 
-    def _reusable(self) -> bool:
-        """Keep the open connection if it still looks alive; else close it. True if kept."""
-        connection = self._connection
-        if connection is None:
-            return False
-        sock = connection.sock
-        idle = time.monotonic() - self._last_used
-        if sock is None or idle > self.settings.max_idle_seconds or _readable(sock):
+    def _take(self) -> tuple[Connection, bool]:
+        """An idle connection that still looks alive, else a new one; and whether it was idle."""
+        while self._idle:
+            try:
+                connection, last_used = self._idle.pop()
+            except IndexError:
+                break
+            sock = connection.sock
+            too_old = time.monotonic() - last_used > self.settings.max_idle_seconds
             # Readable while idle means closed by the server (or stray bytes): either way, anew.
-            self.close()
-            return False
-        return True
-
-    def _exchange(self, headers: dict[str, str], body: bytes) -> Response:
-        if self._connection is None:
-            self._connection = self._open()
-        response = self._connection.exchange("POST", self._path, headers, body, self.settings.read_timeout)
-        if not response.keep_alive:
-            self.close()
-        self._last_used = time.monotonic()
-        return response
+            if sock is None or too_old or _readable(sock):
+                connection.close()
+                continue
+            return connection, True
+        return self._open(), False
 
     def _open(self) -> Connection:
         port = self._port or (443 if self._https else 80)
@@ -288,7 +291,6 @@ class JsonClient:
         status, headers, data = response.status, response.headers, response.body
         expected = headers.get("x-amz-crc32")
         if expected is not None and expected.strip().isdigit() and zlib.crc32(data) != int(expected):
-            self.close()
             raise ChecksumError("ChecksumError", "x-amz-crc32 mismatch")
         try:
             document = json.loads(data) if data else None

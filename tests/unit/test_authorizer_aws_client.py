@@ -296,6 +296,21 @@ def test_the_request_is_signed_for_its_host_and_target(local_server: Callable[..
     assert json.loads(body) == {"RequestItems": {}}
 
 
+def test_concurrent_callers_each_get_a_connection(local_server: Callable[..., LocalServer]) -> None:
+    server = local_server(lambda h, _: send(h, 200, b'{"ok": true}'))
+    client = client_for(server.url)
+    answers: list[dict[str, Any]] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(client.call("BatchGetItem", {}))) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [{"ok": True}] * 8
+    assert 1 <= len(client._idle) <= 8 and server.connections == len(client._idle)
+
+
 def test_connection_is_kept_alive_and_reopened_when_idle_too_long(
     local_server: Callable[..., LocalServer],
 ) -> None:
@@ -364,9 +379,9 @@ def test_snapstart_hooks_drop_the_connection_and_credentials_and_warm_up_after_r
 
     (before,), (after,) = hooks["before"], hooks["after"]
     before()
-    assert client._connection is None and forgotten == [1]
+    assert client._idle == [] and forgotten == [1]
     after()  # restored: credentials fetched again, a new connection opened before any request
-    assert forgotten == [1, 1] and client._connection is not None
+    assert forgotten == [1, 1] and len(client._idle) == 1
     client.call("BatchGetItem", {})
     assert server.connections == 2
 
