@@ -25,14 +25,12 @@ answer whose body is not a JSON object (it would read as "nothing revoked"): it 
 from __future__ import annotations
 
 import json
-import random
 import select
 import socket
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from authorizer.credentials import CredentialsError, CredentialSource
@@ -40,8 +38,7 @@ from authorizer.http1 import Connection, RemoteDisconnected, Response, tls_conte
 from authorizer.sigv4 import authorization
 
 
-@dataclass(frozen=True, slots=True)
-class ClientSettings:
+class ClientSettings(NamedTuple):  # not a dataclass: ~1-3 ms less at cold start
     connect_timeout: float = 0.5
     read_timeout: float = 1.0
     attempts: int = 2
@@ -194,6 +191,8 @@ class JsonClient:
                     if getattr(exc, "throttling", False)
                     else settings.transient_backoff
                 )
+                import random  # only once a retry is due: not a cold-start import
+
                 delay = random.random() * min(settings.max_backoff, scale * 2.0 ** (attempt - 1))  # noqa: S311
                 (self._sleep or _backoff)(delay)
         raise AssertionError("unreachable")  # pragma: no cover

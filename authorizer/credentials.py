@@ -17,8 +17,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from authorizer.errors import ConfigurationError
@@ -34,8 +33,7 @@ _ECS_HOST = "http://169.254.170.2"
 LOCAL_DUMMY = ("local-dummy-access-key", "local-dummy-secret")
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
+class Credentials(NamedTuple):  # not a dataclass: ~1-3 ms less at cold start
     access_key: str
     secret_key: str
     session_token: str | None = None
