@@ -12,8 +12,7 @@ Time budget. Every function has a 10 s timeout (serverless.yml). One call takes 
 DynamoDB left unprocessed, is held to `AUTHORIZER_DENYLIST_CHECK_SECONDS` as a whole.
 tests/unit/test_faults_sdk_budget.py checks these numbers and measures them against misbehaving
 local endpoints. The read timeout bounds the whole answer, not each read from the socket: a
-trickling answer fails like a silent one (the status line and headers, a few hundred bytes, are
-bounded per read).
+trickling answer, its status line and headers included, fails like a silent one.
 
 What is retried (2 attempts in all): refused, reset or timed-out connections, HTTP 5xx,
 throttling errors and a checksum mismatch, after a jittered backoff. A kept-alive connection the

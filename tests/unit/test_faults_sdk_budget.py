@@ -202,6 +202,13 @@ class MisbehavingDynamoDB:
     def respond(self, handler: BaseHTTPRequestHandler) -> None:
         if self.kind == "never_answers":
             self.release.wait(30)
+        elif self.kind == "trickles_headers":
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for byte in b"Content-Type: application/x-amz-json-1.0\r\nX-Padding: " + b"." * 40:
+                if self.release.wait(0.2):
+                    return
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
         elif self.kind == "trickles":
             body = b'{"Responses": {}, "UnprocessedKeys": {}}'
             handler.send_response(200)
@@ -241,7 +248,8 @@ def _send(
 # kind: (requests the endpoint sees, least and most seconds the refusal may take)
 ENDPOINTS: dict[str, tuple[int, float, float]] = {
     "never_answers": (2, 2 * 1.0, 2 * 1.0 + 0.05),  # two read timeouts, a transient backoff
-    "trickles": (2, 2 * 1.0, 2 * 1.0 + 0.05),  # the read timeout bounds the whole answer
+    "trickles": (2, 2 * 1.0, 2 * 1.0 + 0.05),  # the read timeout bounds the whole answer...
+    "trickles_headers": (2, 2 * 1.0, 2 * 1.0 + 0.05),  # ... its headers included
     # botocore would wait min(20 s, backoff + 5 s) before the retry; we ignore the header.
     "throttles_with_retry_after": (2, 0.0, 1.0),
     "http_500": (2, 0.0, 0.05),
