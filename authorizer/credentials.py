@@ -81,23 +81,31 @@ class ContainerCredentials:
         self._token_file = token_file
         self._clock = clock
         self._cached: Credentials | None = None
+        self._refresh_at = 0.0
         self._lock = threading.Lock()
 
     def get(self) -> Credentials:
         cached = self._cached
-        if cached is not None and not self._due(cached):
+        if cached is not None and self._clock() < self._refresh_at:
             return cached
         with self._lock:
-            if self._cached is None or self._due(self._cached):
-                self._cached = self._fetch()
+            if self._cached is None or self._clock() >= self._refresh_at:
+                fetched = self._fetch()
+                now = self._clock()
+                expires = fetched.expires_at
+                # 15 min before expiry, or half-way for keys that live shorter than 30 min: never
+                # a fetch per request.
+                lead = (
+                    REFRESH_BEFORE_EXPIRY
+                    if expires is None
+                    else min(REFRESH_BEFORE_EXPIRY, (expires - now) / 2)
+                )
+                self._refresh_at = float("inf") if expires is None else expires - lead
+                self._cached = fetched
             return self._cached
 
     def forget(self) -> None:
         self._cached = None
-
-    def _due(self, credentials: Credentials) -> bool:
-        expires = credentials.expires_at
-        return expires is not None and self._clock() >= expires - REFRESH_BEFORE_EXPIRY
 
     def _fetch(self) -> Credentials:
         from authorizer.http1 import Connection, tls_context

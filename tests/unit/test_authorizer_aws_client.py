@@ -193,6 +193,21 @@ def test_container_credentials_are_fetched_cached_and_refreshed_before_expiry(
     assert server.requests[0][0] == "/2018-06-01/credentials"
 
 
+def test_short_lived_container_credentials_are_refreshed_half_way(
+    local_server: Callable[..., LocalServer],
+) -> None:
+    served: list[int] = []
+    server = local_server(_container_endpoint(["2030-01-01T00:20:00Z"], served))  # 20 min left
+    expires = 1_893_457_200.0  # 2030-01-01T00:20:00Z
+    now = [expires - 20 * 60]
+    source = ContainerCredentials(server.url, token="container-token", clock=lambda: now[0])
+    first = source.get()
+    now[0] += 9 * 60
+    assert source.get() is first and len(served) == 1  # not a fetch per request
+    now[0] += 2 * 60  # past half-way
+    assert source.get().access_key == "ASIA2"
+
+
 def test_container_credentials_failure_is_a_credentials_error(
     local_server: Callable[..., LocalServer],
 ) -> None:
