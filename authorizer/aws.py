@@ -2,7 +2,8 @@
 
 The authorizer makes one kind of call per request, a DynamoDB BatchGetItem; importing and
 building boto3 for it cost more than the rest of a cold start together. This client sends that
-one POST over a kept-alive connection (one per container), signed with SigV4 (authorizer.sigv4).
+one POST over a kept-alive connection (one per container; authorizer.http1), signed with SigV4
+(authorizer.sigv4).
 
 Time budget. Every function has a 10 s timeout (serverless.yml). One call takes at most
 
@@ -132,8 +133,8 @@ def denylist_follow_up_window(settings: ClientSettings = AUTHORIZER_CLIENT) -> f
 
 
 class JsonClient:
-    """POSTs to one AWS JSON-protocol endpoint over one kept-alive connection. Not thread-safe:
-    a Lambda execution environment handles one request at a time."""
+    """POSTs to one AWS JSON-protocol endpoint over kept-alive connections: one in a Lambda
+    execution environment (one request at a time), one per concurrent caller elsewhere."""
 
     def __init__(
         self,
@@ -185,11 +186,8 @@ class JsonClient:
             except AwsRequestError as exc:
                 if not exc.retryable or attempt == settings.attempts:
                     raise
-                scale = (
-                    settings.throttling_backoff
-                    if getattr(exc, "throttling", False)
-                    else settings.transient_backoff
-                )
+                throttled = isinstance(exc, ServiceError) and exc.throttling
+                scale = settings.throttling_backoff if throttled else settings.transient_backoff
                 import random  # only once a retry is due: not a cold-start import
 
                 delay = random.random() * min(settings.max_backoff, scale * 2.0 ** (attempt - 1))  # noqa: S311
@@ -216,17 +214,21 @@ class JsonClient:
         except CredentialsError as exc:
             raise AwsRequestError("CredentialsError", None, str(exc)) from None
         connection: Connection | None = None
+        read_timeout = self.settings.read_timeout
         try:
             connection, reused = self._take()
+            sent = time.monotonic()
             try:
-                response = connection.exchange("POST", self._path, headers, body, self.settings.read_timeout)
+                response = connection.exchange("POST", self._path, headers, body, read_timeout)
             except (ConnectionResetError, BrokenPipeError, RemoteDisconnected):
-                if not reused:
+                left = read_timeout - (time.monotonic() - sent)
+                if not reused or left <= 0:
                     raise
-                # The server closed the idle connection without our noticing: once more, anew.
+                # The server closed the idle connection without our noticing: once more, anew,
+                # within what is left of this attempt (a reused connection spent no connect time).
                 connection.close()
                 connection = self._open()
-                response = connection.exchange("POST", self._path, headers, body, self.settings.read_timeout)
+                response = connection.exchange("POST", self._path, headers, body, left)
         except OSError as exc:  # refused, reset, timed out, TLS failed, not HTTP...
             if connection is not None:
                 connection.close()
