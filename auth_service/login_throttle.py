@@ -14,8 +14,8 @@ it `max_failures` failures sets `locked_until`; until then every attempt on that
 with 429 `slow_down` and `Retry-After`, without checking the password (no argon2, no Cognito).
 
 Counting is race-free: an attempt *reserves* its failure before the password is checked, with
-one conditional `UpdateItem ... ADD failures 1` that succeeds only while the window is open,
-below the limit and not locked. So N concurrent guesses cannot all pass a read-then-check; at
+one conditional `UpdateItem ... ADD failures 1` that succeeds only while the window is new or
+open, below the limit and not locked. So N concurrent guesses cannot all pass a read-then-check; at
 most `max_failures` passwords are ever tried per window. Afterwards the attempt settles:
 
 * wrong password: the reservation stands (and the `max_failures`-th one locks the key);
@@ -231,17 +231,22 @@ class LoginThrottle:
             ":cutoff": _n(now - limit.window_seconds),
             ":max": _n(limit.max_failures),
             ":window_end": _n(now + limit.window_seconds),
+            ":window": _n(limit.window_seconds),
         }
         for _ in range(_RESERVE_ROUNDS):
-            # An open window, below the limit, not locked: count this attempt.
+            # Not locked, and no window yet (a first attempt, or one after a reset) or an open one
+            # below the limit: count this attempt. One request on the common paths; a window
+            # starts at its first attempt and ends (expires_at) `window_seconds` later.
             try:
                 item = self._update(
                     pk,
+                    "SET #ws = if_not_exists(#ws, :now), #exp = if_not_exists(#ws, :now) + :window "
                     "ADD #f :one",
-                    "#ws > :cutoff AND #f < :max AND attribute_not_exists(#lu)",
+                    "attribute_not_exists(#lu) AND "
+                    "(attribute_not_exists(#ws) OR (#ws > :cutoff AND #f < :max))",
                     values,
-                    ["#f", "#ws", "#lu"],
-                    [":one", ":cutoff", ":max"],
+                    ["#f", "#ws", "#lu", "#exp"],
+                    [":one", ":now", ":window", ":cutoff", ":max"],
                 )
                 return _Reservation(kind, pk, limit, _int(item, "#ws"), _int(item, "#f"))
             except _ConditionFailedError:

@@ -451,3 +451,25 @@ def test_a_bad_policy_fails_at_cold_start_with_every_problem() -> None:
         "AUTH_LOGIN_LOCKOUT_SECONDS",
     ):
         assert name in str(caught.value)
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def test_an_admission_costs_one_write_per_counter(client: Any, throttle: LoginThrottle, clock: Clock) -> None:
+    writes: list[str] = []
+    client.meta.events.register("before-call.dynamodb.UpdateItem", lambda **_: writes.append("w"))
+
+    def admitted() -> LoginAttempt:
+        writes.clear()
+        attempt = throttle.admit("alice", IP)
+        assert len(writes) == 2, "one UpdateItem for the address, one for the username"
+        return attempt
+
+    admitted().failed()  # no counters yet
+    admitted().succeeded()  # an open window
+    admitted().failed()  # after a reset
+    clock.advance(900)
+    writes.clear()
+    throttle.admit("alice", IP).abandoned()  # an expired window starts a new one: a second write each
+    assert len(writes) == 4 + 2
