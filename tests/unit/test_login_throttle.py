@@ -473,3 +473,19 @@ def test_an_admission_costs_one_write_per_counter(client: Any, throttle: LoginTh
     writes.clear()
     throttle.admit("alice", IP).abandoned()  # an expired window starts a new one: a second write each
     assert len(writes) == 4 + 2
+
+
+def test_settling_writes_both_counters_and_logs_in_the_request_context(
+    client: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from authorizer.log import bind_request
+
+    throttle = make(client, clock, user=2, ip=2)  # both counters lock on the same failure
+    fail(throttle)
+    with caplog.at_level(logging.WARNING, logger="lambda_jwt_auth.login_throttle"), bind_request("req-1"):
+        throttle.admit("alice", IP).failed()
+    locks = [json.loads(record.getMessage()) for record in caplog.records]
+    assert sorted(line["limit"] for line in locks) == ["ip", "user"]
+    assert {line.get("request_id") for line in locks} == {"req-1"}
+    assert number(item(client, IP_PREFIX + IP), "locked_until") == T0 + 900
+    assert number(item(client, throttle.user_key("alice")), "locked_until") == T0 + 900
