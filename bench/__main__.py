@@ -17,7 +17,16 @@ from typing import Any
 
 from bench import cold, login, requests_count, warm
 from bench.counting_proxy import CountingProxy
-from bench.report import Row, json_report, machine, machine_text, markdown_table, summary, text_table
+from bench.report import (
+    Row,
+    json_report,
+    machine,
+    machine_markdown,
+    machine_text,
+    markdown_table,
+    summary,
+    text_table,
+)
 from bench.timing import Budget
 from bench.world import (
     USERS_TABLE,
@@ -71,11 +80,11 @@ def run(budget: Budget) -> list[Row]:
             counted = _build_authorizer({**os.environ, "AUTH_DYNAMODB_ENDPOINT": proxy.url})
             rows += requests_count.measure(keys, proxy, counted)
 
-        _progress("login")
-        import boto3
+            _progress("login")
+            import boto3
 
-        client = boto3.client("dynamodb", endpoint_url=dynamodb)
-        rows += login.measure(client, USERS_TABLE, max(1, budget.slow_number // 2))
+            client = boto3.client("dynamodb", endpoint_url=dynamodb)
+            rows += login.measure(client, USERS_TABLE, max(1, budget.slow_number // 2), proxy)
     return _ordered(rows)
 
 
@@ -98,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json_report(rows, info))
     elif args.markdown:
+        print(machine_markdown(info))
+        print()
         print(markdown_table(rows))
         print(f"\n{summary(rows)}")
     else:

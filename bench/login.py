@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from bench.counting_proxy import CountingProxy
 from bench.report import Row, time_row
 
 LOGIN = "login (argon2id, local moto as DynamoDB)"
@@ -55,7 +60,37 @@ def _timed(call: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def measure(dynamodb_client: Any, users_table: str, runs: int) -> list[Row]:
+COUNT_CHILD = """
+import importlib, json, os, sys
+sys.path.insert(0, os.getcwd())
+from bench.login import login_event
+handler = importlib.import_module("auth_service.handlers.login").handler
+for _ in range(int(sys.argv[1])):
+    assert handler(login_event(), None)["statusCode"] == 200
+"""
+
+
+def count_requests(proxy: CountingProxy, logins: int) -> Row:
+    """DynamoDB requests per successful login, counted at `proxy` (a login function of its own)."""
+    proxy.reset()
+    subprocess.run(
+        [sys.executable, "-c", COUNT_CHILD, str(logins)],
+        env={**os.environ, "AUTH_DYNAMODB_ENDPOINT": proxy.url},
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+        capture_output=True,
+    )
+    counts = proxy.counts()
+    detail = ", ".join(f"{name} {count / logins:g}" for name, count in sorted(counts.items()))
+    return Row(
+        LOGIN,
+        f"DynamoDB requests per login, counted at the endpoint ({detail})",
+        proxy.total() / logins,
+        "requests",
+    )
+
+
+def measure(dynamodb_client: Any, users_table: str, runs: int, proxy: CountingProxy) -> list[Row]:
     from auth_service import runtime
     from auth_service.users import DEFAULT_HASHER
 
@@ -90,7 +125,7 @@ def measure(dynamodb_client: Any, users_table: str, runs: int) -> list[Row]:
             LOGIN,
             f"argon2id parameters of stored hashes: m={memory} KiB, t={time_cost}, p={parallelism}",
             memory / 1024,
-            "MB",
+            "MiB",
             target="m ≥ 19 MiB, t ≥ 2, p = 1",
             passed=owasp,
         ),
@@ -104,4 +139,5 @@ def measure(dynamodb_client: Any, users_table: str, runs: int) -> list[Row]:
             reference="argon2id",
             max_ratio=TARGET_RATIO,
         ),
+        count_requests(proxy, 3),
     ]

@@ -18,7 +18,7 @@ class Row:
     section: str
     name: str
     value: float  # in `unit`
-    unit: str  # "µs", "ms", "MB", "requests"
+    unit: str  # "µs", "ms", "MB", "MiB", "requests"
     ratio: float | None = None  # value / the reference's value, measured in the same run
     reference: str | None = None  # what the ratio is to
     target: str | None = None  # the target, in words ("≤ 2.00x", "≤ 10 µs")
@@ -53,8 +53,8 @@ def time_row(
 def _value(row: Row) -> str:
     if row.unit == "requests":
         return f"{row.value:g} req"
-    if row.unit == "MB":
-        return f"{row.value:.1f} MB"
+    if row.unit in ("MB", "MiB"):
+        return f"{row.value:.1f} {row.unit}"
     return f"{row.value:,.1f} {row.unit}" if row.value < 1000 else f"{row.value:,.0f} {row.unit}"
 
 
@@ -134,6 +134,15 @@ def machine() -> dict[str, Any]:
 def machine_text(info: dict[str, Any]) -> str:
     libraries = ", ".join(f"{name} {version}" for name, version in info["libraries"].items())
     return f"{info['cpu']}, {info['cores']} cores, Python {info['python']} ({info['platform']})\n{libraries}"
+
+
+def machine_markdown(info: dict[str, Any]) -> str:
+    libraries = ", ".join(f"{name} {version}" for name, version in info["libraries"].items())
+    return (
+        f"- CPU: {info['cpu']}, {info['cores']} cores\n"
+        f"- Python {info['python']} ({info['platform']})\n"
+        f"- {libraries}"
+    )
 
 
 def json_report(rows: list[Row], info: dict[str, Any]) -> str:
