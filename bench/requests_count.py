@@ -24,9 +24,9 @@ def count_requests(proxy: CountingProxy, authorizer: Any, event: Mapping[str, An
 
 def measure(keys: Keys, proxy: CountingProxy, authorizer: Any) -> list[Row]:
     """`authorizer` must have been built against `proxy.url` as its DynamoDB endpoint."""
-    first = http_event(keys.token("RS256", jti=str(uuid.uuid4()), auth_time=0))
+    first = http_event(keys.fresh_tokens("RS256", 1, jti=str(uuid.uuid4()))[0])
     miss = count_requests(proxy, authorizer, first)
-    again = http_event(keys.token("RS256", jti=str(uuid.uuid4()), auth_time=0))
+    again = http_event(keys.fresh_tokens("RS256", 1, jti=str(uuid.uuid4()))[0])
     count_requests(proxy, authorizer, again)
     within = count_requests(proxy, authorizer, again)
     return [

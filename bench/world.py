@@ -7,6 +7,7 @@ our JWKS for the typical authorizer's `PyJWKClient`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import subprocess
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -111,6 +112,9 @@ class Keys:
 
     rings: Mapping[str, KeyRing]
     pems: Mapping[str, str]
+    # Numbers every token this run signs: RS256 and EdDSA signatures are deterministic, so two
+    # tokens with equal claims would be one token, and a cache of verified tokens would hit.
+    _serial: Iterator[int] = field(default_factory=itertools.count)
 
     @classmethod
     def generate(cls) -> Keys:
@@ -145,9 +149,13 @@ class Keys:
         return jwt.encode(claims, key.private_key, algorithm=alg, headers={"typ": "at+jwt", "kid": key.kid})
 
     def fresh_tokens(self, alg: str, count: int, *, jti: str = SHARED_JTI) -> list[str]:
-        """`count` distinct tokens (never seen by any verifier) sharing one `jti`."""
+        """`count` tokens never signed before in this run (so never seen), sharing one `jti`.
+
+        They differ in `auth_time`, unique per token in the run; the rest is what our issuer
+        puts in an access token.
+        """
         start = int(time.time())
-        return [self.token(alg, jti=jti, auth_time=start - index) for index in range(count)]
+        return [self.token(alg, jti=jti, auth_time=start - next(self._serial)) for _ in range(count)]
 
 
 def http_event(token: str) -> dict[str, Any]:
