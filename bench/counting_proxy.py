@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -28,6 +29,7 @@ class CountingProxy:
         self._upstream = (parts.hostname, parts.port or 80)
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._upstream_seconds = 0.0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -63,9 +65,19 @@ class CountingProxy:
         with self._lock:
             return dict(self._counts)
 
+    def upstream_seconds(self) -> float:
+        """The time the upstream took to answer the requests counted, summed."""
+        with self._lock:
+            return self._upstream_seconds
+
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._upstream_seconds = 0.0
+
+    def _timed(self, seconds: float) -> None:
+        with self._lock:
+            self._upstream_seconds += seconds
 
     def _count(self, target: str | None) -> None:
         operation = target.rpartition(".")[2] if target else "(no X-Amz-Target)"
@@ -91,9 +103,11 @@ class CountingProxy:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 upstream = http.client.HTTPConnection(*proxy._upstream, timeout=30)
                 try:
+                    started = time.perf_counter()
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     response = upstream.getresponse()
                     payload = response.read()
+                    proxy._timed(time.perf_counter() - started)
                     self.send_response(response.status, response.reason)
                     for name, value in response.getheaders():
                         if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
