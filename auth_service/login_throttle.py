@@ -14,8 +14,8 @@ it `max_failures` failures sets `locked_until`; until then every attempt on that
 with 429 `slow_down` and `Retry-After`, without checking the password (no argon2, no Cognito).
 
 Counting is race-free: an attempt *reserves* its failure before the password is checked, with
-one conditional `UpdateItem ... ADD failures 1` that succeeds only while the window is open,
-below the limit and not locked. So N concurrent guesses cannot all pass a read-then-check; at
+one conditional `UpdateItem ... ADD failures 1` that succeeds only while the window is new or
+open, below the limit and not locked. So N concurrent guesses cannot all pass a read-then-check; at
 most `max_failures` passwords are ever tried per window. Afterwards the attempt settles:
 
 * wrong password: the reservation stands (and the `max_failures`-th one locks the key);
@@ -29,6 +29,8 @@ check itself still needs the user table (or the user pool), and Cognito has its 
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -36,7 +38,8 @@ import logging
 import math
 import time
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -148,24 +151,28 @@ class LoginAttempt:
     def failed(self) -> None:
         """Wrong credentials: the failures stand; the one that reaches the limit locks its key."""
         if self._settle():
-            for reservation in self.reservations:
-                if reservation.count >= reservation.limit.max_failures:
-                    self.throttle.lock(reservation)
+            self.throttle.side_by_side(
+                functools.partial(self.throttle.lock, reservation)
+                for reservation in self.reservations
+                if reservation.count >= reservation.limit.max_failures
+            )
 
     def succeeded(self) -> None:
         """Right credentials: the username's counter starts over, the address's failure is refunded."""
         if self._settle():
-            for reservation in self.reservations:
-                if reservation.kind == "user":
-                    self.throttle.reset(reservation)
-                else:
-                    self.throttle.refund(reservation)
+            self.throttle.side_by_side(
+                functools.partial(
+                    self.throttle.reset if reservation.kind == "user" else self.throttle.refund, reservation
+                )
+                for reservation in self.reservations
+            )
 
     def abandoned(self) -> None:
         """The password was not judged (an outage, a challenge, an error): nothing counts."""
         if self._settle():
-            for reservation in self.reservations:
-                self.throttle.refund(reservation)
+            self.throttle.side_by_side(
+                functools.partial(self.throttle.refund, reservation) for reservation in self.reservations
+            )
 
     def _settle(self) -> bool:
         first = not self.settled
@@ -190,6 +197,24 @@ class LoginThrottle:
         self._settings = settings
         self._key = key
         self._clock = clock
+        self._workers: ThreadPoolExecutor | None = None
+
+    def side_by_side(self, writes: Iterable[Callable[[], None]]) -> None:
+        """Run independent counter writes concurrently: a login waits one round trip, not one each.
+
+        Each write handles its own failures (they fail open); the first runs in this thread, the
+        others in a small pool kept for the container, in this request's logging context.
+        """
+        calls = list(writes)
+        pending: list[Future[None]] = []
+        for call in calls[1:]:
+            if self._workers is None:
+                self._workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="login-throttle")
+            pending.append(self._workers.submit(contextvars.copy_context().run, call))
+        for call in calls[:1]:
+            call()
+        for future in pending:
+            future.result()
 
     def user_key(self, username: str) -> str:
         name = throttle_name(username).encode("utf-8", "surrogatepass")
@@ -231,17 +256,22 @@ class LoginThrottle:
             ":cutoff": _n(now - limit.window_seconds),
             ":max": _n(limit.max_failures),
             ":window_end": _n(now + limit.window_seconds),
+            ":window": _n(limit.window_seconds),
         }
         for _ in range(_RESERVE_ROUNDS):
-            # An open window, below the limit, not locked: count this attempt.
+            # Not locked, and no window yet (a first attempt, or one after a reset) or an open one
+            # below the limit: count this attempt. One request on the common paths; a window
+            # starts at its first attempt and ends (expires_at) `window_seconds` later.
             try:
                 item = self._update(
                     pk,
+                    "SET #ws = if_not_exists(#ws, :now), #exp = if_not_exists(#ws, :now) + :window "
                     "ADD #f :one",
-                    "#ws > :cutoff AND #f < :max AND attribute_not_exists(#lu)",
+                    "attribute_not_exists(#lu) AND "
+                    "(attribute_not_exists(#ws) OR (#ws > :cutoff AND #f < :max))",
                     values,
-                    ["#f", "#ws", "#lu"],
-                    [":one", ":cutoff", ":max"],
+                    ["#f", "#ws", "#lu", "#exp"],
+                    [":one", ":now", ":window", ":cutoff", ":max"],
                 )
                 return _Reservation(kind, pk, limit, _int(item, "#ws"), _int(item, "#f"))
             except _ConditionFailedError:

@@ -451,3 +451,41 @@ def test_a_bad_policy_fails_at_cold_start_with_every_problem() -> None:
         "AUTH_LOGIN_LOCKOUT_SECONDS",
     ):
         assert name in str(caught.value)
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def test_an_admission_costs_one_write_per_counter(client: Any, throttle: LoginThrottle, clock: Clock) -> None:
+    writes: list[str] = []
+    client.meta.events.register("before-call.dynamodb.UpdateItem", lambda **_: writes.append("w"))
+
+    def admitted() -> LoginAttempt:
+        writes.clear()
+        attempt = throttle.admit("alice", IP)
+        assert len(writes) == 2, "one UpdateItem for the address, one for the username"
+        return attempt
+
+    admitted().failed()  # no counters yet
+    admitted().succeeded()  # an open window
+    admitted().failed()  # after a reset
+    clock.advance(900)
+    writes.clear()
+    throttle.admit("alice", IP).abandoned()  # an expired window starts a new one: a second write each
+    assert len(writes) == 4 + 2
+
+
+def test_settling_writes_both_counters_and_logs_in_the_request_context(
+    client: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from authorizer.log import bind_request
+
+    throttle = make(client, clock, user=2, ip=2)  # both counters lock on the same failure
+    fail(throttle)
+    with caplog.at_level(logging.WARNING, logger="lambda_jwt_auth.login_throttle"), bind_request("req-1"):
+        throttle.admit("alice", IP).failed()
+    locks = [json.loads(record.getMessage()) for record in caplog.records]
+    assert sorted(line["limit"] for line in locks) == ["ip", "user"]
+    assert {line.get("request_id") for line in locks} == {"req-1"}
+    assert number(item(client, IP_PREFIX + IP), "locked_until") == T0 + 900
+    assert number(item(client, throttle.user_key("alice")), "locked_until") == T0 + 900

@@ -1,0 +1,68 @@
+"""`python -m bench --quick` completes and reports every row (no timing is asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+EXPECTED_ROWS = [
+    *(
+        name
+        for alg in ("RS256", "ES256", "EdDSA")
+        for name in (
+            f"raw cryptography verify, {alg} (reference)",
+            f"PyJWT jwt.decode, {alg}",
+            f"joserfc jwt.decode + claims, {alg}",
+            f"ours: verify + cached revocation check, never-seen {alg} token",
+            f"ours: whole handler, HTTP API 2.0 simple, never-seen {alg} token",
+        )
+    ),
+    "python-jose jwt.decode, RS256",
+    "python-jose jwt.decode, ES256",
+    "ours: whole handler, REST TOKEN, never-seen RS256 token",
+    "ours: verify + cached revocation check, same RS256 token again",
+    "ours: whole handler, HTTP API 2.0 simple, same RS256 token again",
+    "typical authorizer, REST TOKEN, RS256 (one GetItem on local moto per call)",
+    "bare interpreter: python -c pass (median of 1)",
+    "typical authorizer, raw (median of 1)",
+    "typical authorizer, net of interpreter start",
+    "ours, raw (median of 1)",
+    "ours, net of interpreter start",
+    "typical authorizer: peak RSS after first authorization",
+    "ours: peak RSS after first authorization",
+    "revocation-cache miss (a new jti)",
+    "within the cache window (same token again)",
+    "argon2id verify alone (median of 1)",
+    "whole login handler call (median of 1)",
+]
+
+
+def test_quick_run_reports_every_row() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    names = [row["name"] for row in report["rows"]]
+    missing = [name for name in EXPECTED_ROWS if name not in names]
+    assert not missing, missing
+    for prefix in (
+        "argon2id parameters of stored hashes",
+        "DynamoDB requests per login",
+        "DynamoDB (moto) answering",
+    ):
+        assert any(name.startswith(prefix) for name in names), prefix
+    for row in report["rows"]:
+        assert row["value"] >= 0, row
+        assert (row["target"] is None) == (row["passed"] is None), row
+        assert row["result"] in ("", "PASS", "FAIL"), row
+    assert report["machine"]["libraries"]["cryptography"] != "not installed"
