@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from auth_service.local.demo_page import DemoPageInFront
 from auth_service.local.dynamodb import (
     EmbeddedDynamoDB,
     dynamodb_client,
@@ -108,7 +109,7 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
     keys = _signing_keys(options.signing_key_file)
 
     # Nothing is imported by building the gateway: functions cold-start on their first request.
-    gateway = HttpApiGateway(definition)
+    gateway = DemoPageInFront(HttpApiGateway(definition))
     try:
         server = LocalHttpServer(gateway, options.host, options.port)
     except OSError as exc:
