@@ -4,7 +4,7 @@
 "use strict";
 
 const CSRF_COOKIES = ["__Host-csrf_token", "csrf_token"]; // with and without the secure prefix
-const session = { user: null, scope: null, expiresAt: null };
+const session = { user: null, subject: null, scope: null, expiresAt: null };
 let csrfFromBody = null; // the login/refresh answer carries it too, in case cookies are unprefixed
 
 function element(id) {
@@ -60,15 +60,20 @@ function explain(action, result) {
   }
   const detail = (result.data && (result.data.error_description || result.data.message || result.data.error)) || "";
   const suffix = detail ? `: ${detail}` : "";
+  if (result.status === 401 && action === "Log in") {
+    return `Wrong username or password (HTTP 401)${suffix}.`;
+  }
+  if (result.status === 401 || (result.status === 403 && action === "Who am I")) {
+    return `${action}: not logged in, or the session has ended (HTTP ${result.status}${suffix}). Log in again.`;
+  }
+  if (result.status === 403 && result.data && result.data.error === "csrf") {
+    return `${action} refused by the CSRF check (HTTP 403)${suffix}.`;
+  }
   switch (result.status) {
     case 400:
       return `${action} rejected as a bad request (HTTP 400)${suffix}.`;
-    case 401:
-      return action === "Log in"
-        ? `Wrong username or password (HTTP 401)${suffix}.`
-        : `${action}: not logged in, or the session has expired (HTTP 401)${suffix}.`;
     case 403:
-      return `${action} refused (HTTP 403)${suffix}. Log in again if the session has ended.`;
+      return `${action} refused (HTTP 403)${suffix}.`;
     case 429:
       return `${action}: too many attempts (HTTP 429); wait a little and try again.`;
     default:
@@ -82,7 +87,7 @@ function showResult(action, method, path, result) {
   last.textContent = `${action}: ${method} ${path} -> ${status}`;
   last.dataset.status = String(result.status);
   last.dataset.ok = String(result.ok);
-  element("response-body").textContent = result.text || "(empty)";
+  element("response-body").textContent = result.data ? JSON.stringify(result.data, null, 2) : result.text || "(empty)";
   const error = element("error");
   if (result.ok) {
     error.hidden = true;
@@ -103,6 +108,7 @@ function startSession(user, answer) {
 
 function endSession() {
   session.user = null;
+  session.subject = null;
   session.scope = null;
   session.expiresAt = null;
   csrfFromBody = null;
@@ -112,6 +118,7 @@ function endSession() {
 function render() {
   element("session-state").dataset.state = session.user ? "active" : "anonymous";
   element("state-user").textContent = session.user ?? "nobody";
+  element("state-subject").textContent = session.subject ?? "-";
   element("state-scopes").textContent = session.scope || "-";
   element("state-expiry").textContent = expiryText();
 }
@@ -159,7 +166,8 @@ async function whoAmI() {
     const result = await call("GET", "/me");
     showResult("Who am I", "GET", "/me", result);
     if (result.ok && result.data) {
-      session.user = result.data.sub;
+      session.subject = result.data.sub;
+      session.user = session.user ?? "(a session from before this page loaded)";
       session.scope = result.data.scope;
       if (typeof result.data.exp === "number") {
         session.expiresAt = result.data.exp * 1000;
