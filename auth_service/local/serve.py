@@ -76,6 +76,9 @@ class ServeOptions:
     dynamodb_endpoint: str | None = None
     config: Path = field(default_factory=default_config_path)
     cognito: bool = False  # log in through a local Cognito user pool
+    # Browser sessions: tokens in cookies (also on with AUTH_COOKIES=on in the environment).
+    cookies: bool = False
+    allowed_origins: list[str] = field(default_factory=list)  # default: this server's own origins
 
 
 class ServeError(Exception):
@@ -103,7 +106,9 @@ def run(
 
 
 def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str], None] | None) -> int:
-    definition = load_service_definition(options.config)
+    cookies = options.cookies or os.environ.get("AUTH_COOKIES", "").strip().lower() in ("on", "true", "1")
+    # As `--param="cookies=on"` deploys it: the authorizer without identity sources (serverless.yml).
+    definition = load_service_definition(options.config, {"cookies": "on"} if cookies else None)
     document = read_users_document(options.users_file) if options.users_file else UsersDocument([])
     users = document.users
     keys = _signing_keys(options.signing_key_file)
@@ -120,6 +125,8 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
     try:
         url = f"http://{_issuer_host(options.host)}:{server.port}"
         _set_environment(url, keys)
+        if cookies:
+            _set_cookie_environment(server.port, options.allowed_origins)
         # The code root of serverless.yml is what Lambda would have on its path (/var/task).
         code_root = str(options.config.resolve().parent)
         if code_root not in sys.path:
@@ -231,6 +238,16 @@ def _set_environment(url: str, keys: _Keys) -> None:
     os.environ.setdefault("AWS_REGION", region)
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
     use_dummy_credentials_if_unset()
+
+
+def _set_cookie_environment(port: int, allowed_origins: list[str]) -> None:
+    os.environ["AUTH_COOKIES"] = "on"
+    if allowed_origins:
+        os.environ["AUTH_ALLOWED_ORIGINS"] = ",".join(allowed_origins)
+    else:
+        # A browser on http://localhost:<port>/demo/ sends that Origin; 127.0.0.1 is the issuer's.
+        os.environ.setdefault("AUTH_ALLOWED_ORIGINS", f"http://localhost:{port},http://127.0.0.1:{port}")
+    print(f"  cookie sessions: on, allowed origins {os.environ['AUTH_ALLOWED_ORIGINS']}", flush=True)
 
 
 def _print_banner(
