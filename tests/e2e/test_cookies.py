@@ -236,6 +236,18 @@ def test_logout_clears_the_cookies_and_ends_the_session(browser: Browser) -> Non
     assert again.status_code == 401
 
 
+def test_logout_after_the_access_cookie_expired(browser: Browser) -> None:
+    browser.login()
+    del browser.jar[(ACCESS, "/")]  # what a browser does once its Max-Age has passed
+    remaining = dict(browser.jar)
+    assert browser.request("POST", "/auth/logout", {"Origin": OTHER_SITE}).status_code == 403
+    response = browser.request("POST", "/auth/logout", {"X-CSRF-Token": browser.csrf()})
+    assert response.status_code == 204, response.text
+    assert browser.jar == {}
+    browser.jar.update(remaining)  # the refresh token is revoked, not merely forgotten
+    assert browser.request("POST", "/auth/refresh", {"X-CSRF-Token": browser.csrf()}).status_code == 401
+
+
 def test_cookie_login_from_another_origin_is_refused(browser: Browser) -> None:
     password = USERS[0]["password"]
     response = browser.request(
