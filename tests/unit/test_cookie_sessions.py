@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from auth_service.config import ServiceConfig
 from auth_service.cookies import SessionCookies
 from auth_service.http import HttpError, Request
 from auth_service.keys import KeyRing
-from auth_service.tables import create_tables
 from auth_service.tokens import TokenIssuer
 from authorizer import responses
 from authorizer.authorization import Authorizer
@@ -262,14 +258,6 @@ def test_request_cookies_from_the_event_list_or_the_header() -> None:
 
 
 @pytest.fixture(scope="module")
-def table_client() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_tables(client, denylist=DENYLIST)
-        yield client
-
-
-@pytest.fixture(scope="module")
 def issuer(ring: KeyRing) -> TokenIssuer:
     return TokenIssuer(
         ring, issuer=ISSUER, audience=AUDIENCE, client_id="web", access_ttl=300, refresh_ttl=3600
@@ -277,12 +265,12 @@ def issuer(ring: KeyRing) -> TokenIssuer:
 
 
 def build_authorizer(
-    table_client: Any, ring: KeyRing, *, cookies: bool = True, simple: bool = True
+    dynamodb: Any, ring: KeyRing, *, cookies: bool = True, simple: bool = True
 ) -> Authorizer:
     verifier = TokenVerifier(ring.key_set(), issuer=ISSUER, audience=AUDIENCE, token_type=ACCESS)
     return Authorizer(
         verifier,
-        RevocationList(table_client, DENYLIST, cache_seconds=0),
+        RevocationList(dynamodb, DENYLIST, cache_seconds=0),
         RouteScopes.from_mapping({"GET /me": ["profile"]}),
         simple_responses=simple,
         cookies=COOKIES if cookies else None,
@@ -332,9 +320,9 @@ def browser_cookies(session: tuple[str, str]) -> list[str]:
 
 
 def test_safe_request_with_the_access_cookie_is_allowed(
-    table_client: Any, ring: KeyRing, session: tuple[str, str]
+    dynamodb: Any, ring: KeyRing, session: tuple[str, str]
 ) -> None:
-    authorizer = build_authorizer(table_client, ring)
+    authorizer = build_authorizer(dynamodb, ring)
     answer = authorizer.handle(http_event("GET", "/me", cookies=browser_cookies(session)))
     assert answer["isAuthorized"] is True and answer["context"]["sub"] == "alice"
     # A prefix-less cookie of the same name is not ours to read.
@@ -343,18 +331,18 @@ def test_safe_request_with_the_access_cookie_is_allowed(
 
 
 def test_cookie_sources_off_ignores_the_cookie(
-    table_client: Any, ring: KeyRing, session: tuple[str, str]
+    dynamodb: Any, ring: KeyRing, session: tuple[str, str]
 ) -> None:
-    authorizer = build_authorizer(table_client, ring, cookies=False)
+    authorizer = build_authorizer(dynamodb, ring, cookies=False)
     assert authorizer.handle(http_event("GET", "/me", cookies=browser_cookies(session))) == {
         "isAuthorized": False
     }
 
 
 def test_state_changing_cookie_request_needs_csrf(
-    table_client: Any, ring: KeyRing, session: tuple[str, str], caplog: pytest.LogCaptureFixture
+    dynamodb: Any, ring: KeyRing, session: tuple[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    authorizer = build_authorizer(table_client, ring)
+    authorizer = build_authorizer(dynamodb, ring)
     cookies = browser_cookies(session)
     good = {"origin": APP, "x-csrf-token": session[1]}
     assert authorizer.handle(http_event("POST", "/orders", headers=good, cookies=cookies))["isAuthorized"]
@@ -373,9 +361,9 @@ def test_state_changing_cookie_request_needs_csrf(
 
 
 def test_a_header_token_is_not_csrf_checked_and_wins_over_the_cookie(
-    table_client: Any, ring: KeyRing, issuer: TokenIssuer, session: tuple[str, str]
+    dynamodb: Any, ring: KeyRing, issuer: TokenIssuer, session: tuple[str, str]
 ) -> None:
-    authorizer = build_authorizer(table_client, ring)
+    authorizer = build_authorizer(dynamodb, ring)
     bob = issuer.issue("bob", "profile").access_token
     event = http_event(
         "POST",
@@ -388,19 +376,19 @@ def test_a_header_token_is_not_csrf_checked_and_wins_over_the_cookie(
 
 
 def test_a_token_without_the_csrf_binding_cannot_post_from_a_cookie(
-    table_client: Any, ring: KeyRing, issuer: TokenIssuer
+    dynamodb: Any, ring: KeyRing, issuer: TokenIssuer
 ) -> None:
     # A header-flow token planted as the access cookie: double submit alone would pass.
     planted = issuer.issue("alice", "profile").access_token
     cookies = [f"{NAMES.access}={planted}", f"{NAMES.csrf}=chosen"]
     event = http_event("POST", "/orders", headers={"origin": APP, "x-csrf-token": "chosen"}, cookies=cookies)
-    assert build_authorizer(table_client, ring).handle(event) == {"isAuthorized": False}
+    assert build_authorizer(dynamodb, ring).handle(event) == {"isAuthorized": False}
 
 
 def test_rest_request_reads_the_cookie_header_and_denies_with_a_policy(
-    table_client: Any, ring: KeyRing, session: tuple[str, str]
+    dynamodb: Any, ring: KeyRing, session: tuple[str, str]
 ) -> None:
-    authorizer = build_authorizer(table_client, ring, simple=False)
+    authorizer = build_authorizer(dynamodb, ring, simple=False)
     cookie = "; ".join(browser_cookies(session))
     allowed = authorizer.handle(rest_request_event("GET", "/me", {"Cookie": cookie}))
     assert allowed["principalId"] == "alice"
