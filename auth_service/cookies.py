@@ -58,9 +58,13 @@ class SessionCookies:
         if not self.enabled:
             raise HttpError(400, "invalid_request", "cookie delivery is not enabled (AUTH_COOKIES)")
         # A login has no CSRF token yet; the custom header and the Origin keep other sites out.
+        self.check_origin(request)
+        return True
+
+    def check_origin(self, request: Request) -> None:
+        """Raise `CsrfError` (403 `csrf`) for a request another site's page made."""
         allowed = self.settings.allowed_origins
         check_origin(request.header("origin"), request.header("sec-fetch-site"), allowed)
-        return True
 
     def value(self, request: Request, name: str) -> str | None:
         return cookie_value(cookie_pairs(request.cookies or None, request.header("cookie")), name)

@@ -1,8 +1,9 @@
 """POST /auth/logout (Bearer access token; optional {"refresh_token"}) -> 204, session revoked.
 
-Browser sessions (AUTH_COOKIES=on): with no Authorization header, the session cookies are used;
-the request must then pass the CSRF checks (403 `csrf`, the session untouched), and the answer
-clears the cookies. With the access cookie expired, the refresh cookie still ends the session.
+Browser sessions (AUTH_COOKIES=on): with no Authorization header, the request must come from an
+allowed origin (403 `csrf`), and the session cookies are used; it must then pass the CSRF checks
+(403 `csrf`, the session untouched), and the answer clears the cookies. With the access cookie
+expired, the refresh cookie still ends the session.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ _cookies = runtime.session_cookies()
 
 def logout(request: Request) -> dict[str, Any]:
     if _cookies.enabled and request.bearer_token() is None:
+        _cookies.check_origin(request)
         access = _cookies.value(request, _cookies.names.access)
         refresh = _cookies.value(request, _cookies.names.refresh)
         if access is not None or refresh is not None:

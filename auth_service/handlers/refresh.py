@@ -1,7 +1,8 @@
 """POST /auth/refresh {"refresh_token"} -> a new pair; the old refresh token is retired.
 
-Browser sessions (AUTH_COOKIES=on): with no refresh token in the body, the refresh cookie is
-used; the request must then pass the CSRF checks (403 `csrf`, the token left unused), and the new
+Browser sessions (AUTH_COOKIES=on): with no refresh token in a JSON body, the request must come
+from an allowed origin (403 `csrf`: a cross-site form post, say), and the refresh cookie is used;
+the request must then pass the CSRF checks (403 `csrf`, the token left unused), and the new
 pair, with a new CSRF token, goes out as cookies.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from auth_service import runtime
 from auth_service.http import (
+    JSON_TYPE,
     Request,
     endpoint,
     json_response,
@@ -29,10 +31,10 @@ _cookies = runtime.session_cookies()
 
 
 def refresh(request: Request) -> dict[str, Any]:
-    if _cookies.enabled:
+    if _cookies.enabled and not _has_body_token(request):
+        _cookies.check_origin(request)
         cookie_token = _cookies.value(request, _cookies.names.refresh)
-        body = read_json(request) if request.body else {}
-        if cookie_token is not None and optional_text(body, "refresh_token") is None:
+        if cookie_token is not None:
             return _refresh_cookie_session(request, cookie_token)
     token = required_text(read_json(request), "refresh_token")
     try:
@@ -40,6 +42,12 @@ def refresh(request: Request) -> dict[str, Any]:
     except TokenError as exc:
         raise unauthorized(str(exc), error="invalid_grant") from None
     return json_response(200, pair.response_body())
+
+
+def _has_body_token(request: Request) -> bool:
+    if request.media_type != JSON_TYPE or not request.body:
+        return False
+    return optional_text(read_json(request), "refresh_token") is not None
 
 
 def _refresh_cookie_session(request: Request, token: str) -> dict[str, Any]:
