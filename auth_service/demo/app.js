@@ -6,6 +6,7 @@
 const CSRF_COOKIES = ["__Host-csrf_token", "csrf_token"]; // with and without the secure prefix
 const session = { user: null, subject: null, scope: null, expiresAt: null };
 let csrfFromBody = null; // the login/refresh answer carries it too, in case cookies are unprefixed
+const USER_KEY = "lambda-jwt-auth-demo-user"; // only the username, to show it again after a reload
 
 function element(id) {
   return document.getElementById(id);
@@ -100,6 +101,9 @@ function showResult(action, method, path, result) {
 
 function startSession(user, answer) {
   session.user = user;
+  if (user) {
+    sessionStorage.setItem(USER_KEY, user);
+  }
   session.scope = answer.scope ?? session.scope;
   session.expiresAt = typeof answer.expires_in === "number" ? Date.now() + answer.expires_in * 1000 : null;
   csrfFromBody = answer.csrf_token ?? csrfFromBody;
@@ -107,6 +111,7 @@ function startSession(user, answer) {
 }
 
 function endSession() {
+  sessionStorage.removeItem(USER_KEY);
   session.user = null;
   session.subject = null;
   session.scope = null;
@@ -167,7 +172,7 @@ async function whoAmI() {
     showResult("Who am I", "GET", "/me", result);
     if (result.ok && result.data) {
       session.subject = result.data.sub;
-      session.user = session.user ?? "(a session from before this page loaded)";
+      session.user = session.user ?? result.data.sub;
       session.scope = result.data.scope;
       if (typeof result.data.exp === "number") {
         session.expiresAt = result.data.exp * 1000;
@@ -211,5 +216,9 @@ document.addEventListener("DOMContentLoaded", () => {
   setInterval(() => {
     element("state-expiry").textContent = expiryText();
   }, 1000);
+  if (csrfToken()) {
+    session.user = sessionStorage.getItem(USER_KEY); // a session from before a reload, if any
+  }
   render();
+  document.body.dataset.ready = "true";
 });
