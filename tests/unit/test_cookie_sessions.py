@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from auth_service.config import ServiceConfig
 from auth_service.cookies import SessionCookies
 from auth_service.http import HttpError, Request
 from auth_service.keys import KeyRing
+from auth_service.local.service_definition import ServiceDefinitionError, load_service_definition
 from auth_service.tokens import TokenIssuer
 from authorizer import responses
 from authorizer.authorization import Authorizer
@@ -405,3 +407,56 @@ def test_rest_token_events_never_read_cookies() -> None:
     event = {"type": "TOKEN", "methodArn": f"{REST_PREFIX}/GET/me", "authorizationToken": "a=b"}
     request = parse_event(event)
     assert request.token is None and request.cookie(NAMES.access) is None
+
+
+# --------------------------------------------------------------------------- serverless.yml, locally
+
+
+def test_the_cookies_param_switches_the_authorizers_identity_sources() -> None:
+    yml = Path(__file__).resolve().parents[2] / "serverless.yml"
+    header_only = load_service_definition(yml).authorizers["jwtAuthorizer"]
+    assert header_only.identity_sources == ("$request.header.Authorization",)
+    browser = load_service_definition(yml, {"cookies": "on"}).authorizers["jwtAuthorizer"]
+    # Header or cookie: no identity source, so the authorizer runs on every request; no cache.
+    assert browser.identity_sources == () and browser.result_ttl_seconds == 0
+
+
+def test_authorizer_settings_follow_self_and_param_variables(tmp_path: Path) -> None:
+    yml = tmp_path / "serverless.yml"
+    yml.write_text(
+        """
+service: vars
+params:
+  default:
+    mode: a
+    ttl: "30"
+custom:
+  sources:
+    a: [$request.header.X-A]
+    b: $request.header.X-${param:mode}
+provider:
+  name: aws
+  httpApi:
+    authorizers:
+      one:
+        type: request
+        functionName: fn
+        identitySource: ${self:custom.sources.${param:mode}}
+        resultTtlInSeconds: ${param:ttl}
+      two:
+        type: request
+        functionName: fn
+        identitySource: ${self:custom.sources.b}
+        resultTtlInSeconds: ${opt:ttl}
+functions:
+  fn:
+    handler: m.handler
+"""
+    )
+    one = load_service_definition(yml).authorizers["one"]
+    assert (one.identity_sources, one.result_ttl_seconds) == (("$request.header.X-A",), 30)
+    two = load_service_definition(yml, {"mode": "b"}).authorizers["two"]
+    # `${opt:...}` needs the command line: unresolved, so the literal default (0) applies.
+    assert (two.identity_sources, two.result_ttl_seconds) == (("$request.header.X-b",), 0)
+    with pytest.raises(ServiceDefinitionError, match="is not a selection expression"):
+        load_service_definition(yml, {"mode": "c"})  # custom.sources.c does not exist
