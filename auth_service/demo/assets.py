@@ -41,9 +41,11 @@ def is_demo_path(path: str) -> bool:
 
 
 def demo_response(path: str) -> AssetResponse:
-    """The answer to GET `path`: a file of the page, a redirect to /demo/, or 404."""
-    if path == PREFIX:  # relative links in index.html need the trailing slash
-        return AssetResponse(308, {"Location": PREFIX + "/"})
+    """The answer to GET `path`: a file of the page, a redirect to it, or 404."""
+    if path == PREFIX:
+        # Not to /demo/: whether a trailing slash reaches this function depends on the API's
+        # routes (`/demo/{proxy+}` needs a character after the slash); index.html always does.
+        return AssetResponse(308, {"Location": PREFIX + "/index.html"})
     name = _file_name(path)
     if name is None:
         body = json.dumps({"message": "Not Found"}).encode()

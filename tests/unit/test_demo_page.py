@@ -17,7 +17,8 @@ from auth_service.local.http_server import LocalHttpServer
 from auth_service.local.service_definition import load_service_definition
 from tests.unit.local_fixtures import service
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "auth_service" / "demo"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_DIR = REPO_ROOT / "auth_service" / "demo"
 FILES = {
     "/demo/": ("index.html", "text/html; charset=utf-8"),
     "/demo/index.html": ("index.html", "text/html; charset=utf-8"),
@@ -56,9 +57,9 @@ def test_each_file_with_its_content_type_and_a_strict_policy(path: str) -> None:
     assert "frame-ancestors 'none'" in policy
 
 
-def test_demo_without_slash_redirects_to_the_directory() -> None:
+def test_demo_redirects_to_the_page() -> None:
     answer = demo_response("/demo")
-    assert (answer.status, answer.headers["Location"]) == (308, "/demo/")
+    assert (answer.status, answer.headers["Location"]) == (308, "/demo/index.html")
 
 
 @pytest.mark.parametrize("path", NOT_FOUND)
@@ -117,7 +118,7 @@ def test_serve_answers_the_page_over_http(server: LocalHttpServer) -> None:
     script = requests.get(f"{server.url}/demo/app.js", timeout=10)
     assert script.headers["Content-Type"] == "text/javascript; charset=utf-8"
     redirect = requests.get(f"{server.url}/demo", timeout=10, allow_redirects=False)
-    assert (redirect.status_code, redirect.headers["Location"]) == (308, "/demo/")
+    assert (redirect.status_code, redirect.headers["Location"]) == (308, "/demo/index.html")
     status, headers, body = raw_request(server, "HEAD", "/demo/style.css")
     assert (status, headers["content-type"], body) == (200, "text/css; charset=utf-8", b"")
     assert int(headers["content-length"]) == len((DEMO_DIR / "style.css").read_bytes())
@@ -138,3 +139,18 @@ def test_the_api_behind_the_page_is_unchanged(server: LocalHttpServer) -> None:
     posted = requests.post(f"{server.url}/demo/", timeout=10)
     assert posted.status_code == 404
     assert "apigw-requestid" in posted.headers
+
+
+def test_the_deployed_routes_serve_the_page_through_the_demo_function() -> None:
+    """serverless.yml's `demo` function behind the API Gateway emulation, no local shortcut."""
+    api = HttpApiGateway(load_service_definition(REPO_ROOT / "serverless.yml"))
+
+    def get(path: str) -> tuple[int, str | None, bytes]:
+        answer = api.handle("GET", path, "", [("host", "api.example.com")], b"", "203.0.113.9")
+        return answer.status, answer.header("location") or answer.header("content-type"), answer.body
+
+    assert get("/demo")[:2] == (308, "/demo/index.html")
+    for path, (name, content_type) in FILES.items():
+        if path != "/demo/":  # `/demo/{proxy+}` needs a character after the slash
+            assert get(path) == (200, content_type, (DEMO_DIR / name).read_bytes())
+    assert get("/demo/assets.py")[0] == 404
