@@ -154,6 +154,9 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
 
         server.start()
         _print_banner(url, endpoint, embedded is not None, keys.ephemeral, users, pool)
+        if cookies:
+            origins = os.environ["AUTH_ALLOWED_ORIGINS"]
+            print(f"Browser sessions (cookies) on; allowed origins: {origins}", flush=True)
         if on_ready is not None:
             on_ready(url)
         # A timeout keeps the main thread responsive to signals on every platform.
@@ -247,7 +250,6 @@ def _set_cookie_environment(port: int, allowed_origins: list[str]) -> None:
     else:
         # A browser on http://localhost:<port>/demo/ sends that Origin; 127.0.0.1 is the issuer's.
         os.environ.setdefault("AUTH_ALLOWED_ORIGINS", f"http://localhost:{port},http://127.0.0.1:{port}")
-    print(f"  cookie sessions: on, allowed origins {os.environ['AUTH_ALLOWED_ORIGINS']}", flush=True)
 
 
 def _print_banner(
