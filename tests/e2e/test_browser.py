@@ -50,6 +50,8 @@ ACCESS_COOKIE = "__Host-access_token"
 REFRESH_COOKIE = "__Secure-refresh_token"
 CSRF_COOKIE = "__Host-csrf_token"
 ALICE = next(user for user in USERS if user["username"] == "alice")
+# How long to wait for the page to show an answer: generous, for busy CI machines (argon2 logins).
+WAIT_MS = 20_000
 
 
 # --------------------------------------------------------------------------- the pieces
@@ -161,7 +163,7 @@ class DemoPage:
 
     def open(self) -> None:
         self.page.goto(f"{self.url}/demo/")
-        expect(self.page.locator("body")).to_have_attribute("data-ready", "true")
+        expect(self.page.locator("body")).to_have_attribute("data-ready", "true", timeout=WAIT_MS)
 
     def log_in(self, username: str, password: str) -> None:
         self.page.fill("#username", username)
@@ -177,10 +179,10 @@ class DemoPage:
         self.expect_text("#last-result", text)
 
     def expect_text(self, selector: str, text: str | re.Pattern[str]) -> None:
-        expect(self.page.locator(selector)).to_have_text(text)
+        expect(self.page.locator(selector)).to_have_text(text, timeout=WAIT_MS)
 
     def expect_text_in_frame(self, frame: str, text: str) -> None:
-        expect(self.page.frame_locator(frame).locator("body")).to_contain_text(text)
+        expect(self.page.frame_locator(frame).locator("body")).to_contain_text(text, timeout=WAIT_MS)
 
     def text(self, selector: str) -> str:
         return str(self.page.inner_text(selector))
@@ -310,7 +312,7 @@ def test_a_cross_site_form_post_is_refused(demo_page: DemoPage, attacker: str) -
     # SameSite=Strict keeps the session cookies out of these cross-site requests.
     for number, action in (("07", "logout"), ("08", "refresh")):
         target = f"{page.url}/auth/{action}"
-        with page.page.expect_response(target) as answer:
+        with page.page.expect_response(target, timeout=WAIT_MS) as answer:
             page.page.goto(f"{attacker}/?target={target}")
         response = answer.value
         assert 400 <= response.status < 500, f"cross-site POST /auth/{action}: {response.status}"
