@@ -62,7 +62,7 @@ function explain(action, result) {
   const detail = (result.data && (result.data.error_description || result.data.message || result.data.error)) || "";
   const suffix = detail ? `: ${detail}` : "";
   if (result.status === 401 && action === "Log in") {
-    return `Wrong username or password (HTTP 401)${suffix}.`;
+    return "Wrong username or password (HTTP 401).";
   }
   if (result.status === 401 || (result.status === 403 && action === "Who am I")) {
     return `${action}: not logged in, or the session has ended (HTTP ${result.status}${suffix}). Log in again.`;

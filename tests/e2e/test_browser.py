@@ -165,11 +165,13 @@ class DemoPage:
         self.page.goto(f"{self.url}/demo/")
         expect(self.page.locator("body")).to_have_attribute("data-ready", "true", timeout=WAIT_MS)
 
-    def log_in(self, username: str, password: str) -> None:
+    def log_in(
+        self, username: str, password: str, expected: str = "Log in: POST /auth/login -> HTTP 200"
+    ) -> None:
         self.page.fill("#username", username)
         self.page.fill("#password", password)
         self.page.click("#login-button")
-        self.expect_result("Log in: POST /auth/login -> HTTP 200")
+        self.expect_result(expected)
 
     def press(self, button: str, expected_result: str) -> None:
         self.page.click(button)
@@ -243,12 +245,18 @@ def test_a_session_through_the_demo_page(demo_page: DemoPage) -> None:
     page.expect_text("#state-user", "nobody")
     page.screenshot("01-demo-page")
 
+    page.log_in(ALICE["username"], "not the password", expected="Log in: POST /auth/login -> HTTP 401")
+    page.expect_text("#error", re.compile(r"^Wrong username or password \(HTTP 401\)"))
+    page.expect_text("#state-user", "nobody")
+    assert not page.cookies(), "a failed login sets no cookie"
+    page.screenshot("02-wrong-password")
+
     page.log_in(ALICE["username"], ALICE["password"])
     page.expect_text("#state-user", "alice")
     page.expect_text("#state-scopes", ALICE["scope"])
     assert page.text("#state-expiry").startswith("in ")
     assert page.page.is_hidden("#error")
-    page.screenshot("02-logged-in")
+    page.screenshot("03-logged-in")
 
     # The browser holds the tokens; the page's script cannot read them.
     jar = page.cookies()
@@ -273,28 +281,28 @@ def test_a_session_through_the_demo_page(demo_page: DemoPage) -> None:
     subject = json.loads(page.text("#response-body"))["sub"]
     page.expect_text("#state-subject", subject)
     page.expect_text("#state-user", "alice")
-    page.screenshot("03-who-am-i")
+    page.screenshot("04-who-am-i")
 
     page.press("#refresh-button", "Refresh: POST /auth/refresh -> HTTP 200")
     assert page.cookie_value(ACCESS_COOKIE) != access_token
     assert page.cookie_value(REFRESH_COOKIE) != refresh_token
     assert page.cookie_value(ACCESS_COOKIE) not in page.script_cookies()
     page.expect_text("#state-user", "alice")
-    page.screenshot("04-refreshed")
+    page.screenshot("05-refreshed")
     page.press("#whoami-button", "Who am I: GET /me -> HTTP 200")
     last_access_token = page.cookie_value(ACCESS_COOKIE)
 
     page.press("#logout-button", "Log out: POST /auth/logout -> HTTP 204")
     page.expect_text("#state-user", "nobody")
     assert not {ACCESS_COOKIE, REFRESH_COOKIE} & set(page.cookies()), "logout clears the cookies"
-    page.screenshot("05-logged-out")
+    page.screenshot("06-logged-out")
 
     # No cookie left: API Gateway answers 401 or the authorizer 403, depending on identity sources.
     page.page.click("#whoami-button")
     page.expect_text("#last-result", re.compile(r"Who am I: GET /me -> HTTP 40[13]"))
     assert page.page.is_visible("#error")
     assert re.search(r"not logged in|refused", page.text("#error"))
-    page.screenshot("06-who-am-i-refused")
+    page.screenshot("07-who-am-i-refused")
     # A copy of the last access cookie is refused too: logout revoked it on the server.
     replayed = requests.get(
         f"{page.url}/me", headers={"Cookie": f"{ACCESS_COOKIE}={last_access_token}"}, timeout=10
@@ -310,7 +318,7 @@ def test_a_cross_site_form_post_is_refused(demo_page: DemoPage, attacker: str) -
 
     # A page on another site submits forms to logout and refresh; the browser follows them, but
     # SameSite=Strict keeps the session cookies out of these cross-site requests.
-    for number, action in (("07", "logout"), ("08", "refresh")):
+    for number, action in (("08", "logout"), ("09", "refresh")):
         target = f"{page.url}/auth/{action}"
         with page.page.expect_response(target, timeout=WAIT_MS) as answer:
             page.page.goto(f"{attacker}/?target={target}")
@@ -327,7 +335,7 @@ def test_a_cross_site_form_post_is_refused(demo_page: DemoPage, attacker: str) -
     page.open()
     page.expect_text("#state-user", "alice")  # the page remembers who logged in, across reloads
     page.press("#whoami-button", "Who am I: GET /me -> HTTP 200")
-    page.screenshot("09-session-intact-after-cross-site-posts")
+    page.screenshot("10-session-intact-after-cross-site-posts")
 
     # The server refuses by itself, whether or not the browser withheld the cookies (SameSite):
     # the same posts with every cookie but no X-CSRF-Token, from the other origin and from none.
