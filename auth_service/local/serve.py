@@ -157,6 +157,8 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
         if cookies:
             origins = os.environ["AUTH_ALLOWED_ORIGINS"]
             print(f"Browser sessions (cookies) on; allowed origins: {origins}", flush=True)
+            # localhost: a secure context, where browsers keep Secure cookies sent over http.
+            print(f"  demo page: http://localhost:{server.port}/demo/", flush=True)
         if on_ready is not None:
             on_ready(url)
         # A timeout keeps the main thread responsive to signals on every platform.

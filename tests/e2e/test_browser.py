@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -232,6 +233,11 @@ def cookie_header(page: DemoPage, *names: str) -> str:
 
 
 def test_serve_answers_the_demo_page_in_cookie_mode(demo: ServeProcess) -> None:
+    # serve prints where the page is, right after its banner (the output is read on a thread).
+    deadline = time.monotonic() + 10
+    while f"  demo page: {origin(demo)}/demo/\n" not in demo.output:
+        assert time.monotonic() < deadline, "serve did not print the demo page's address"
+        time.sleep(0.1)
     page = requests.get(f"{origin(demo)}/demo/", timeout=10)
     assert page.status_code == 200
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
