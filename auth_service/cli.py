@@ -57,6 +57,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="log in through a local Cognito user pool (in the embedded moto server) seeded with --users",
     )
+    serve.add_argument(
+        "--cookies",
+        action="store_true",
+        help="browser sessions: logins asking for it get their tokens as cookies (AUTH_COOKIES=on)",
+    )
+    serve.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="with --cookies: an origin allowed to use the session (repeatable; default: this server's)",
+    )
     serve.set_defaults(run=_serve)
 
     users = commands.add_parser("users", help="manage users of the DynamoDB identity backend")
@@ -140,6 +152,8 @@ def _serve(args: argparse.Namespace) -> int:
         signing_key_file=args.signing_key,
         dynamodb_endpoint=args.dynamodb_endpoint,
         cognito=args.cognito,
+        cookies=args.cookies,
+        allowed_origins=args.allowed_origin,
     )
     if args.config is not None:
         options.config = args.config

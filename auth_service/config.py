@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from auth_service.cognito_scopes import DEFAULT_SCOPE, GroupScopes, GroupScopesError
 from authorizer.cognito import cognito_issuer, cognito_jwks_uri
-from authorizer.config import CommonSettings
+from authorizer.config import CommonSettings, CookieSettings
 from authorizer.env import EnvReader
 
 # A user pool id is its region, "_" and an id: us-east-1_AbCdEf123.
@@ -149,6 +149,7 @@ class ServiceConfig:
     identity_backend: IdentityBackend = IdentityBackend.TABLE
     cognito: CognitoSettings | None = None  # set when a user pool is configured
     login_throttle: LoginThrottleSettings = LoginThrottleSettings()
+    cookies: CookieSettings = field(default_factory=CookieSettings)  # browser sessions (cookies)
 
     @property
     def issuer(self) -> str:
@@ -195,6 +196,7 @@ class ServiceConfig:
             identity_backend=backend,
             cognito=cognito,
             login_throttle=LoginThrottleSettings.read(env),
+            cookies=CookieSettings.read(env),
         )
         env.raise_if_invalid("auth service")
         return config

@@ -24,6 +24,7 @@ from authorizer.verifier import ACCESS, REFRESH, TokenType, TokenVerifier
 if TYPE_CHECKING:
     from auth_service.cognito_login import CognitoLogin
     from auth_service.cognito_revoke import CognitoRefreshTokenRevoker
+    from auth_service.cookies import SessionCookies
     from auth_service.token_exchange import TokenExchange
     from auth_service.users import UserTable
     from authorizer.jwks_cache import JwksCache
@@ -149,6 +150,15 @@ def sessions(*, signing: bool, ending: bool = False) -> Sessions:
         keys=key_ring() if signing or cognito else None,
         cognito_revoker=cognito_revoker() if cognito else None,
     )
+
+
+@cache
+def session_cookies() -> SessionCookies:
+    """Browser sessions (AUTH_COOKIES): building and reading the session cookies."""
+    from auth_service.cookies import SessionCookies
+
+    cfg = config()
+    return SessionCookies(cfg.cookies, access_ttl=cfg.access_token_ttl, refresh_ttl=cfg.refresh_token_ttl)
 
 
 @cache

@@ -11,6 +11,7 @@ tokens too, and revokes its Cognito refresh token at Cognito when the session ca
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +52,11 @@ class Sessions:
     keys: KeyRing | None = None
     cognito_revoker: CognitoRefreshTokenRevoker | None = None
 
-    def start(self, sub: str, scope: str, *, cognito: CognitoLink | None = None) -> TokenPair:
+    def start(
+        self, sub: str, scope: str, *, cognito: CognitoLink | None = None, csrf_hash: str | None = None
+    ) -> TokenPair:
         self.denylist.wait_for_not_before(sub)
-        pair = self._issuer().issue(sub, scope, cognito=cognito)
+        pair = self._issuer().issue(sub, scope, cognito=cognito, csrf_hash=csrf_hash)
         log_event(
             logger,
             "session_started",
@@ -64,8 +67,21 @@ class Sessions:
         )
         return pair
 
-    def refresh(self, refresh_token: str) -> TokenPair:
+    def refresh(
+        self,
+        refresh_token: str,
+        *,
+        csrf_hash: str | None = None,
+        guard: Callable[[TokenClaims], None] | None = None,
+    ) -> TokenPair:
+        """A new pair for a refresh token, which is retired.
+
+        `guard` sees the verified claims first and may refuse by raising (the cookie flow's CSRF
+        check): the token is then left unused. `csrf_hash` binds the new pair's CSRF token.
+        """
         claims = self.refresh_verifier.verify(refresh_token)
+        if guard is not None:
+            guard(claims)
         reason = self.revocations.lookup(claims)
         if reason is not None and reason != TOKEN_ROTATED:
             raise TokenRevokedError(reason)
@@ -88,6 +104,7 @@ class Sessions:
             auth_time=auth_time if isinstance(auth_time, int) else None,
             # The Cognito login carries over, its refresh token sealed anew under the current key.
             cognito=self._cognito_link(refresh_token, claims),
+            csrf_hash=csrf_hash,
         )
         log_event(
             logger, "refreshed", sub=claims.sub, sid=claims.sid, jti=claims.jti, new_jti=pair.access_jti

@@ -17,6 +17,7 @@ import jwt
 
 from auth_service.keys import KeyRing, PrivateKey
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, seal
+from authorizer.cookies import CSRF_HASH_CLAIM
 from authorizer.verifier import ACCESS, REFRESH
 
 ACCESS_TYP, REFRESH_TYP = str(ACCESS.typ), str(REFRESH.typ)
@@ -79,8 +80,12 @@ class TokenIssuer:
         sid: str | None = None,
         auth_time: int | None = None,
         cognito: CognitoLink | None = None,
+        csrf_hash: str | None = None,
     ) -> TokenPair:
-        """A new pair; `sid` continues an existing session (refresh) or a new one starts (login)."""
+        """A new pair; `sid` continues an existing session (refresh) or a new one starts (login).
+
+        `csrf_hash` binds a cookie session's CSRF token to both tokens (authorizer.cookies).
+        """
         now = int(self._clock())
         sid = sid or str(uuid.uuid4())
         common: dict[str, Any] = {
@@ -94,6 +99,8 @@ class TokenIssuer:
         }
         if cognito is not None:
             common[COGNITO_ORIGIN_CLAIM] = cognito.origin_jti
+        if csrf_hash is not None:
+            common[CSRF_HASH_CLAIM] = csrf_hash
         access_jti, refresh_jti = str(uuid.uuid4()), str(uuid.uuid4())
         access = {**common, "aud": self.audience, "exp": now + self.access_ttl, "jti": access_jti}
         # Refresh tokens are addressed to us, not to the API, and say what they are twice:

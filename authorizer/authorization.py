@@ -2,6 +2,10 @@
 
 Data flows one way: event -> request -> verified claims -> revocation check -> scope check ->
 decision -> response.
+
+With cookie sources on (AUTH_TOKEN_SOURCES=header,cookie), a request without an Authorization
+header may present the access cookie instead; a state-changing one must then also pass the CSRF
+rules of authorizer.cookies, or is refused (403).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from typing import Any
 
 from authorizer import responses
 from authorizer.claims import TokenClaims
+from authorizer.config import CookieSettings
+from authorizer.cookies import CSRF_HEADER, SAFE_METHODS, CsrfError, check_csrf
 from authorizer.errors import AuthError
 from authorizer.events import AuthorizationRequest, EventFormat, MalformedEventError, parse_event
 from authorizer.issuers import Verifier
@@ -28,6 +34,7 @@ class Decision:
     reason: str
     claims: TokenClaims | None = None  # set once the signature verified, even if then refused
     authenticated: bool = False  # a valid, unrevoked token: a policy may name its principal
+    csrf_refused: bool = False  # a valid session cookie on a request that failed the CSRF rules
 
 
 class Authorizer:
@@ -38,19 +45,31 @@ class Authorizer:
         routes: RouteScopes,
         *,
         simple_responses: bool = True,
+        cookies: CookieSettings | None = None,
     ) -> None:
         self.verifier = verifier
         self.revocations = revocations
         self.routes = routes
         self.simple_responses = simple_responses
+        self.cookies = cookies  # set when the access cookie is a token source
 
     def decide(self, request: AuthorizationRequest) -> Decision:
-        if request.token is None:
+        token = request.token
+        from_cookie = False
+        if token is None and self.cookies is not None:
+            token = request.cookie(self.cookies.names.access)
+            from_cookie = token is not None
+        if token is None:
             return Decision(False, "no bearer token")
         try:
-            claims = self.verifier.verify(request.token)
+            claims = self.verifier.verify(token)
         except AuthError as exc:
             return Decision(False, f"{type(exc).__name__}: {exc}")
+        if from_cookie and request.method not in SAFE_METHODS:
+            try:
+                self._check_csrf(request, claims)
+            except CsrfError as exc:
+                return Decision(False, f"csrf: {exc}", claims, csrf_refused=True)
         try:
             self.revocations.check(claims)
         except AuthError as exc:
@@ -59,6 +78,17 @@ class Authorizer:
         if missing:
             return Decision(False, f"missing scope: {' '.join(sorted(missing))}", claims, True)
         return Decision(True, "ok", claims, True)
+
+    def _check_csrf(self, request: AuthorizationRequest, claims: TokenClaims) -> None:
+        assert self.cookies is not None
+        check_csrf(
+            origin=request.header_value("origin"),
+            fetch_site=request.header_value("sec-fetch-site"),
+            header_token=request.header_value(CSRF_HEADER),
+            cookie_token=request.cookie(self.cookies.names.csrf),
+            claims=claims.raw,
+            allowed_origins=self.cookies.allowed_origins,
+        )
 
     def required_scopes(self, request: AuthorizationRequest) -> frozenset[str]:
         # Rules may name the route template or a concrete path behind a greedy route: both count.
@@ -88,6 +118,9 @@ class Authorizer:
         claims = decision.claims if decision.authenticated else None
         if request.format is EventFormat.HTTP_V2 and self.simple_responses:
             return responses.simple(decision.allowed, responses.context(claims) if claims else None)
+        if decision.csrf_refused and decision.claims is not None:
+            # The caller is known, the request is refused: a deny policy (403), not a 401.
+            return responses.policy(decision.claims.sub, allow=(), deny=[f"{request.arn.prefix}/*"])
         if claims is None:
             if request.format is EventFormat.HTTP_V2:
                 return responses.policy("anonymous", allow=(), deny=[f"{request.arn.prefix}/*"])

@@ -47,6 +47,7 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
         revocations,
         config.route_scopes,
         simple_responses=config.simple_responses,
+        cookies=config.cookies if "cookie" in config.token_sources else None,
     )
 
 

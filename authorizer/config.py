@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import urlsplit
 
+from authorizer.cookies import CookieNames
 from authorizer.env import EnvReader
 from authorizer.errors import ConfigurationError
 from authorizer.issuers import TrustedIssuer, parse_trusted_issuers
@@ -64,6 +65,47 @@ class CommonSettings:
 
 
 @dataclass(frozen=True)
+class CookieSettings:
+    """Browser sessions in cookies (README: "Browser sessions (cookies)"); off by default."""
+
+    enabled: bool = False
+    same_site: str = "Strict"
+    secure_prefix: bool = True  # `__Host-` / `__Secure-` cookie names
+    # Exact origins (scheme://host[:port]) allowed to make cookie-authenticated, state-changing
+    # requests, and CORS with credentials.
+    allowed_origins: frozenset[str] = frozenset()
+
+    @property
+    def names(self) -> CookieNames:
+        return CookieNames.for_prefix(self.secure_prefix)
+
+    @classmethod
+    def read(cls, env: EnvReader) -> CookieSettings:
+        raw_enabled = env.text("AUTH_COOKIES", "off") or "off"
+        enabled = raw_enabled.lower() in ("on", "true", "1", "yes")
+        if not enabled and raw_enabled.lower() not in ("off", "false", "0", "no"):
+            env.problems.append(f"AUTH_COOKIES must be on or off, got {raw_enabled!r}")
+        raw_same_site = env.text("AUTH_COOKIE_SAMESITE", "Strict") or "Strict"
+        same_site = raw_same_site.capitalize()
+        if same_site not in ("Strict", "Lax"):
+            why = " (None would send the cookies on other sites' requests)" if same_site == "None" else ""
+            env.problems.append(f"AUTH_COOKIE_SAMESITE must be Strict or Lax{why}, got {raw_same_site!r}")
+            same_site = "Strict"
+        origins = _allowed_origins(env.text("AUTH_ALLOWED_ORIGINS") or "", env)
+        if enabled and not origins:
+            env.problems.append(
+                "AUTH_ALLOWED_ORIGINS is required when AUTH_COOKIES is on: the exact origins of the "
+                "pages that use the session, e.g. https://app.example.com"
+            )
+        return cls(
+            enabled=enabled,
+            same_site=same_site,
+            secure_prefix=env.boolean("AUTH_COOKIE_SECURE_PREFIX", True),
+            allowed_origins=frozenset(origins),
+        )
+
+
+@dataclass(frozen=True)
 class JwksCacheSettings:
     timeout_seconds: float
     cooldown_seconds: int
@@ -82,6 +124,9 @@ class AuthorizerConfig:
     # Opt-in: while DynamoDB fails, answer from a token's last known revocation state for up to
     # this long past its normal reuse (see authorizer.revocation). 0, the default, fails closed.
     revocation_grace_seconds: int = 0
+    cookies: CookieSettings = CookieSettings()
+    # Where the access token may come from: the Authorization header, and the access cookie.
+    token_sources: frozenset[str] = frozenset({"header"})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AuthorizerConfig:
@@ -115,6 +160,8 @@ class AuthorizerConfig:
             cooldown_seconds=env.integer("AUTH_JWKS_COOLDOWN_SECONDS", 60, maximum=3600),
             max_age_seconds=env.integer("AUTH_JWKS_MAX_AGE_SECONDS", 3600, minimum=60, maximum=86_400),
         )
+        cookies = CookieSettings.read(env)
+        token_sources = _token_sources(env, cookies)
         env.raise_if_invalid("authorizer")
         assert common.jwks is not None
         return cls(
@@ -126,7 +173,53 @@ class AuthorizerConfig:
             trusted_issuers=trusted,
             jwks_cache=cache,
             revocation_grace_seconds=grace_seconds,
+            cookies=cookies,
+            token_sources=token_sources,
         )
+
+
+def _token_sources(env: EnvReader, cookies: CookieSettings) -> frozenset[str]:
+    default = "header,cookie" if cookies.enabled else "header"
+    raw = env.text("AUTH_TOKEN_SOURCES", default) or default
+    sources = frozenset(s.strip().lower() for s in raw.split(",") if s.strip())
+    if sources not in ({"header"}, {"header", "cookie"}):
+        env.problems.append(f"AUTH_TOKEN_SOURCES must be header or header,cookie, got {raw!r}")
+        return frozenset({"header"})
+    if "cookie" in sources and not cookies.enabled:
+        env.problems.append("AUTH_TOKEN_SOURCES names cookie: set AUTH_COOKIES=on and AUTH_ALLOWED_ORIGINS")
+    return sources
+
+
+def _allowed_origins(raw: str, env: EnvReader) -> list[str]:
+    origins = []
+    for origin in (o.strip() for o in raw.split(",")):
+        if not origin:
+            continue
+        if origin in ("*", "null"):
+            env.problems.append(f"AUTH_ALLOWED_ORIGINS: {origin!r} is not allowed: name each origin exactly")
+            continue
+        try:
+            parts = urlsplit(origin)
+            port = parts.port
+        except ValueError:
+            env.problems.append(f"AUTH_ALLOWED_ORIGINS: {origin!r} is not a URL origin")
+            continue
+        local = parts.hostname in _LOCAL_HOSTS
+        exact = f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port is not None else "")
+        if parts.scheme != "https" and not (parts.scheme == "http" and local):
+            env.problems.append(
+                f"AUTH_ALLOWED_ORIGINS: {origin!r} must be https:// (http:// only on localhost)"
+            )
+        elif parts.username or parts.password or not parts.hostname or ":" in parts.hostname:
+            env.problems.append(f"AUTH_ALLOWED_ORIGINS: {origin!r} must be scheme://host[:port]")
+        elif origin != exact or port in ({"https": 443, "http": 80}[parts.scheme],):
+            env.problems.append(
+                f"AUTH_ALLOWED_ORIGINS: {origin!r} is not an exact origin as browsers send it "
+                "(scheme://host[:port], lowercase, no default port, no path or trailing slash)"
+            )
+        else:
+            origins.append(origin)
+    return origins
 
 
 def _check_issuer(issuer: str, env: EnvReader) -> None:

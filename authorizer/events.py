@@ -7,9 +7,11 @@ and HTTP API payload 2.0. Header lookup is case-insensitive, as HTTP requires.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from authorizer.cookies import cookie_pairs, cookie_value
 
 
 class EventFormat(Enum):
@@ -54,6 +56,20 @@ class AuthorizationRequest:
     arn: ApiArn
     # The matched route template ("ANY", "/orders/{id}"), where API Gateway names one.
     route: tuple[str, str] | None = None
+    # The REQUEST / payload 2.0 event itself, read only when a cookie may stand in for a missing
+    # Authorization header (authorizer.cookies); None for REST TOKEN events, which carry no more
+    # than their one identity source.
+    event: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def cookie(self, name: str) -> str | None:
+        """Cookie `name` of the request: payload 2.0 `cookies`, else the Cookie header."""
+        if self.event is None:
+            return None
+        pairs = cookie_pairs(self.event.get("cookies"), header(self.event.get("headers"), "cookie"))
+        return cookie_value(pairs, name)
+
+    def header_value(self, name: str) -> str | None:
+        return header(self.event.get("headers"), name) if self.event is not None else None
 
     @property
     def route_key(self) -> str:
@@ -105,6 +121,7 @@ def parse_event(event: Any) -> AuthorizationRequest:
             path,
             arn,
             (method.upper(), resource) if resource else None,
+            event,
         )
     raise MalformedEventError("unrecognised authorizer event")
 
@@ -126,7 +143,7 @@ def _http_v2(event: Mapping[str, Any]) -> AuthorizationRequest:
     if " " in route_key:  # "$default" names no method or path
         route_method, _, route_path = route_key.partition(" ")
         route = (route_method.upper(), route_path)
-    return AuthorizationRequest(EventFormat.HTTP_V2, token, method.upper(), path, arn, route)
+    return AuthorizationRequest(EventFormat.HTTP_V2, token, method.upper(), path, arn, route, event)
 
 
 def _text(value: object) -> str:

@@ -64,6 +64,8 @@ class ArtifactSpec:
     excluded: tuple[str, ...]
     # Names of [project] dependencies in pyproject.toml; their version bounds are read from there.
     requirements: tuple[str, ...]
+    # Files other than .py that belong in the zip, as paths relative to the repository root.
+    data_files: tuple[str, ...] = ()
 
     @property
     def filename(self) -> str:
@@ -82,6 +84,8 @@ ARTIFACTS = (
         packages=("authorizer", "auth_service"),
         excluded=("auth_service/local",),
         requirements=("pyjwt", "cryptography", "argon2-cffi"),
+        # The demo function serves these (auth_service/demo/assets.py).
+        data_files=tuple(f"auth_service/demo/{name}" for name in ("index.html", "app.js", "style.css")),
     ),
 )
 
@@ -184,7 +188,7 @@ def dependency_files(target: Path) -> dict[str, Path]:
 
 
 def own_files(repo_root: Path, spec: ArtifactSpec) -> dict[str, Path]:
-    """Zip entry name -> file, for our packages: their ``.py`` files minus the excluded ones."""
+    """Zip entry name -> file, for our packages: their ``.py`` and data files minus the excluded ones."""
     excluded = [PurePosixPath(item) for item in spec.excluded]
     files = {}
     for package in spec.packages:
@@ -197,7 +201,7 @@ def own_files(repo_root: Path, spec: ArtifactSpec) -> dict[str, Path]:
                 continue
             if any(relative.is_relative_to(item) for item in excluded):
                 continue
-            if relative.suffix == ".py":
+            if relative.suffix == ".py" or str(relative) in spec.data_files:
                 files[str(relative)] = path
             elif relative.name != "py.typed" and relative.suffix not in {".pyc", ".pyo"}:
                 # A data file would be silently missing at run time; make adding one deliberate.

@@ -53,6 +53,7 @@ FUNCTION_KINDS = {
     "jwks": "public-keys",
     "discovery": "public-keys",
     "me": "public-keys",
+    "demo": "static-files",
 }
 AUTHORIZER = "authorizer"
 DENYLIST_WRITERS = frozenset({"refresh", "logout", "revoke"})

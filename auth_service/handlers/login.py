@@ -3,6 +3,9 @@
 The identity backend (AUTH_IDENTITY_BACKEND) checks the password: our user table (argon2id), or
 a Cognito user pool, whose user then gets a session of ours tied to that Cognito login.
 
+With `X-Token-Delivery: cookie` (and AUTH_COOKIES=on) the pair goes out as cookies instead
+(auth_service.cookies); the Origin must then be an allowed one.
+
 Before any password is checked, `auth_service.login_throttle` admits the attempt: too many failed
 logins for the username tried, or from the client's address, are refused with 429 `slow_down`
 and `Retry-After` (the same answer for known and unknown usernames), at the cost of a DynamoDB
@@ -54,6 +57,7 @@ _throttle = LoginThrottle(
     key=throttle_key(_private_key),
 )
 _MAX_BODY_BYTES = runtime.config().max_body_bytes
+_cookies = runtime.session_cookies()
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class _Identity:
 
 
 def login(request: Request, client_ip: str | None = None) -> dict[str, Any]:
+    as_cookies = _cookies.requested(request)
     body = read_json(request)
     username = required_text(body, "username")
     password = required_text(body, "password")
@@ -82,6 +87,10 @@ def login(request: Request, client_ip: str | None = None) -> dict[str, Any]:
         # The same answer for an unknown user and a wrong password, whichever backend.
         raise unauthorized("invalid username or password", error="invalid_grant")
     attempt.succeeded()
+    if as_cookies:
+        csrf_token, csrf_hash = _cookies.new_csrf_token()
+        pair = _sessions.start(identity.sub, identity.scope, cognito=identity.cognito, csrf_hash=csrf_hash)
+        return _cookies.session_response(pair, csrf_token)
     pair = _sessions.start(identity.sub, identity.scope, cognito=identity.cognito)
     return json_response(200, pair.response_body())
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from auth_service.local.demo_page import DemoPageInFront
 from auth_service.local.dynamodb import (
     EmbeddedDynamoDB,
     dynamodb_client,
@@ -75,6 +76,9 @@ class ServeOptions:
     dynamodb_endpoint: str | None = None
     config: Path = field(default_factory=default_config_path)
     cognito: bool = False  # log in through a local Cognito user pool
+    # Browser sessions: tokens in cookies (also on with AUTH_COOKIES=on in the environment).
+    cookies: bool = False
+    allowed_origins: list[str] = field(default_factory=list)  # default: this server's own origins
 
 
 class ServeError(Exception):
@@ -102,13 +106,15 @@ def run(
 
 
 def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str], None] | None) -> int:
-    definition = load_service_definition(options.config)
+    cookies = options.cookies or os.environ.get("AUTH_COOKIES", "").strip().lower() in ("on", "true", "1")
+    # As `--param="cookies=on"` deploys it: the authorizer without identity sources (serverless.yml).
+    definition = load_service_definition(options.config, {"cookies": "on"} if cookies else None)
     document = read_users_document(options.users_file) if options.users_file else UsersDocument([])
     users = document.users
     keys = _signing_keys(options.signing_key_file)
 
     # Nothing is imported by building the gateway: functions cold-start on their first request.
-    gateway = HttpApiGateway(definition)
+    gateway = DemoPageInFront(HttpApiGateway(definition))
     try:
         server = LocalHttpServer(gateway, options.host, options.port)
     except OSError as exc:
@@ -119,6 +125,8 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
     try:
         url = f"http://{_issuer_host(options.host)}:{server.port}"
         _set_environment(url, keys)
+        if cookies:
+            _set_cookie_environment(server.port, options.allowed_origins)
         # The code root of serverless.yml is what Lambda would have on its path (/var/task).
         code_root = str(options.config.resolve().parent)
         if code_root not in sys.path:
@@ -146,6 +154,11 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
 
         server.start()
         _print_banner(url, endpoint, embedded is not None, keys.ephemeral, users, pool)
+        if cookies:
+            origins = os.environ["AUTH_ALLOWED_ORIGINS"]
+            print(f"Browser sessions (cookies) on; allowed origins: {origins}", flush=True)
+            # localhost: a secure context, where browsers keep Secure cookies sent over http.
+            print(f"  demo page: http://localhost:{server.port}/demo/", flush=True)
         if on_ready is not None:
             on_ready(url)
         # A timeout keeps the main thread responsive to signals on every platform.
@@ -230,6 +243,15 @@ def _set_environment(url: str, keys: _Keys) -> None:
     os.environ.setdefault("AWS_REGION", region)
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
     use_dummy_credentials_if_unset()
+
+
+def _set_cookie_environment(port: int, allowed_origins: list[str]) -> None:
+    os.environ["AUTH_COOKIES"] = "on"
+    if allowed_origins:
+        os.environ["AUTH_ALLOWED_ORIGINS"] = ",".join(allowed_origins)
+    else:
+        # A browser on http://localhost:<port>/demo/ sends that Origin; 127.0.0.1 is the issuer's.
+        os.environ.setdefault("AUTH_ALLOWED_ORIGINS", f"http://localhost:{port},http://127.0.0.1:{port}")
 
 
 def _print_banner(

@@ -2,9 +2,12 @@
 
 Only what the emulation needs is read, and only what is literally in the file: Serverless
 variables (`${...}`) and CloudFormation intrinsics (`!Sub`, `!Ref`, ...) cannot be resolved
-without a deploy, so values that contain them count as unresolved. Mistakes that Serverless
-itself would reject at deploy (a route naming an authorizer that does not exist, an authorizer
-naming a missing function) are reported here, with the file, before anything starts.
+without a deploy, so values that contain them count as unresolved. The exception is an
+authorizer's settings, where `${self:...}` and `${param:...}` (params.default, or the `params`
+given, as `--param` would) are followed, so switches like the `cookies` param apply locally too.
+Mistakes that Serverless itself would reject at deploy (a route naming an authorizer that does
+not exist, an authorizer naming a missing function) are reported here, with the file, before
+anything starts.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ _VARIABLE_WITH_DEFAULT = re.compile(
     r"""^\$\{[^,{}]+,\s*(?:'(?P<single>[^']*)'|"(?P<double>[^"]*)"|(?P<bare>[\w.-]+))\s*\}$"""
 )
 _SELF_REFERENCE = re.compile(r"^\$\{self:(?P<address>[\w.-]+)\}$")
+# The innermost `${...}`: no `$`, `{` or `}` inside it.
+_INNERMOST_VARIABLE = re.compile(r"\$\{(?P<source>self|param):(?P<address>[^${}\s,]+)\}")
 
 
 class ServiceDefinitionError(ValueError):
@@ -117,8 +122,8 @@ def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.No
 _TolerantLoader.add_multi_constructor("!", _construct_intrinsic)
 
 
-def load_service_definition(path: Path) -> ServiceDefinition:
-    """Read and check serverless.yml at `path`."""
+def load_service_definition(path: Path, params: Mapping[str, str] | None = None) -> ServiceDefinition:
+    """Read and check serverless.yml at `path`; `params` override params.default."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -129,12 +134,14 @@ def load_service_definition(path: Path) -> ServiceDefinition:
         raise ServiceDefinitionError(path, f"not valid YAML ({exc})") from exc
     if not isinstance(document, Mapping):
         raise ServiceDefinitionError(path, "the top level is not a mapping")
-    return parse_service_definition(document, path)
+    return parse_service_definition(document, path, params)
 
 
-def parse_service_definition(document: Mapping[str, Any], source: Path) -> ServiceDefinition:
+def parse_service_definition(
+    document: Mapping[str, Any], source: Path, params: Mapping[str, str] | None = None
+) -> ServiceDefinition:
     """Build the definition from an already-loaded serverless.yml document."""
-    parser = _Parser(document, source)
+    parser = _Parser(document, source, params)
     return parser.parse()
 
 
@@ -144,9 +151,13 @@ def is_unresolved(value: object) -> bool:
 
 
 class _Parser:
-    def __init__(self, document: Mapping[str, Any], source: Path) -> None:
+    def __init__(
+        self, document: Mapping[str, Any], source: Path, params: Mapping[str, str] | None = None
+    ) -> None:
         self._document = document
         self._source = source
+        defaults = self._lookup("params.default")
+        self._params = {**(defaults if isinstance(defaults, Mapping) else {}), **(params or {})}
 
     def _fail(self, problem: str) -> ServiceDefinitionError:
         return ServiceDefinitionError(self._source, problem)
@@ -215,7 +226,7 @@ class _Parser:
         authorizers: dict[str, AuthorizerDefinition] = {}
         for name, config in configured.items():
             where = f"provider.httpApi.authorizers.{name}"
-            config = self._mapping(config, where)
+            config = {key: self._resolved(value) for key, value in self._mapping(config, where).items()}
             kind = str(config.get("type", "jwt")).lower()
             if kind != "request":
                 raise self._fail(
@@ -363,6 +374,30 @@ class _Parser:
             if literal.strip().isdigit():
                 return int(literal)
         return default
+
+    def _resolved(self, value: Any) -> Any:
+        """`value` with its `${self:...}` and `${param:...}` variables followed, innermost first.
+
+        A variable that fills the whole string takes the referenced value as it is (a list, a
+        number); anything else unresolvable is left in place, still counting as unresolved.
+        """
+        for _ in range(10):  # the nesting depth Serverless itself would tolerate, and then some
+            if not isinstance(value, str):
+                return value
+            match = _INNERMOST_VARIABLE.search(value)
+            if match is None:
+                return value
+            address = match["address"]
+            found = self._params.get(address) if match["source"] == "param" else self._lookup(address)
+            if found is None:
+                return value
+            if match.span() == (0, len(value)):
+                value = found
+            elif isinstance(found, str | int) and not isinstance(found, bool):
+                value = value[: match.start()] + str(found) + value[match.end() :]
+            else:
+                return value
+        return value
 
     def _lookup(self, address: str) -> Any:
         node: Any = self._document

@@ -55,7 +55,12 @@ def test_own_files_are_python_sources_without_the_local_emulator() -> None:
     assert "auth_service/handlers/login.py" in names
     assert "authorizer/handler.py" in names
     assert not [name for name in names if name.startswith("auth_service/local/")]
-    assert all(name.endswith(".py") and "__pycache__" not in name for name in names)
+    data = {name for name in names if not name.endswith(".py")}
+    # Every file of the demo page, which its function serves from the zip.
+    demo = REPO_ROOT / "auth_service" / "demo"
+    assets = {f"auth_service/demo/{p.name}" for p in demo.iterdir() if p.is_file() and p.suffix != ".py"}
+    assert data == set(service.data_files) == assets
+    assert all("__pycache__" not in name for name in names)
 
 
 def test_own_files_refuse_an_unexpected_data_file(tmp_path: Path) -> None:

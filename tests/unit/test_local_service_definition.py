@@ -31,6 +31,7 @@ def test_real_serverless_yml() -> None:
         "jwks",
         "discovery",
         "me",
+        "demo",
     }
     login = definition.functions["login"]
     assert (login.module, login.attribute) == ("auth_service.handlers.login", "handler")
@@ -50,7 +51,8 @@ def test_real_serverless_yml() -> None:
     assert routes["GET /.well-known/jwks.json"].function == "jwks"
     assert routes["GET /me"] == RouteDefinition("GET", "/me", "me", "jwtAuthorizer")
     assert routes["POST /auth/token"] == RouteDefinition("POST", "/auth/token", "token", None)
-    assert len(routes) == 9
+    assert routes["GET /demo/{proxy+}"] == RouteDefinition("GET", "/demo/{proxy+}", "demo", None)
+    assert len(routes) == 11
     assert definition.authorizers["jwtAuthorizer"] == AuthorizerDefinition(
         name="jwtAuthorizer",
         function="authorizer",
