@@ -82,6 +82,9 @@ class AuthorizerConfig:
     # Opt-in: while DynamoDB fails, answer from a token's last known revocation state for up to
     # this long past its normal reuse (see authorizer.revocation). 0, the default, fails closed.
     revocation_grace_seconds: int = 0
+    # Tokens already verified by this container, reused until their `exp` (authorizer.token_cache).
+    # 0 turns the cache off.
+    verified_token_cache_size: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AuthorizerConfig:
@@ -96,6 +99,7 @@ class AuthorizerConfig:
         # Bounded: grace adds to the revocation delay during an outage, and 5 min is plenty to
         # ride out a throttling burst or a failover.
         grace_seconds = env.integer("AUTH_REVOCATION_GRACE_SECONDS", 0, maximum=300)
+        token_cache_size = env.integer("AUTH_VERIFIED_TOKEN_CACHE_SIZE", 1000, maximum=100_000)
         simple = env.boolean("AUTH_HTTP_API_SIMPLE_RESPONSES", True)
         route_scopes = RouteScopes([])
         try:
@@ -126,6 +130,7 @@ class AuthorizerConfig:
             trusted_issuers=trusted,
             jwks_cache=cache,
             revocation_grace_seconds=grace_seconds,
+            verified_token_cache_size=token_cache_size,
         )
 
 

@@ -76,8 +76,16 @@ def header(headers: object, name: str) -> str | None:
     if not isinstance(headers, Mapping):
         return None
     wanted = name.lower()
+    # Comparing lengths first spares lower() on most names: a name that lowers to an ASCII one
+    # has that one's length (only U+0130 changes length, into non-ASCII).
+    size = len(wanted) if wanted.isascii() else None
     for key, value in headers.items():
-        if isinstance(key, str) and key.lower() == wanted and isinstance(value, str):
+        if (
+            isinstance(key, str)
+            and (size is None or len(key) == size)
+            and key.lower() == wanted
+            and isinstance(value, str)
+        ):
             return value
     return None
 

@@ -14,6 +14,8 @@ from contextvars import ContextVar
 from typing import Any
 
 _request: ContextVar[dict[str, str]] = ContextVar("lambda_jwt_auth_request", default={})  # noqa: B039
+# What json.dumps(record, default=str) builds on every call, built once.
+_encode = json.JSONEncoder(default=str).encode
 
 
 @contextmanager
@@ -27,5 +29,11 @@ def bind_request(request_id: str | None, route: str | None = None) -> Iterator[N
 
 
 def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
-    record = {"event": event, **_request.get(), **{k: v for k, v in fields.items() if v is not None}}
-    logger.log(level, json.dumps(record, default=str))
+    if not logger.isEnabledFor(level):
+        return  # nothing to build: this line would be dropped
+    record: dict[str, Any] = {"event": event}
+    record.update(_request.get())
+    for name, value in fields.items():
+        if value is not None:
+            record[name] = value
+    logger.log(level, _encode(record))
