@@ -22,6 +22,10 @@ class MalformedEventError(ValueError):
     """The event is none of the formats API Gateway sends to an authorizer."""
 
 
+_PARSED_ARNS_SIZE = 256
+_PARSED_ARNS: dict[str, ApiArn] = {}
+
+
 @dataclass(frozen=True)
 class ApiArn:
     """`arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{METHOD}/{path}`."""
@@ -32,6 +36,18 @@ class ApiArn:
 
     @classmethod
     def parse(cls, arn: object) -> ApiArn:
+        # A route's ARN comes again with each of its requests: parsed once (bounded: REST API
+        # method ARNs hold the concrete path).
+        known = _PARSED_ARNS.get(arn) if isinstance(arn, str) else None
+        if known is None:
+            known = cls._parse(arn)
+            if len(_PARSED_ARNS) >= _PARSED_ARNS_SIZE:
+                _PARSED_ARNS.clear()
+            _PARSED_ARNS[str(arn)] = known
+        return known
+
+    @classmethod
+    def _parse(cls, arn: object) -> ApiArn:
         if not isinstance(arn, str) or not arn.startswith("arn:"):
             raise MalformedEventError("event has no execute-api ARN")
         # arn:partition:execute-api:region:account:api/stage/METHOD/path — the path may hold ':'.

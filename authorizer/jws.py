@@ -22,7 +22,9 @@ from authorizer.errors import MalformedTokenError
 DEFAULT_MAX_TOKEN_BYTES = 8192
 
 _TOKEN_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+# base64url to base64 for binascii; `+`, `/` and `=` are no base64url, so they become `!`, which
+# strict decoding refuses like any other stray byte.
+_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")  # by length % 4; 1 is refused before
 # The last character of a part of length 2 or 3 (mod 4) holds 4 or 2 unused bits: zero if canonical.
 _CANONICAL_LAST: tuple[frozenset[int], ...] = (
@@ -69,7 +71,10 @@ def parse_token(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> ParsedT
 
 def token_part(token: str, index: int, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> bytes:
     """One part of a compact JWS, decoded (the whole token checked for shape, nothing else)."""
-    return decode_part(_split(token, max_bytes)[1][index])
+    raw, parts = _split(token, max_bytes)
+    if raw.translate(None, _TOKEN_ALPHABET):  # the parts not decoded here are checked too
+        raise MalformedTokenError("token parts are not base64url")
+    return decode_part(parts[index])
 
 
 def _split(token: str, max_bytes: int) -> tuple[bytes, list[bytes]]:
@@ -83,18 +88,20 @@ def _split(token: str, max_bytes: int) -> tuple[bytes, list[bytes]]:
     parts = raw.split(b".")
     if len(parts) != 3:
         raise MalformedTokenError("token is not a compact JWS (three dot-separated parts)")
-    # Deleting every allowed byte leaves nothing: one pass in C instead of a regex per part.
-    if raw.translate(None, _TOKEN_ALPHABET) or not (parts[0] and parts[1] and parts[2]):
+    if not (parts[0] and parts[1] and parts[2]):
         raise MalformedTokenError("token parts are not base64url")
     return raw, parts
 
 
 def decode_part(part: bytes) -> bytes:
-    """Canonical unpadded base64url (alphabet already checked) to bytes."""
+    """Canonical unpadded base64url to bytes; any other byte (or padding) is malformed."""
     rest = len(part) & 3
     if rest == 1 or (rest and part[-1] not in _CANONICAL_LAST[rest]):
         raise MalformedTokenError("token parts are not canonical base64url")
-    return binascii.a2b_base64(part.translate(_TO_STANDARD) + _PADDING[rest])
+    try:
+        return binascii.a2b_base64(part.translate(_TO_STANDARD) + _PADDING[rest], strict_mode=True)
+    except binascii.Error:
+        raise MalformedTokenError("token parts are not base64url") from None
 
 
 def json_object(data: bytes, what: str) -> dict[str, Any]:

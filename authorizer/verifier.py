@@ -208,7 +208,9 @@ class TokenVerifier:
 
 def _numeric_date(payload: Mapping[str, Any], name: str) -> int:
     value = payload.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if value.__class__ is int:  # not a bool; and no float check: a huge int would overflow it
+        return int(value)
+    if value.__class__ is not float or not math.isfinite(value):
         raise InvalidClaimError(f"{name!r} must be a NumericDate")
     return int(value)
 
