@@ -11,7 +11,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -39,6 +38,7 @@ from authorizer.revocation import RevocationList
 from authorizer.routes import RouteScopes
 from authorizer.token_cache import VerifiedTokenCache
 from authorizer.verifier import ACCESS, TokenVerifier
+from tests.unit.test_jwks_cache import JwksServer
 
 ISSUER = "https://auth.example.test"
 OTHER_ISSUER = "https://idp.example.test"
@@ -285,40 +285,11 @@ def test_a_key_rotation_at_the_jwks_url_forgets_every_verified_token(
         cache.verify(old)
 
 
-class JwksServer:
-    """A real HTTP server publishing `document` (changeable) on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.document: dict[str, Any] = {"keys": []}
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps(outer.document).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def jwks_server() -> Iterator[JwksServer]:
-    server = JwksServer()
+    server = JwksServer()  # a real HTTP server on 127.0.0.1 (tests/unit/test_jwks_cache.py)
     yield server
-    server.close()
+    server.stop()
 
 
 def _env(ring: KeyRing, **extra: str) -> dict[str, str]:
@@ -337,7 +308,7 @@ def test_build_authorizer_forgets_verified_tokens_when_a_trusted_issuer_rotates_
     ring: KeyRing, other_ring: KeyRing, jwks_server: JwksServer
 ) -> None:
     first = load_key_ring(generate_private_key_pem("ES256"))
-    jwks_server.document = first.jwks()
+    jwks_server.publish(first)
     trusted = [
         {
             "issuer": OTHER_ISSUER,
@@ -358,7 +329,7 @@ def test_build_authorizer_forgets_verified_tokens_when_a_trusted_issuer_rotates_
     cache.verify(theirs)
     cache.verify(mine)
     assert len(cache) == 2
-    jwks_server.document = other_ring.jwks()  # rotation: the first key is withdrawn
+    jwks_server.publish(other_ring)  # rotation: the first key is withdrawn
     cache.verify(sign(other_ring, issuer=OTHER_ISSUER, typ=None, **claims))
     assert len(cache) == 1
     with pytest.raises(KidNotFoundError):
