@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from authorizer.errors import MalformedTokenError
@@ -37,6 +38,12 @@ _CANONICAL_LAST: tuple[frozenset[int], ...] = (
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
+# Headers repeat (one per key and token type): each distinct encoded header is decoded once.
+# Bounded, since the header text comes from the token; read-only, since it is shared.
+_HEADERS_SIZE = 64
+_headers: dict[bytes, Mapping[str, Any]] = {}
+
+
 class ParsedToken:
     """A compact JWS split and decoded, not verified: what the verifier checks, parsed once."""
 
@@ -45,7 +52,7 @@ class ParsedToken:
     def __init__(
         self,
         token: str,
-        header: dict[str, Any],
+        header: Mapping[str, Any],
         payload: dict[str, Any],
         signing_input: bytes,
         signature: bytes,
@@ -60,9 +67,15 @@ class ParsedToken:
 def parse_token(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> ParsedToken:
     """Split and decode `token`; `MalformedTokenError` if it is not a compact JWS we could accept."""
     raw, (head, body, signature) = _split(token, max_bytes)
+    header = _headers.get(head)
+    if header is None:
+        header = MappingProxyType(json_object(decode_part(head), "header"))
+        if len(_headers) >= _HEADERS_SIZE:
+            _headers.clear()
+        _headers[head] = header
     return ParsedToken(
         token,
-        json_object(decode_part(head), "header"),
+        header,
         json_object(decode_part(body), "payload"),
         raw[: len(head) + 1 + len(body)],
         decode_part(signature),

@@ -11,14 +11,29 @@ built once, nothing is built for a level that is off, and the record is made wit
 from __future__ import annotations
 
 import json
+import json.encoder
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any
 
 _request: ContextVar[dict[str, str]] = ContextVar("lambda_jwt_auth_request", default={})  # noqa: B039
-# What json.dumps(record, default=str) builds on every call, built once.
-_encode = json.JSONEncoder(default=str).encode
+
+
+def _json_encoder() -> Callable[[dict[str, Any]], str]:
+    """`json.dumps(record, default=str)`, its C encoder built once instead of per call.
+
+    (No circular-reference check: a record is a flat dict of identifiers.)
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the same output, built the slow way
+        return json.JSONEncoder(default=str, check_circular=False).encode
+    encode = make(None, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+    return lambda record: "".join(encode(record, 0))
+
+
+_encode = _json_encoder()
 
 
 class bind_request:  # lower case: used like the function it was, `with bind_request(...)`

@@ -47,6 +47,7 @@ __all__ = [
 
 # We issue and accept nothing else in a header; `jku`, `x5u`, `jwk`, `crit`, `b64`... are refused.
 ALLOWED_HEADER_PARAMETERS = frozenset({"alg", "kid", "typ"})
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def decode_header(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> dict[
 
 
 def _check_header_parameters(header: Mapping[str, Any]) -> None:
-    if not header.keys() <= ALLOWED_HEADER_PARAMETERS:
+    if not header.keys() <= ALLOWED_HEADER_PARAMETERS:  # (a C set comparison)
         unexpected = set(header) - ALLOWED_HEADER_PARAMETERS
         raise MalformedTokenError(f"header parameter(s) not accepted: {', '.join(sorted(unexpected))}")
 
@@ -126,6 +127,8 @@ class TokenVerifier:
         self.required_claims = ["iss", "sub", "exp", "iat", "jti", token_type.audience_claim]
         self.max_token_bytes = max_token_bytes
         self._clock = clock
+        # The header `typ` as the issuer writes it (absent for Cognito): accepted without more ado.
+        self._usual_typ: object = _ABSENT if token_type.typ is None else token_type.typ
 
     def verify(self, token: str) -> TokenClaims:
         return self.verify_parsed(parse_token(token, self.max_token_bytes))
@@ -135,8 +138,10 @@ class TokenVerifier:
         if len(parsed.token) > self.max_token_bytes:  # parsed under another issuer's limit
             raise MalformedTokenError(f"token is longer than {self.max_token_bytes} bytes")
         header = parsed.header
-        _check_header_parameters(header)
-        self._check_typ(header)
+        if not header.keys() <= ALLOWED_HEADER_PARAMETERS:
+            _check_header_parameters(header)
+        if header.get("typ", _ABSENT) != self._usual_typ:  # anything but the usual spelling
+            self._check_typ(header)
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise MalformedTokenError("token header has no kid")
@@ -152,7 +157,8 @@ class TokenVerifier:
         self._check_registered(payload)
         claims = _claims(payload)
         self._check_times(payload, claims)
-        self._check_use(payload)
+        if self.token_type.token_use is not None or "token_use" in payload:
+            self._check_use(payload)
         self._check_audience(payload)
         for check in self.claim_checks:
             check(payload)

@@ -1,23 +1,24 @@
 """Warm per-token cost of the authorizer against raw `cryptography`, side by side in one run.
 
-    python bench/verify_micro.py [--tokens 2000] [--rounds 7] [--json]
+    python bench/verify_micro.py [--tokens 1000] [--rounds 5] [--json]
 
-For each key type (RS256, ES256, EdDSA) it signs `--tokens` distinct access tokens of ours and
-times, interleaved round by round (the best round of each counts: the machine is shared):
+For each key type (RS256, ES256, EdDSA) it signs `--tokens` distinct access tokens of ours and,
+token by token (each path right after the others on the same token, so a busy shared machine
+slows them alike), times:
 
-* `raw`: `cryptography`'s verify of each token's signature, nothing else (the physical limit);
+* `raw`: `cryptography`'s verify of the token's signature, nothing else (the physical limit);
 * `verifier`: `TokenVerifier.verify`, every check of a token (parse, key, signature, claims);
 * `decide`: `Authorizer.decide` of a never-seen token: the verified-token cache misses, the
   revocation answer is cached (as on a warm container), route scopes are checked;
 * `handler`: `Authorizer.handle` of an HTTP API event, event in, response out, with the JSON log
-  line written through `logging` to a null stream. As on Lambda, each event is fresh from
-  `json.loads` (the runtime's) just before the call; that `json.loads` is timed on its own and
-  subtracted;
+  line written through `logging` to a null stream. As on Lambda, the event is fresh from
+  `json.loads` (the runtime's), which is not counted;
+* `handler, no log`: the same with the decision log line off (level WARNING), for reference;
 * `repeat decide` / `repeat handler`: the same token again (the verified-token cache answers).
 
-The authorizer is built by `build_authorizer` from the environment a deployment sets; only its
-revocation list is given an in-process DynamoDB stand-in (no endpoint is contacted, and every
-answer is cached before timing starts). Ratios are against `raw` of the same tokens.
+Each figure is the median over all tokens and rounds; ratios are against `raw`. The authorizers
+are built by `build_authorizer` from the environment a deployment sets; only their revocation
+lists get an in-process DynamoDB stand-in (nothing is contacted, every answer is cached first).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import gc
 import json
 import logging
 import os
+import statistics
 import time
 import uuid
 from collections.abc import Callable
@@ -117,25 +119,27 @@ def build(alg: str, count: int) -> dict[str, Any]:
         "AWS_REGION": "us-east-1",
         "AUTH_DYNAMODB_ENDPOINT": "http://127.0.0.1:9",  # never contacted
     }
-    authorizer: Authorizer = build_authorizer(AuthorizerConfig.from_env(env))
-    authorizer.revocations = RevocationList(NothingRevoked(), TABLE, cache_seconds=3600)  # type: ignore[arg-type]
     issuer = TokenIssuer(
         ring, issuer=ISSUER, audience=AUDIENCE, client_id="web", access_ttl=900, refresh_ttl=3600
     )
     tokens = [issuer.issue(f"user-{uuid.uuid4()}", "profile orders:read").access_token for _ in range(count)]
     verifier = TokenVerifier(ring.key_set(), issuer=ISSUER, audience=AUDIENCE, token_type=ACCESS)
+    # One authorizer per path, so that no path finds a token another one just verified.
+    authorizers = {}
+    for path in ("decide", "handler", "quiet"):
+        authorizer = build_authorizer(AuthorizerConfig.from_env(env))
+        revocations = RevocationList(NothingRevoked(), TABLE, cache_seconds=3600)  # type: ignore[arg-type]
+        for token in tokens:  # the revocation answers are cached, as on a warm container
+            revocations.check(verifier.verify(token))
+        authorizer.revocations = revocations
+        authorizers[path] = authorizer
     events = [http_event(token) for token in tokens]
-    event_texts = [json.dumps(event) for event in events]
-    requests = [parse_event(event) for event in events]
-    for token in tokens:  # the revocation answers are cached, as on a warm container
-        authorizer.revocations.check(verifier.verify(token))
     return {
-        "authorizer": authorizer,
+        "authorizers": authorizers,
         "verifier": verifier,
         "tokens": tokens,
-        "events": events,
-        "event_texts": event_texts,
-        "requests": requests,
+        "event_texts": [json.dumps(event) for event in events],
+        "requests": [parse_event(event) for event in events],
         "raw": [raw_verifier(alg, ring.current.private_key.public_key(), token) for token in tokens],
     }
 
@@ -146,88 +150,69 @@ def forget_verified_tokens(authorizer: Authorizer) -> None:
         clear()
 
 
-# CPU time of this thread, not wall time: on a shared machine the time other processes hold the
-# CPU would otherwise land in whichever pass was running. (--clock wall to compare.)
-CLOCKS = {"cpu": time.thread_time, "wall": time.perf_counter}
-clock = CLOCKS["cpu"]
-
-
-def per_call(run: Callable[[], None], count: int) -> float:
-    """Seconds per call of one pass over `count` items (`run` makes the pass)."""
-    gc.disable()
-    try:
-        start = clock()
-        run()
-        return (clock() - start) / count
-    finally:
-        gc.enable()
-
-
 def measure(alg: str, count: int, rounds: int) -> dict[str, float]:
     lab = build(alg, count)
-    authorizer, verifier = lab["authorizer"], lab["verifier"]
-    tokens, events, requests, raw = lab["tokens"], lab["events"], lab["requests"], lab["raw"]
-    event_texts, loads = lab["event_texts"], json.loads
-    decide, handle, verify = authorizer.decide, authorizer.handle, verifier.verify
-    repeat_request, repeat_event = requests[0], events[0]
-    # Sanity first: every path accepts every token.
-    forget_verified_tokens(authorizer)
-    assert all(decide(request).allowed for request in requests)
-    assert all(handle(event)["isAuthorized"] for event in events)
-
-    def raw_pass() -> None:
-        for check in raw:
-            check()
-
-    def verifier_pass() -> None:
-        for token in tokens:
-            verify(token)
-
-    def decide_pass() -> None:
-        for request in requests:
+    authorizers, verify = lab["authorizers"], lab["verifier"].verify
+    decide, handle = authorizers["decide"].decide, authorizers["handler"].handle
+    handle_quietly = authorizers["quiet"].handle
+    tokens, texts, requests, raw = lab["tokens"], lab["event_texts"], lab["requests"], lab["raw"]
+    quiet = logging.getLogger("lambda_jwt_auth")
+    loads, now = json.loads, time.perf_counter
+    samples: dict[str, list[float]] = {
+        name: [] for name in ("raw", "verifier", "decide", "handler", "handler, no log")
+    }
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for authorizer in authorizers.values():
+                forget_verified_tokens(authorizer)
+            for index in range(count):
+                token, request, text, check = tokens[index], requests[index], texts[index], raw[index]
+                event, quiet_event = loads(text), loads(text)
+                start = now()
+                check()
+                t_raw = now()
+                verify(token)
+                t_verifier = now()
+                assert decide(request).allowed
+                t_decide = now()
+                assert handle(event)["isAuthorized"]
+                t_handler = now()
+                quiet.setLevel(logging.WARNING)
+                t_quiet = now()
+                handle_quietly(quiet_event)
+                t_quiet_end = now()
+                quiet.setLevel(logging.INFO)
+                samples["raw"].append(t_raw - start)
+                samples["verifier"].append(t_verifier - t_raw)
+                samples["decide"].append(t_decide - t_verifier)
+                samples["handler"].append(t_handler - t_decide)
+                samples["handler, no log"].append(t_quiet_end - t_quiet)
+            gc.collect()
+        # The same token again, and again: the verified-token cache answers.
+        request, text = requests[0], texts[0]
+        samples["repeat decide"], samples["repeat handler"] = [], []
+        for _ in range(rounds * 200):
+            event = loads(text)
+            start = now()
             decide(request)
-
-    def handler_pass() -> None:
-        for text in event_texts:
-            handle(loads(text))
-
-    def loads_pass() -> None:
-        for text in event_texts:
-            loads(text)
-
-    def repeat_decide_pass() -> None:
-        for _ in range(count):
-            decide(repeat_request)
-
-    def repeat_handler_pass() -> None:
-        for _ in range(count):
-            handle(repeat_event)
-
-    best: dict[str, float] = {}
-    for _ in range(rounds):
-        timings = {"raw": per_call(raw_pass, count), "verifier": per_call(verifier_pass, count)}
-        forget_verified_tokens(authorizer)
-        timings["decide"] = per_call(decide_pass, count)
-        forget_verified_tokens(authorizer)
-        timings["handler"] = per_call(handler_pass, count) - per_call(loads_pass, count)
-        timings["repeat decide"] = per_call(repeat_decide_pass, count)
-        timings["repeat handler"] = per_call(repeat_handler_pass, count)
-        for name, seconds in timings.items():
-            best[name] = min(best.get(name, seconds), seconds)
-    return best
+            middle = now()
+            handle(event)
+            samples["repeat decide"].append(middle - start)
+            samples["repeat handler"].append(now() - middle)
+    finally:
+        gc.enable()
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tokens", type=int, default=2000, help="distinct tokens per key type")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds; the best counts")
+    parser.add_argument("--tokens", type=int, default=1000, help="distinct tokens per key type")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds over all tokens")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu", help="thread CPU time or wall time")
     args = parser.parse_args(argv)
-    global clock
-    clock = CLOCKS[args.clock]
     # A real handler on the decision log lines, writing to a null stream (as Lambda writes them).
     null = open(os.devnull, "w")  # noqa: SIM115 - open for the whole run
     logging.basicConfig(stream=null, level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
