@@ -27,7 +27,7 @@ class TokenClaims:
     def scopes(self) -> frozenset[str]:
         return frozenset(self.scope.split())
 
-    @property
+    @cached_property  # read by the revocation check, the context and the log of each request
     def issuer(self) -> str:
         return str(self.raw.get("iss", ""))
 
