@@ -29,13 +29,10 @@ _KEYS = {
 
 
 class Verifier(Protocol):
+    """Verifies a token. `TokenVerifier` and `ScopedVerifier` also offer `verify_parsed`, which
+    `TrustedIssuers` uses to verify on the parse it routed by."""
+
     def verify(self, token: str) -> TokenClaims: ...
-
-
-class ParsedVerifier(Verifier, Protocol):
-    """A verifier that also takes a token already parsed (`TokenVerifier`, `ScopedVerifier`)."""
-
-    def verify_parsed(self, parsed: ParsedToken) -> TokenClaims: ...
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ class JwksCache:
         self._listeners: list[Callable[[], None]] = []
 
     def on_change(self, listener: Callable[[], None]) -> None:
-        """Call `listener()` whenever a fetch replaces the key set (a refresh or a rotation)."""
+        """Call `listener()` whenever a fetch replaces a key set we had (a refresh or a rotation)."""
         self._listeners.append(listener)
 
     @property
@@ -216,8 +216,9 @@ class JwksCache:
                 logger.warning("JWKS from %s: skipped a key: %s", self._host, reason)
         self._state = _State(keys=keys, fetched_at=self._clock(), generation=state.generation + 1)
         logger.info("JWKS fetched from %s: %d key(s)", self._host, len(keys))
-        for listener in self._listeners:
-            listener()
+        if state.keys is not None:  # replaced (refreshed or rotated), not just fetched at last
+            for listener in self._listeners:
+                listener()
 
     def _retry_after_failure(self, state: _State) -> float:
         # With stale keys we can wait out the whole cooldown; with none, every token is refused,

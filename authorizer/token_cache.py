@@ -57,6 +57,8 @@ class VerifiedTokenCache:
         # token -> (time from which the verifier would refuse it, claims). Insertion order: oldest first.
         self._entries: dict[str, tuple[float, TokenClaims]] = {}
         self._bytes = 0
+        # Bumped by clear(): a token verified while the keys changed is not stored afterwards.
+        self._generation = 0
         self._lock = threading.Lock()  # writers only; a lookup is one atomic dict read
 
     def __len__(self) -> int:
@@ -73,22 +75,24 @@ class VerifiedTokenCache:
             if self._clock() < entry[0]:
                 return entry[1]
             self._forget(token)
+        generation = self._generation
         claims = self._verifier.verify(token)  # raises for a refused token: nothing is stored
-        self._store(token, claims)
+        self._store(token, claims, generation)
         return claims
 
     def clear(self) -> None:
         with self._lock:
             self._entries = {}
             self._bytes = 0
+            self._generation += 1
 
-    def _store(self, token: str, claims: TokenClaims) -> None:
+    def _store(self, token: str, claims: TokenClaims, generation: int) -> None:
         cost = _cost(token)
         if cost > self._max_bytes:
             return
         with self._lock:
-            if token in self._entries:
-                return
+            if generation != self._generation or token in self._entries:
+                return  # verified while the keys changed (possibly with a withdrawn key), or stored
             entries = self._entries
             while entries and (len(entries) >= self._max_entries or self._bytes + cost > self._max_bytes):
                 oldest = next(iter(entries))

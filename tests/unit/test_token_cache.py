@@ -198,6 +198,23 @@ def test_a_cache_without_room_is_a_configuration_mistake(ring: KeyRing) -> None:
         cached(ring, Clock(), max_entries=0)
 
 
+def test_a_token_verified_while_the_keys_change_is_not_stored(ring: KeyRing) -> None:
+    clock = Clock()
+    verifier = TokenVerifier(ring.key_set(), issuer=ISSUER, audience=AUDIENCE, token_type=ACCESS, clock=clock)
+
+    class ChangingKeys:
+        """Verifies with the old keys, while (as another thread would) the key set changes."""
+
+        def verify(self, token: str) -> TokenClaims:
+            claims = verifier.verify(token)
+            cache.clear()
+            return claims
+
+    cache = VerifiedTokenCache(ChangingKeys(), leeway=LEEWAY, clock=clock)
+    assert cache.verify(sign(ring)).sub == "alice"
+    assert len(cache) == 0
+
+
 def test_clear_forgets_everything(ring: KeyRing) -> None:
     cache, counting = cached(ring, Clock())
     token = sign(ring)
@@ -278,11 +295,15 @@ def test_a_key_rotation_at_the_jwks_url_forgets_every_verified_token(
     assert len(cache) == 1
     # The issuer rotates: the old key is withdrawn, a token of the new one prompts a refetch.
     published["keys"] = [dict(other_ring.jwks()["keys"][0])]
-    cache.verify(sign(other_ring))
+    new = sign(other_ring)
+    cache.verify(new)
     assert keys.fetch_count == 2
-    assert len(cache) == 1  # only the new token: the old one was forgotten with the old keys
+    assert len(cache) == 0  # the old token was forgotten with the old keys (and the new one,
+    # verified while the keys changed, is stored only when next seen)
     with pytest.raises(KidNotFoundError):
         cache.verify(old)
+    cache.verify(new)
+    assert len(cache) == 1
 
 
 @pytest.fixture
@@ -331,10 +352,11 @@ def test_build_authorizer_forgets_verified_tokens_when_a_trusted_issuer_rotates_
     assert len(cache) == 2
     jwks_server.publish(other_ring)  # rotation: the first key is withdrawn
     cache.verify(sign(other_ring, issuer=OTHER_ISSUER, typ=None, **claims))
-    assert len(cache) == 1
+    assert len(cache) == 0
     with pytest.raises(KidNotFoundError):
         cache.verify(theirs)
     cache.verify(mine)  # our own keys did not change; only the cache was emptied
+    assert len(cache) == 1
 
 
 # --------------------------------------------------------------------------- revocation
