@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from authorizer.claims import TokenClaims
-from authorizer.errors import ConfigurationError, MalformedTokenError
+from authorizer.errors import ConfigurationError, MalformedTokenError, TokenNotYetValidError
 from authorizer.issuers import ScopedVerifier, TrustedIssuers
 from authorizer.jws import ParsedToken, parse_token
 from authorizer.keys import KeySet, verification_key
-from authorizer.verifier import decode_header, decode_payload
+from authorizer.verifier import ACCESS, TokenVerifier, decode_header, decode_payload
 
 ISSUER = "https://auth.example.test"
 
@@ -238,3 +238,22 @@ def test_padded_jwk_members_are_read() -> None:
 def test_an_ed25519_jwk_of_the_wrong_length_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="32 bytes"):
         KeySet.from_jwks({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "o", "x": b64(bytes(31))}]})
+
+
+@pytest.mark.parametrize("name", ["exp", "iat", "nbf"])
+def test_a_date_of_hundreds_of_digits_is_an_answer_not_a_crash(name: str) -> None:
+    # It once raised OverflowError (math.isfinite of a huge int): a 500 instead of an answer.
+    now = 1_800_000_000
+    jwk, private = _ec_jwk()
+    keys = KeySet.from_jwks({"keys": [jwk]})
+    verifier = TokenVerifier(keys, issuer=ISSUER, audience="api", token_type=ACCESS, clock=lambda: now)
+    claims = {"iss": ISSUER, "aud": "api", "sub": "alice", "jti": "j", "iat": now, "exp": now + 300}
+    text = json.dumps({**claims, name: "@"}).replace('"@"', "9" * 400)
+    signing_input = f"{part({'alg': 'ES256', 'typ': 'at+jwt', 'kid': 'e'})}.{b64(text.encode())}"
+    r, s = decode_dss_signature(private.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    token = f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    if name == "exp":  # a far future, as PyJWT reads it too
+        assert verifier.verify(token).exp == int("9" * 400)
+    else:
+        with pytest.raises(TokenNotYetValidError):
+            verifier.verify(token)
