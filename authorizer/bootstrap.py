@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from authorizer import snapstart
 from authorizer.authorization import Authorizer
@@ -15,6 +16,7 @@ from authorizer.issuers import ScopedVerifier, TrustedIssuer, TrustedIssuers, Ve
 from authorizer.jwks_cache import JwksCache
 from authorizer.jwks_source import load_key_set, read_configured_file
 from authorizer.revocation import RevocationList
+from authorizer.token_cache import VerifiedTokenCache
 from authorizer.verifier import ACCESS, KeyLookup, TokenType, TokenVerifier
 
 
@@ -31,8 +33,24 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
         max_token_bytes=common.max_token_bytes,
     )
     verifiers: dict[str, Verifier] = {common.issuer: own}
+    # Whatever is derived from the keys must be forgotten when a fetched key set changes.
+    key_set_listeners: list[Callable[[], None]] = []
+
+    def key_set_changed() -> None:
+        for listener in key_set_listeners:
+            listener()
+
     for trusted in config.trusted_issuers:
-        verifiers[trusted.issuer] = trusted_verifier(trusted, config.jwks_cache, common.leeway)
+        verifiers[trusted.issuer] = trusted_verifier(
+            trusted, config.jwks_cache, common.leeway, on_key_change=key_set_changed
+        )
+    verifier: Verifier = TrustedIssuers(verifiers, max_token_bytes=common.max_token_bytes)
+    if config.verified_token_cache_size:
+        token_cache = VerifiedTokenCache(
+            verifier, leeway=common.leeway, max_entries=config.verified_token_cache_size
+        )
+        key_set_listeners.append(token_cache.clear)
+        verifier = token_cache
     dynamodb = DynamoDB.connect_to(common.region, common.dynamodb_endpoint, credentials)
     snapstart.register(dynamodb.http, credentials)
     revocations = RevocationList(
@@ -43,7 +61,7 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
         follow_up_window=denylist_follow_up_window(),
     )
     return Authorizer(
-        TrustedIssuers(verifiers, max_token_bytes=common.max_token_bytes),
+        verifier,
         revocations,
         config.route_scopes,
         simple_responses=config.simple_responses,
@@ -51,8 +69,13 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
     )
 
 
-def issuer_keys(trusted: TrustedIssuer, settings: JwksCacheSettings) -> KeyLookup:
-    """The issuer's keys: fetched from its JWKS URL (and cached), or given inline or as a file."""
+def issuer_keys(
+    trusted: TrustedIssuer, settings: JwksCacheSettings, on_change: Callable[[], None] | None = None
+) -> KeyLookup:
+    """The issuer's keys: fetched from its JWKS URL (and cached), or given inline or as a file.
+
+    `on_change` is called whenever fetched keys replace the key set (static ones never change).
+    """
     if trusted.jwks is not None:
         return JwksCache.from_document(trusted.jwks)
     if trusted.jwks_file is not None:
@@ -66,13 +89,21 @@ def issuer_keys(trusted: TrustedIssuer, settings: JwksCacheSettings) -> KeyLooku
         cooldown_seconds=settings.cooldown_seconds,
         max_age_seconds=settings.max_age_seconds,
     )
+    if on_change is not None:
+        cache.on_change(on_change)
     if trusted.preload:
         cache.preload()  # at cold start, not on the first request
     return cache
 
 
-def trusted_verifier(trusted: TrustedIssuer, settings: JwksCacheSettings, leeway: int) -> Verifier:
-    keys = issuer_keys(trusted, settings)
+def trusted_verifier(
+    trusted: TrustedIssuer,
+    settings: JwksCacheSettings,
+    leeway: int,
+    *,
+    on_key_change: Callable[[], None] | None = None,
+) -> Verifier:
+    keys = issuer_keys(trusted, settings, on_key_change)
     verifier: TokenVerifier
     if trusted.kind == "cognito":
         verifier = cognito_verifier(

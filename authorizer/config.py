@@ -127,6 +127,9 @@ class AuthorizerConfig:
     cookies: CookieSettings = CookieSettings()
     # Where the access token may come from: the Authorization header, and the access cookie.
     token_sources: frozenset[str] = frozenset({"header"})
+    # Tokens already verified by this container, reused until their `exp` (authorizer.token_cache).
+    # 0 turns the cache off.
+    verified_token_cache_size: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AuthorizerConfig:
@@ -141,6 +144,7 @@ class AuthorizerConfig:
         # Bounded: grace adds to the revocation delay during an outage, and 5 min is plenty to
         # ride out a throttling burst or a failover.
         grace_seconds = env.integer("AUTH_REVOCATION_GRACE_SECONDS", 0, maximum=300)
+        token_cache_size = env.integer("AUTH_VERIFIED_TOKEN_CACHE_SIZE", 1000, maximum=100_000)
         simple = env.boolean("AUTH_HTTP_API_SIMPLE_RESPONSES", True)
         route_scopes = RouteScopes([])
         try:
@@ -175,6 +179,7 @@ class AuthorizerConfig:
             revocation_grace_seconds=grace_seconds,
             cookies=cookies,
             token_sources=token_sources,
+            verified_token_cache_size=token_cache_size,
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, TypeGuard
 
 from authorizer.cookies import cookie_pairs, cookie_value
 
@@ -24,6 +24,10 @@ class MalformedEventError(ValueError):
     """The event is none of the formats API Gateway sends to an authorizer."""
 
 
+_PARSED_ARNS_SIZE = 256
+_PARSED_ARNS: dict[str, ApiArn] = {}
+
+
 @dataclass(frozen=True)
 class ApiArn:
     """`arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{METHOD}/{path}`."""
@@ -34,6 +38,18 @@ class ApiArn:
 
     @classmethod
     def parse(cls, arn: object) -> ApiArn:
+        # A route's ARN comes again with each of its requests: parsed once (bounded: REST API
+        # method ARNs hold the concrete path).
+        known = _PARSED_ARNS.get(arn) if isinstance(arn, str) else None
+        if known is None:
+            known = cls._parse(arn)
+            if len(_PARSED_ARNS) >= _PARSED_ARNS_SIZE:
+                _PARSED_ARNS.clear()
+            _PARSED_ARNS[str(arn)] = known
+        return known
+
+    @classmethod
+    def _parse(cls, arn: object) -> ApiArn:
         if not isinstance(arn, str) or not arn.startswith("arn:"):
             raise MalformedEventError("event has no execute-api ARN")
         # arn:partition:execute-api:region:account:api/stage/METHOD/path — the path may hold ':'.
@@ -89,17 +105,25 @@ def bearer_token(value: object) -> str | None:
 
 
 def header(headers: object, name: str) -> str | None:
-    if not isinstance(headers, Mapping):
+    if not _is_mapping(headers):
         return None
     wanted = name.lower()
+    # Comparing lengths first spares lower() on most names: a name that lowers to an ASCII one
+    # has that one's length (only U+0130 changes length, into non-ASCII).
+    size = len(wanted) if wanted.isascii() else None
     for key, value in headers.items():
-        if isinstance(key, str) and key.lower() == wanted and isinstance(value, str):
+        if (
+            isinstance(key, str)
+            and (size is None or len(key) == size)
+            and key.lower() == wanted
+            and isinstance(value, str)
+        ):
             return value
     return None
 
 
 def parse_event(event: Any) -> AuthorizationRequest:
-    if not isinstance(event, Mapping):
+    if not _is_mapping(event):
         raise MalformedEventError("event is not a JSON object")
     if event.get("version") == "2.0":
         return _http_v2(event)
@@ -134,8 +158,8 @@ def _http_v2(event: Mapping[str, Any]) -> AuthorizationRequest:
         if isinstance(sources, list) and sources:
             token = bearer_token(sources[0])
     context = event.get("requestContext")
-    http = context.get("http") if isinstance(context, Mapping) else None
-    http = http if isinstance(http, Mapping) else {}
+    http = context.get("http") if _is_mapping(context) else None
+    http = http if _is_mapping(http) else {}
     method = _text(http.get("method")) or arn.method
     path = _text(event.get("rawPath")) or _text(http.get("path")) or arn.path
     route_key = _text(event.get("routeKey"))
@@ -144,6 +168,11 @@ def _http_v2(event: Mapping[str, Any]) -> AuthorizationRequest:
         route_method, _, route_path = route_key.partition(" ")
         route = (route_method.upper(), route_path)
     return AuthorizationRequest(EventFormat.HTTP_V2, token, method.upper(), path, arn, route, event)
+
+
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    # Events are dicts (from JSON): the C check first, the slower ABC check only for others.
+    return isinstance(value, (dict, Mapping))
 
 
 def _text(value: object) -> str:

@@ -3,13 +3,14 @@
 Each issuer is configured with the exact `iss` it signs as and, apart from it, where its keys
 are (emulators and proxies serve JWKS from other hosts). A token is routed to its issuer's
 verifier by its unverified `iss`; that verifier then checks `iss` again, exactly, with the
-signature. Keys are fetched only from configured URLs, never from a URL named in a token.
+signature. The token is parsed once (`authorizer.jws`): routing and verification read the same
+decoded payload. Keys are fetched only from configured URLs, never from a URL named in a token.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -17,8 +18,8 @@ from urllib.parse import urlsplit
 from authorizer.claims import TokenClaims
 from authorizer.cognito import cognito_jwks_uri
 from authorizer.errors import ConfigurationError, IssuerMismatchError, MalformedTokenError
+from authorizer.jws import DEFAULT_MAX_TOKEN_BYTES, ParsedToken, parse_token
 from authorizer.keys import SUPPORTED_ALGORITHMS
-from authorizer.verifier import decode_payload
 
 _KINDS = ("cognito", "oidc")
 _KEYS = {
@@ -28,6 +29,9 @@ _KEYS = {
 
 
 class Verifier(Protocol):
+    """Verifies a token. `TokenVerifier` and `ScopedVerifier` also offer `verify_parsed`, which
+    `TrustedIssuers` uses to verify on the parse it routed by."""
+
     def verify(self, token: str) -> TokenClaims: ...
 
 
@@ -149,11 +153,17 @@ class ScopedVerifier:
 
     def __init__(self, verifier: Verifier, *, default_scope: str, group_scopes: Mapping[str, str]) -> None:
         self._verifier = verifier
+        self._verify_parsed = _parsed_verify(verifier)
         self._default = default_scope.split()
         self._group_scopes = {group: scope.split() for group, scope in group_scopes.items()}
 
     def verify(self, token: str) -> TokenClaims:
-        claims = self._verifier.verify(token)
+        return self._scoped(self._verifier.verify(token))
+
+    def verify_parsed(self, parsed: ParsedToken) -> TokenClaims:
+        return self._scoped(self._verify_parsed(parsed))
+
+    def _scoped(self, claims: TokenClaims) -> TokenClaims:
         scopes = [*claims.scope.split(), *self._default]
         for group in claims.groups:
             scopes += self._group_scopes.get(group, [])
@@ -163,8 +173,11 @@ class ScopedVerifier:
 class TrustedIssuers:
     """Route a token to the verifier of its issuer; an unknown issuer is refused."""
 
-    def __init__(self, verifiers: Mapping[str, Verifier], *, max_token_bytes: int = 8192) -> None:
+    def __init__(
+        self, verifiers: Mapping[str, Verifier], *, max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES
+    ) -> None:
         self._verifiers = dict(verifiers)
+        self._verify_parsed = {issuer: _parsed_verify(v) for issuer, v in self._verifiers.items()}
         self._max_token_bytes = max_token_bytes
 
     @property
@@ -172,10 +185,19 @@ class TrustedIssuers:
         return tuple(self._verifiers)
 
     def verify(self, token: str) -> TokenClaims:
-        issuer = decode_payload(token, self._max_token_bytes).get("iss")
+        parsed = parse_token(token, self._max_token_bytes)
+        issuer = parsed.payload.get("iss")
         if not isinstance(issuer, str):
             raise MalformedTokenError("token has no 'iss' claim")
-        verifier = self._verifiers.get(issuer)
-        if verifier is None:
+        verify = self._verify_parsed.get(issuer)
+        if verify is None:
             raise IssuerMismatchError("token issuer is not trusted")
-        return verifier.verify(token)
+        return verify(parsed)
+
+
+def _parsed_verify(verifier: Verifier) -> Callable[[ParsedToken], TokenClaims]:
+    """The verifier's own `verify_parsed`, or its `verify` of the token text if it has none."""
+    verify_parsed: Callable[[ParsedToken], TokenClaims] | None = getattr(verifier, "verify_parsed", None)
+    if verify_parsed is not None:
+        return verify_parsed
+    return lambda parsed: verifier.verify(parsed.token)

@@ -13,8 +13,11 @@ decide when (or where) we fetch. So:
   `TokenError`, so the request is refused (401/403) rather than failing with a 500.
 
 Fetches go only to the configured http(s) URL, never follow redirects, and are bounded in time and
-size. Only the standard library is used (no `requests`): importing this module loads nothing that
-PyJWT has not loaded already (PyJWT itself imports `urllib.request`).
+size. Only the standard library is used (no `requests`), and `urllib.request` only when a fetch
+happens: importing this module adds nothing to the authorizer's cold start.
+
+Whoever keeps something derived from the keys (the verified-token cache) registers with
+`on_change`: it is called each time a fetch replaces the key set.
 """
 
 from __future__ import annotations
@@ -29,8 +32,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from jwt.exceptions import PyJWTError
 
 from authorizer.errors import ConfigurationError, KidNotFoundError, TokenError
 from authorizer.keys import KeySet, VerificationKey, verification_key
@@ -132,6 +133,11 @@ class JwksCache:
         self._cooldown_until = -math.inf  # guarded by _lock
         self._fetch_count = 0
         self._last_skipped: list[str] = []  # guarded by _lock
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` whenever a fetch replaces a key set we had (a refresh or a rotation)."""
+        self._listeners.append(listener)
 
     @property
     def fetch_count(self) -> int:
@@ -210,6 +216,9 @@ class JwksCache:
                 logger.warning("JWKS from %s: skipped a key: %s", self._host, reason)
         self._state = _State(keys=keys, fetched_at=self._clock(), generation=state.generation + 1)
         logger.info("JWKS fetched from %s: %d key(s)", self._host, len(keys))
+        if state.keys is not None:  # replaced (refreshed or rotated), not just fetched at last
+            for listener in self._listeners:
+                listener()
 
     def _retry_after_failure(self, state: _State) -> float:
         # With stale keys we can wait out the whole cooldown; with none, every token is refused,
@@ -250,7 +259,7 @@ def lenient_key_set(jwks: Any) -> tuple[KeySet, list[str]]:
     for index, jwk in enumerate(jwks["keys"]):
         try:
             usable.append(verification_key(jwk))
-        except (ValueError, TypeError, PyJWTError) as exc:
+        except (ValueError, TypeError) as exc:
             skipped.append(f"key #{index}: {exc}")
     usable = _drop_ambiguous(usable, skipped)
     if not usable:
@@ -304,7 +313,7 @@ def _check_url(url: str) -> None:
 
 def http_get(url: str, timeout: float, *, max_bytes: int) -> bytes:
     """GET `url` without following redirects, within about `timeout` s and `max_bytes` bytes."""
-    import urllib.request  # lazily: PyJWT loads it today, but cold start must not depend on that
+    import urllib.request  # lazily: importing it costs cold start, and most containers never fetch
 
     if urlsplit(url).scheme not in _ALLOWED_SCHEMES:
         raise InvalidJwksError("only http:// and https:// URLs are fetched")

@@ -1,20 +1,26 @@
 """Trusted public keys, built once per key set: each `kid` pinned to exactly one algorithm.
 
 The algorithm a token may use is decided here, from the key's type and curve (and its `alg` if
-the JWK states one); the token header only has to agree with it.
+the JWK states one); the token header only has to agree with it. Keys are built straight from
+their JWK members with `cryptography` (no JOSE library), and each comes with its signature check
+ready to call: padding, hash and curve objects are made once per key set, never per token.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from jwt import PyJWK
-from jwt.exceptions import PyJWTError
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
 
 from authorizer.errors import ConfigurationError, KidNotFoundError
 
@@ -53,11 +59,84 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+SignatureCheck = Callable[[bytes, bytes], bool]  # (signing input, signature) -> valid?
+
+# RFC 7518 §3.4: an ES256 signature is R || S, 32 bytes each, both in [1, n-1].
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_JWK_BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+
+
 @dataclass(frozen=True)
 class VerificationKey:
     kid: str
     alg: str
     key: Any  # a `cryptography` public key object, built once
+    # The signature check for `alg` with this key, bound once (see `signature_check`).
+    verify_signature: SignatureCheck = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verify_signature", signature_check(self.alg, self.key))
+
+
+def signature_check(alg: str, key: Any) -> SignatureCheck:
+    """`check(signing_input, signature)`: True only for a valid `alg` signature by `key`."""
+    if alg == "RS256" and isinstance(key, rsa.RSAPublicKey):
+        return _rs256(key)
+    if alg == "ES256" and isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return _es256(key)
+    if alg == "EdDSA" and isinstance(key, ed25519.Ed25519PublicKey):
+        return _eddsa(key)
+    raise ValueError(f"a {type(key).__name__} cannot verify {alg}")
+
+
+def _rs256(key: rsa.RSAPublicKey) -> SignatureCheck:
+    verify, pkcs1, sha256 = key.verify, padding.PKCS1v15(), SHA256()
+    size = (key.key_size + 7) // 8
+
+    def check(data: bytes, signature: bytes) -> bool:
+        if len(signature) != size:  # RFC 8017 §8.2.2: exactly the modulus length
+            return False
+        try:
+            verify(signature, data, pkcs1, sha256)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    return check
+
+
+def _es256(key: ec.EllipticCurvePublicKey) -> SignatureCheck:
+    verify, ecdsa = key.verify, ec.ECDSA(SHA256())
+    from_bytes = int.from_bytes
+
+    def check(data: bytes, signature: bytes) -> bool:
+        if len(signature) != 64:  # raw R || S; DER or other widths are refused
+            return False
+        r, s = from_bytes(signature[:32], "big"), from_bytes(signature[32:], "big")
+        if not (0 < r < P256_ORDER and 0 < s < P256_ORDER):
+            return False
+        try:
+            verify(encode_dss_signature(r, s), data, ecdsa)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    return check
+
+
+def _eddsa(key: ed25519.Ed25519PublicKey) -> SignatureCheck:
+    verify = key.verify
+
+    def check(data: bytes, signature: bytes) -> bool:
+        if len(signature) != 64:
+            return False
+        try:
+            verify(signature, data)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    return check
 
 
 class KeySet:
@@ -92,7 +171,7 @@ class KeySet:
         for index, jwk in enumerate(jwks["keys"]):
             try:
                 keys.append(verification_key(jwk))
-            except (ValueError, TypeError, PyJWTError) as exc:
+            except (ValueError, TypeError) as exc:
                 raise ConfigurationError(f"JWKS key #{index}: {exc}") from None
         if not keys:
             raise ConfigurationError("JWKS holds no keys")
@@ -102,7 +181,7 @@ class KeySet:
 
 
 def verification_key(jwk: Any) -> VerificationKey:
-    """A public signing JWK pinned to its algorithm; ValueError, TypeError or PyJWTError if unusable."""
+    """A public signing JWK pinned to its algorithm; ValueError or TypeError if unusable."""
     if not isinstance(jwk, Mapping):
         raise ValueError("not a JSON object")
     if jwk.get("use", "sig") != "sig":
@@ -113,7 +192,42 @@ def verification_key(jwk: Any) -> VerificationKey:
     if not isinstance(kid, str) or not kid:
         raise ValueError("kid is missing")
     alg = algorithm_for_jwk(jwk)
-    key = PyJWK(dict(jwk), algorithm=alg).key
-    if alg == "RS256" and key.key_size < MIN_RSA_BITS:
-        raise ValueError(f"RSA key of {key.key_size} bits; at least {MIN_RSA_BITS} are required")
-    return VerificationKey(kid=kid, alg=alg, key=key)
+    return VerificationKey(kid=kid, alg=alg, key=public_key(jwk, alg))
+
+
+def public_key(jwk: Mapping[str, Any], alg: str) -> Any:
+    """The `cryptography` public key of a JWK whose algorithm `algorithm_for_jwk` decided."""
+    if alg == "RS256":
+        n, e = _jwk_uint(jwk, "n"), _jwk_uint(jwk, "e")
+        # RSAPublicNumbers checks the numbers (odd e >= 3, e < n, n odd...) itself.
+        key = rsa.RSAPublicNumbers(e, n).public_key()
+        if key.key_size < MIN_RSA_BITS:
+            raise ValueError(f"RSA key of {key.key_size} bits; at least {MIN_RSA_BITS} are required")
+        return key
+    if alg == "ES256":
+        x, y = _jwk_bytes(jwk, "x", 32), _jwk_bytes(jwk, "y", 32)
+        numbers = ec.EllipticCurvePublicNumbers(
+            int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()
+        )
+        return numbers.public_key()  # ValueError unless (x, y) is a point of P-256
+    return ed25519.Ed25519PublicKey.from_public_bytes(_jwk_bytes(jwk, "x", 32))
+
+
+def _jwk_bytes(jwk: Mapping[str, Any], name: str, length: int | None = None) -> bytes:
+    value = jwk.get(name)
+    if not isinstance(value, str) or not value or not _JWK_BASE64URL.fullmatch(value):
+        raise ValueError(f"{name!r} is missing or not base64url")
+    try:
+        data = base64.urlsafe_b64decode(value.rstrip("=") + "=" * (-len(value.rstrip("=")) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{name!r} is not base64url") from None
+    if length is not None and len(data) != length:
+        raise ValueError(f"{name!r} must be {length} bytes, not {len(data)}")
+    return data
+
+
+def _jwk_uint(jwk: Mapping[str, Any], name: str) -> int:
+    value = int.from_bytes(_jwk_bytes(jwk, name), "big")
+    if value <= 0:
+        raise ValueError(f"{name!r} must be a positive integer")
+    return value

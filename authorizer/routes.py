@@ -41,9 +41,14 @@ class RouteRule:
         return f"{prefix}/{method}/{path}"
 
 
+# Answers of `RouteScopes.required` kept per (method, path); bounded, since paths come from requests.
+_REQUIRED_MEMO_SIZE = 1024
+
+
 class RouteScopes:
     def __init__(self, rules: list[RouteRule]) -> None:
         self.rules = rules
+        self._required: dict[tuple[str, str], frozenset[str]] = {}
 
     @classmethod
     def from_mapping(cls, mapping: Any) -> RouteScopes:
@@ -67,6 +72,15 @@ class RouteScopes:
 
     def required(self, method: str, path: str) -> frozenset[str]:
         """Scopes every matching rule requires (all of them must be held)."""
+        key = (method, path)
+        needed = self._required.get(key)
+        if needed is None:
+            if len(self._required) >= _REQUIRED_MEMO_SIZE:
+                self._required.clear()
+            needed = self._required[key] = self._match(method, path)
+        return needed
+
+    def _match(self, method: str, path: str) -> frozenset[str]:
         needed: set[str] = set()
         for rule in self.rules:
             if rule.matches(method, path):

@@ -1,24 +1,20 @@
 """Verify a compact JWS token: shape, pinned algorithm, signature, type, issuer, audience, times.
 
-Configured once (keys, issuer, audience, token type), then only asked `verify(token)`.
+Configured once (keys, issuer, audience, token type), then only asked `verify(token)` (or
+`verify_parsed`, with a token `authorizer.jws` already parsed). Built directly on `cryptography`
+for exactly the token forms we accept; tests/unit/test_verifier_differential.py checks it
+against PyJWT and python-jose, and SECURITY.md lists where it is stricter by design.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import jwt
-from jwt import exceptions as jwt_errors
-
-from authorizer.claims import TokenClaims
+from authorizer.claims import TokenClaims, verified_claims
 from authorizer.errors import (
     AlgorithmNotAllowedError,
     AudienceMismatchError,
@@ -30,12 +26,28 @@ from authorizer.errors import (
     TokenNotYetValidError,
     TokenTypeError,
 )
+from authorizer.jws import DEFAULT_MAX_TOKEN_BYTES, ParsedToken, json_object, parse_token, token_part
 from authorizer.keys import VerificationKey
+
+__all__ = [
+    "ACCESS",
+    "ALLOWED_HEADER_PARAMETERS",
+    "DEFAULT_MAX_TOKEN_BYTES",
+    "REFRESH",
+    "ClaimCheck",
+    "KeyLookup",
+    "ParsedToken",
+    "TokenType",
+    "TokenVerifier",
+    "decode_header",
+    "decode_payload",
+    "is_unicode",
+    "normalize_typ",
+]
 
 # We issue and accept nothing else in a header; `jku`, `x5u`, `jwk`, `crit`, `b64`... are refused.
 ALLOWED_HEADER_PARAMETERS = frozenset({"alg", "kid", "typ"})
-DEFAULT_MAX_TOKEN_BYTES = 8192
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -64,40 +76,22 @@ class KeyLookup(Protocol):
     def get(self, kid: str) -> VerificationKey: ...
 
 
-def _json_part(token: str, index: int, max_bytes: int, what: str) -> dict[str, Any]:
-    """One base64url JSON object part of a compact JWS, checked for shape only."""
-    if not isinstance(token, str) or not token:
-        raise MalformedTokenError("token is empty")
-    if len(token) > max_bytes:
-        raise MalformedTokenError(f"token is longer than {max_bytes} bytes")
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise MalformedTokenError("token is not a compact JWS (three dot-separated parts)")
-    if not all(_BASE64URL.fullmatch(part) for part in parts):
-        raise MalformedTokenError("token parts are not base64url")
-    try:
-        padded = parts[index] + "=" * (-len(parts[index]) % 4)
-        # UTF-8 only (RFC 8725 §3.7): json.loads(bytes) would also guess UTF-16 and UTF-32.
-        value = json.loads(base64.urlsafe_b64decode(padded).decode("utf-8"))
-    except (binascii.Error, ValueError, RecursionError):
-        raise MalformedTokenError(f"token {what} is not base64url-encoded JSON") from None
-    if not isinstance(value, dict):
-        raise MalformedTokenError(f"token {what} is not a JSON object")
-    return value
-
-
 def decode_payload(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> dict[str, Any]:
     """The claims of a compact JWS, UNVERIFIED: only to choose which verifier to ask."""
-    return _json_part(token, 1, max_bytes, "payload")
+    return json_object(token_part(token, 1, max_bytes), "payload")
 
 
 def decode_header(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> dict[str, Any]:
     """The JOSE header of a compact JWS, checked for shape only (nothing is trusted yet)."""
-    header = _json_part(token, 0, max_bytes, "header")
-    unexpected = set(header) - ALLOWED_HEADER_PARAMETERS
-    if unexpected:
-        raise MalformedTokenError(f"header parameter(s) not accepted: {', '.join(sorted(unexpected))}")
+    header = json_object(token_part(token, 0, max_bytes), "header")
+    _check_header_parameters(header)
     return header
+
+
+def _check_header_parameters(header: Mapping[str, Any]) -> None:
+    if not header.keys() <= ALLOWED_HEADER_PARAMETERS:  # (a C set comparison)
+        unexpected = set(header) - ALLOWED_HEADER_PARAMETERS
+        raise MalformedTokenError(f"header parameter(s) not accepted: {', '.join(sorted(unexpected))}")
 
 
 def normalize_typ(typ: object) -> str:
@@ -133,27 +127,51 @@ class TokenVerifier:
         self.required_claims = ["iss", "sub", "exp", "iat", "jti", token_type.audience_claim]
         self.max_token_bytes = max_token_bytes
         self._clock = clock
+        # The header `typ` as the issuer writes it (absent for Cognito): accepted without more ado.
+        self._usual_typ: object = _ABSENT if token_type.typ is None else token_type.typ
 
     def verify(self, token: str) -> TokenClaims:
-        header = decode_header(token, self.max_token_bytes)
-        decode_payload(token, self.max_token_bytes)  # shape and UTF-8, before PyJWT's own parse
-        self._check_typ(header)
+        return self.verify_parsed(parse_token(token, self.max_token_bytes))
+
+    def verify_parsed(self, parsed: ParsedToken) -> TokenClaims:
+        """Verify a token `authorizer.jws.parse_token` split and decoded (its shape is checked)."""
+        if len(parsed.token) > self.max_token_bytes:  # parsed under another issuer's limit
+            raise MalformedTokenError(f"token is longer than {self.max_token_bytes} bytes")
+        header = parsed.header
+        if not header.keys() <= ALLOWED_HEADER_PARAMETERS:
+            _check_header_parameters(header)
+        if header.get("typ", _ABSENT) != self._usual_typ:  # anything but the usual spelling
+            self._check_typ(header)
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise MalformedTokenError("token header has no kid")
         key = self.keys.get(kid)
+        # The key pins the algorithm; the header must name that one (never chooses it).
         if header.get("alg") != key.alg:
             raise AlgorithmNotAllowedError(f"algorithm must be {key.alg} for this key")
         if self.algorithms is not None and key.alg not in self.algorithms:
             raise AlgorithmNotAllowedError(f"{key.alg} is not an allowed algorithm for this issuer")
-        payload = self._decode(token, key.key, key.alg)
+        if not key.verify_signature(parsed.signing_input, parsed.signature):
+            raise InvalidSignatureError("signature verification failed")
+        payload = parsed.payload
+        self._check_registered(payload)
         claims = _claims(payload)
         self._check_times(payload, claims)
-        self._check_use(payload)
+        if self.token_type.token_use is not None or "token_use" in payload:
+            self._check_use(payload)
         self._check_audience(payload)
         for check in self.claim_checks:
             check(payload)
         return claims
+
+    def _check_registered(self, payload: Mapping[str, Any]) -> None:
+        for name in self.required_claims:
+            if payload.get(name) is None:
+                raise InvalidClaimError(f"token lacks the {name!r} claim")
+        if payload["iss"] != self.issuer:  # exactly; a list or a number is never equal
+            raise IssuerMismatchError("token issuer is not trusted")
+        if not isinstance(payload["sub"], str) or not isinstance(payload["jti"], str):
+            raise InvalidClaimError("token 'sub' and 'jti' must be strings")
 
     def _check_typ(self, header: Mapping[str, Any]) -> None:
         expected = self.token_type.typ
@@ -174,38 +192,6 @@ class TokenVerifier:
             raise AudienceMismatchError(f"token {name} must be a string or a list of strings")
         if self.audiences.isdisjoint(named):
             raise AudienceMismatchError(f"token {name} is not accepted here")
-
-    def _decode(self, token: str, key: Any, alg: str) -> dict[str, Any]:
-        try:
-            return jwt.decode(
-                token,
-                key,
-                algorithms=[alg],
-                issuer=self.issuer,
-                # Times and audience are checked below, with our clock and our error types
-                # (and the audience may live in `client_id`).
-                options={
-                    "require": self.required_claims,
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                    "verify_aud": False,
-                },
-            )
-        except jwt_errors.InvalidSignatureError:
-            raise InvalidSignatureError("signature verification failed") from None
-        except jwt_errors.InvalidAudienceError:
-            raise AudienceMismatchError("token audience is not accepted here") from None
-        except jwt_errors.InvalidIssuerError:
-            raise IssuerMismatchError("token issuer is not trusted") from None
-        except jwt_errors.MissingRequiredClaimError as exc:
-            raise InvalidClaimError(f"token lacks the {exc.claim!r} claim") from None
-        except (jwt_errors.InvalidSubjectError, jwt_errors.InvalidJTIError):
-            raise InvalidClaimError("token 'sub' and 'jti' must be strings") from None
-        except jwt_errors.InvalidAlgorithmError:
-            raise AlgorithmNotAllowedError(f"algorithm must be {alg}") from None
-        except jwt_errors.PyJWTError:
-            raise MalformedTokenError("token could not be decoded") from None
 
     def _check_times(self, payload: Mapping[str, Any], claims: TokenClaims) -> None:
         now = self._clock()
@@ -228,7 +214,9 @@ class TokenVerifier:
 
 def _numeric_date(payload: Mapping[str, Any], name: str) -> int:
     value = payload.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if value.__class__ is int:  # not a bool; and no float check: a huge int would overflow it
+        return int(value)
+    if value.__class__ is not float or not math.isfinite(value):
         raise InvalidClaimError(f"{name!r} must be a NumericDate")
     return int(value)
 
@@ -259,7 +247,32 @@ def _required_text(payload: Mapping[str, Any], name: str) -> str:
 
 
 def _claims(payload: Mapping[str, Any]) -> TokenClaims:
-    return TokenClaims(
+    get = payload.get
+    sub, jti, iat, exp = get("sub"), get("jti"), get("iat"), get("exp")
+    scope, sid, client_id, origin_jti = get("scope"), get("sid"), get("client_id"), get("origin_jti")
+    # The usual token, checked inline: ASCII strings (valid Unicode by definition), integer dates,
+    # no groups. Anything else takes the careful path, which accepts it or says what is wrong.
+    if (
+        sub.__class__ is str
+        and jti.__class__ is str
+        and sub
+        and jti
+        and sub.isascii()
+        and jti.isascii()
+        and iat.__class__ is int
+        and exp.__class__ is int
+        and (scope is None or (scope.__class__ is str and scope.isascii()))
+        and (sid is None or (sid.__class__ is str and sid.isascii()))
+        and (client_id is None or (client_id.__class__ is str and client_id.isascii()))
+        and (origin_jti is None or (origin_jti.__class__ is str and origin_jti.isascii()))
+        and "cognito:groups" not in payload
+    ):
+        return verified_claims(sub, jti, iat, exp, scope or "", sid, client_id, origin_jti, (), payload)
+    return _checked_claims(payload)
+
+
+def _checked_claims(payload: Mapping[str, Any]) -> TokenClaims:
+    return verified_claims(
         sub=_required_text(payload, "sub"),
         jti=_required_text(payload, "jti"),
         iat=_numeric_date(payload, "iat"),

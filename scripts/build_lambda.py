@@ -5,8 +5,8 @@ Our own equivalent of serverless-python-requirements. Each artifact is our code 
 third-party dependencies installed from PyPI as wheels for Lambda's Linux (python3.12, arm64),
 whatever machine runs the build:
 
-* ``authorizer.zip``: the ``authorizer`` package, PyJWT and cryptography (with cffi). No boto3 or
-  botocore: the Lambda runtime has them.
+* ``authorizer.zip``: the ``authorizer`` package and cryptography (with cffi): it verifies tokens
+  with cryptography alone, no PyJWT. No boto3 or botocore: the Lambda runtime has them.
 * ``service.zip``: ``authorizer`` and ``auth_service`` (never ``auth_service/local``, the local
   emulator), PyJWT, cryptography and argon2-cffi.
 
@@ -77,7 +77,7 @@ ARTIFACTS = (
         name="authorizer",
         packages=("authorizer",),
         excluded=(),
-        requirements=("pyjwt", "cryptography"),
+        requirements=("cryptography",),
     ),
     ArtifactSpec(
         name="service",

@@ -16,7 +16,8 @@ wrote, its zip (the file name of its S3 key, in the build directory) must:
 * hold no tests, node_modules, package*.json, auth_service/local, bytecode, keys, boto3 or botocore;
 * stay under Lambda's size limits.
 
-And authorizer.zip must hold none of auth_service, argon2, requests, yaml or moto.
+And authorizer.zip must hold none of auth_service, argon2, requests, yaml, moto or PyJWT (jwt): it
+verifies tokens with `cryptography` alone, and issuing is the service's job.
 Prints each artifact's size and file count; exits 1 with one line per problem.
 """
 
@@ -71,7 +72,7 @@ FORBIDDEN_TOP_LEVEL = RUNTIME_PROVIDED | {"s3transfer", "tests", "bench", "examp
 # Only in authorizer.zip: what the authorizer must not carry.
 AUTHORIZER_ARTIFACT = "authorizer.zip"
 AUTHORIZER_FORBIDDEN_TOP_LEVEL = frozenset(
-    {"auth_service", "argon2", "_argon2_cffi_bindings", "requests", "yaml", "moto"}
+    {"auth_service", "argon2", "_argon2_cffi_bindings", "requests", "yaml", "moto", "jwt"}
 )
 
 # Lambda: 50 MB for a zip uploaded directly, 250 MB unzipped (functions and layers together).

@@ -898,7 +898,6 @@ def test_authorizer_never_imports_auth_service_argon2_or_the_aws_sdk(ring: KeyRi
     assert offenders == []
 
 
-@pytest.mark.xfail(strict=True, reason="PyJWT leaves the authorizer with the strict verifier (issue 6)")
 def test_authorizer_never_imports_pyjwt(ring: KeyRing) -> None:
     assert [m for m in _authorizer_modules(ring) if m.split(".")[0] == "jwt"] == []
 

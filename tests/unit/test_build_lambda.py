@@ -44,6 +44,13 @@ def test_no_artifact_bundles_what_the_lambda_runtime_or_the_local_tools_provide(
     assert by_name["authorizer"].packages == ("authorizer",)
 
 
+def test_the_authorizer_artifact_holds_only_cryptography() -> None:
+    # The authorizer verifies with `cryptography` alone; PyJWT issues tokens in the service only.
+    by_name = {spec.name: spec for spec in build_lambda.ARTIFACTS}
+    assert by_name["authorizer"].requirements == ("cryptography",)
+    assert "pyjwt" in by_name["service"].requirements
+
+
 def test_an_unknown_requirement_is_an_error() -> None:
     with pytest.raises(build_lambda.BuildError, match="not in pyproject"):
         build_lambda.select_requirements({"pyjwt": "PyJWT>=2"}, ["argon2-cffi"])

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-import jwt
+import cryptography
 
 from authorizer import verifier
 from authorizer.verifier import verify
@@ -51,7 +51,7 @@ def handler(event, context):
 
 
 VERIFIER = """\
-from jwt.exceptions import PyJWTError
+from cryptography.exceptions import InvalidSignature
 
 
 def verify(event):
@@ -70,10 +70,10 @@ def good_authorizer() -> dict[str, bytes | str]:
         "authorizer/__init__.py": "",
         "authorizer/handler.py": HANDLER,
         "authorizer/verifier.py": VERIFIER,
-        "jwt/__init__.py": "",
-        "jwt/exceptions.py": "class PyJWTError(Exception):\n    pass\n",
-        "pyjwt-2.10.1.dist-info/METADATA": metadata(
-            "PyJWT", "cryptography>=3.4; extra == 'crypto'", "typing-extensions; python_version < '3.8'"
+        "cryptography/__init__.py": "",
+        "cryptography/exceptions.py": "class InvalidSignature(Exception):\n    pass\n",
+        "cryptography-50.0.0.dist-info/METADATA": metadata(
+            "cryptography", "cffi>=2; extra == 'ssh'", "typing-extensions; python_version < '3.8'"
         ),
         "cryptography/hazmat/bindings/_rust.abi3.so": AARCH64_SO,
     }
@@ -115,10 +115,11 @@ def test_a_good_artifact_passes(tmp_path: Path) -> None:
 
 def test_a_missing_dependency_is_reported(tmp_path: Path) -> None:
     files = good_authorizer()
-    del files["jwt/__init__.py"], files["jwt/exceptions.py"]
+    for name in [name for name in files if name.startswith("cryptography/")]:
+        del files[name]
     problems = problems_of(tmp_path, files)
-    assert_problem(problems, "missing module jwt (imported by authorizer.handler)")
-    assert_problem(problems, "missing module jwt.exceptions (imported by authorizer.verifier)")
+    assert_problem(problems, "missing module cryptography (imported by authorizer.handler)")
+    assert_problem(problems, "missing module cryptography.exceptions (imported by authorizer.verifier)")
 
 
 def test_a_missing_module_of_ours_is_reported(tmp_path: Path) -> None:
@@ -148,11 +149,11 @@ def test_the_artifact_must_exist(tmp_path: Path) -> None:
     "name",
     [
         "tests/test_handler.py",
-        "jwt/tests/test_api.py",
+        "cryptography/tests/test_api.py",
         "node_modules/x/index.js",
         "package.json",
         "package-lock.json",
-        "jwt/__pycache__/api.cpython-312.pyc",
+        "cryptography/__pycache__/api.cpython-312.pyc",
         "signing-key.pem",
         "boto3/__init__.py",
         "botocore/__init__.py",
@@ -174,7 +175,7 @@ def test_auth_service_local_is_never_in_an_artifact(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "package", ["auth_service", "argon2", "_argon2_cffi_bindings", "requests", "yaml", "moto"]
+    "package", ["auth_service", "argon2", "_argon2_cffi_bindings", "requests", "yaml", "moto", "jwt"]
 )
 def test_the_authorizer_artifact_carries_no_service_code_or_dependencies(
     tmp_path: Path, package: str

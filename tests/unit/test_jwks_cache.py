@@ -664,3 +664,19 @@ def test_without_any_keys_a_failed_fetch_is_retried_sooner(ring: KeyRing, clock:
     clock.advance(NO_KEYS_RETRY_SECONDS)
     assert cache.get(ring.current.kid).kid == ring.current.kid
     assert cache.fetch_count == 2
+
+
+def test_on_change_is_called_when_fetched_keys_replace_the_ones_we_had(ring: KeyRing, other: KeyRing) -> None:
+    bodies = [jwks_body(ring), b"not json", jwks_body(other)]
+    calls: list[int] = []
+    cache = JwksCache(
+        "https://idp.example.test/jwks.json", cooldown_seconds=0, fetch=lambda url, timeout: bodies.pop(0)
+    )
+    cache.on_change(lambda: calls.append(cache.fetch_count))
+    cache.get(ring.current.kid)  # the first key set: nothing was derived from keys yet
+    assert calls == []
+    with pytest.raises(KidNotFoundError):
+        cache.get("unknown")  # a failed refetch keeps the keys: nothing changed
+    assert calls == []
+    cache.get(other.current.kid)  # a rotation replaced the key set
+    assert calls == [3]
