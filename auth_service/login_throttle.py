@@ -22,6 +22,15 @@ most `max_failures` passwords are ever tried per window. Afterwards the attempt 
 * success: the username counter is reset, the address's reservation refunded;
 * anything else (a 503, a Cognito challenge, an unexpected error): both are refunded.
 
+The two reservations are made one after the other, the address first: two round trips. Made at
+once, an attempt from a locked address would hold a reservation on the username while in flight
+(refunded, but meanwhile counted against the name's owner: their concurrent logins could be
+refused) and create an item per name tried. One `TransactWriteItems` of both is no equivalent
+either: it returns no new attributes (the count that decides the lock would take another read),
+costs twice the write capacity, and is cancelled when a concurrent transaction touches the same
+counter (logins from one busy address refused). The login overlaps its other requests with
+these instead (auth_service.handlers.login).
+
 If the table cannot be reached the throttle fails *open* for that key: the login proceeds and
 an error is logged. An outage of the counter store must not lock every user out; the password
 check itself still needs the user table (or the user pool), and Cognito has its own lockout.
@@ -29,7 +38,6 @@ check itself still needs the user table (or the user pool), and Cognito has its 
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import hashlib
 import hmac
@@ -39,15 +47,15 @@ import math
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from auth_service.config import LoginThrottleSettings, ThrottleLimit
+from auth_service.side_by_side import SideBySide
 from authorizer.log import log_event
 from authorizer.revocation import TTL_ATTRIBUTE
 
@@ -74,6 +82,7 @@ _NAMES = {
 }
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _RESERVE_ROUNDS = 3
+T = TypeVar("T")
 
 
 class LoginThrottledError(Exception):
@@ -159,13 +168,25 @@ class LoginAttempt:
 
     def succeeded(self) -> None:
         """Right credentials: the username's counter starts over, the address's failure is refunded."""
-        if self._settle():
-            self.throttle.side_by_side(
+        self.succeeded_while(lambda: None)
+
+    def succeeded_while(self, work: Callable[[], T]) -> T:
+        """`succeeded`, its writes running while `work` (issuing the tokens) runs in this thread.
+
+        The login then waits for the longer of the two, not both; the writes are done when this
+        returns, also when `work` raises.
+        """
+        writes = (
+            [
                 functools.partial(
                     self.throttle.reset if reservation.kind == "user" else self.throttle.refund, reservation
                 )
                 for reservation in self.reservations
-            )
+            ]
+            if self._settle()
+            else []
+        )
+        return self.throttle.alongside(work, writes)
 
     def abandoned(self) -> None:
         """The password was not judged (an outage, a challenge, an error): nothing counts."""
@@ -189,6 +210,7 @@ class LoginThrottle:
         *,
         key: bytes,
         clock: Callable[[], float] = time.time,
+        side_by_side: SideBySide | None = None,
     ) -> None:
         if len(key) < 16:
             raise ValueError("the username HMAC key must be at least 16 bytes")
@@ -197,24 +219,18 @@ class LoginThrottle:
         self._settings = settings
         self._key = key
         self._clock = clock
-        self._workers: ThreadPoolExecutor | None = None
+        self._side_by_side = side_by_side or SideBySide("login-throttle")
 
     def side_by_side(self, writes: Iterable[Callable[[], None]]) -> None:
         """Run independent counter writes concurrently: a login waits one round trip, not one each.
 
-        Each write handles its own failures (they fail open); the first runs in this thread, the
-        others in a small pool kept for the container, in this request's logging context.
+        Each write handles its own failures (they fail open).
         """
-        calls = list(writes)
-        pending: list[Future[None]] = []
-        for call in calls[1:]:
-            if self._workers is None:
-                self._workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="login-throttle")
-            pending.append(self._workers.submit(contextvars.copy_context().run, call))
-        for call in calls[:1]:
-            call()
-        for future in pending:
-            future.result()
+        self._side_by_side.all(writes)
+
+    def alongside(self, work: Callable[[], T], writes: Iterable[Callable[[], None]]) -> T:
+        """`work` in this thread while counter writes run concurrently; returns when all are done."""
+        return self._side_by_side.alongside(work, writes)
 
     def user_key(self, username: str) -> str:
         name = throttle_name(username).encode("utf-8", "surrogatepass")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import argon2
@@ -38,6 +38,14 @@ class User:
     username: str
     sub: str
     scope: str
+
+
+@dataclass(frozen=True)
+class StoredUser:
+    """A user's item, read but not yet authenticated."""
+
+    user: User
+    password_hash: str = field(repr=False)
 
 
 def normalize_username(username: str) -> str:
@@ -83,22 +91,38 @@ class UserTable:
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The user if the password is right; None otherwise, in about the same time."""
+        return self.check_password(self.lookup(username), password)
+
+    def lookup(self, username: str) -> StoredUser | None:
+        """The stored user of a name (None: no such user), before any password check.
+
+        Tells nothing by itself: a login may read it while its attempt is being admitted, and
+        then hands it to `check_password`. Raises `UnavailableError` when the table cannot be read.
+        """
         name = normalize_username(username)
-        item = None
-        if name and len(name) <= MAX_USERNAME and len(password) <= MAX_PASSWORD:
-            try:
-                item = self._client.get_item(TableName=self._table, Key={"username": {"S": name}}).get("Item")
-            except (BotoCoreError, ClientError) as exc:
-                raise UnavailableError(f"the user table is unavailable ({type(exc).__name__})") from None
+        if not name or len(name) > MAX_USERNAME:
+            return None
+        try:
+            item = self._client.get_item(TableName=self._table, Key={"username": {"S": name}}).get("Item")
+        except (BotoCoreError, ClientError) as exc:
+            raise UnavailableError(f"the user table is unavailable ({type(exc).__name__})") from None
         if item is None:
+            return None
+        return StoredUser(
+            User(username=name, sub=item["sub"]["S"], scope=item.get("scope", {}).get("S", "")),
+            item["password_hash"]["S"],
+        )
+
+    def check_password(self, stored: StoredUser | None, password: str) -> User | None:
+        """The user if `password` is theirs; None otherwise (no user: a dummy hash, the same cost)."""
+        if stored is None or len(password) > MAX_PASSWORD:
             self._verify(self._dummy(), password)
             return None
-        stored = item["password_hash"]["S"]
-        if not self._verify(stored, password):
+        if not self._verify(stored.password_hash, password):
             return None
-        if self._hasher.check_needs_rehash(stored):
-            self._rehash(name, password)
-        return User(username=name, sub=item["sub"]["S"], scope=item.get("scope", {}).get("S", ""))
+        if self._hasher.check_needs_rehash(stored.password_hash):
+            self._rehash(stored.user.username, password)
+        return stored.user
 
     def _verify(self, stored: str, password: str) -> bool:
         try:
