@@ -1,7 +1,13 @@
-"""Login: the argon2id check alone against the whole login handler call (moto as DynamoDB).
+"""Login: the argon2id check alone against the login handler call (moto as DynamoDB).
 
 The handler module is imported as Lambda would (configuration from the environment), a user is
 added to the user table, and both are timed alternately, one call at a time (tens of ms each).
+
+Target 5 is about what the handler adds to the hash: its wall time minus the time it waits on
+DynamoDB is judged against argon2id alone. The wait is taken at the handler's own client, as
+the union of its requests' in-flight intervals (bench/dynamodb_wait.py): requests made side by
+side count once. A local moto server answers much slower than DynamoDB does (milliseconds of
+its CPU per request, on the cores argon2 runs on), so the wall time is shown for information only.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.counting_proxy import CountingProxy
+from bench.dynamodb_wait import InFlight
 from bench.report import Row, time_row
 
 LOGIN = "login (argon2id, local moto as DynamoDB)"
@@ -91,7 +98,7 @@ def count_requests(proxy: CountingProxy, logins: int) -> list[Row]:
         ),
         time_row(
             LOGIN,
-            "DynamoDB (moto) answering them, per login (their times summed, seen at the proxy)",
+            "DynamoDB (moto) answering them, per login (their times summed at the proxy, overlaps too)",
             proxy.upstream_seconds() / logins,
             unit="ms",
         ),
@@ -120,13 +127,23 @@ def measure(dynamodb_client: Any, users_table: str, runs: int, proxy: CountingPr
     def argon2() -> None:
         DEFAULT_HASHER.verify(hashed, PASSWORD)
 
-    login()
-    argon2()
-    hash_times, login_times = [], []
-    for _ in range(runs):
-        hash_times.append(_timed(argon2))
-        login_times.append(_timed(login))
+    waits = InFlight().watch(runtime._dynamodb())  # the client of the handler's every part
+    try:
+        login()
+        argon2()
+        if waits.take().requests == 0:
+            raise RuntimeError("no DynamoDB request of the login was seen at its client")
+        hash_times, login_times, wait_times, stages = [], [], [], []
+        for _ in range(runs):
+            hash_times.append(_timed(argon2))
+            login_times.append(_timed(login))
+            wait = waits.take()
+            wait_times.append(wait.seconds)
+            stages.append(wait.stages)
+    finally:
+        waits.close()
     alone = statistics.median(hash_times)
+    rest = [total - wait for total, wait in zip(login_times, wait_times, strict=True)]
     owasp = memory >= MIN_MEMORY_KIB and time_cost >= MIN_TIME_COST and parallelism == PARALLELISM
     return [
         Row(
@@ -140,12 +157,37 @@ def measure(dynamodb_client: Any, users_table: str, runs: int, proxy: CountingPr
         time_row(LOGIN, f"argon2id verify alone (median of {runs})", alone, unit="ms"),
         time_row(
             LOGIN,
-            f"whole login handler call (median of {runs})",
-            statistics.median(login_times),
+            f"login handler minus its DynamoDB wait: the hash and everything else (median of {runs})",
+            statistics.median(rest),
             unit="ms",
-            ratio=statistics.median(login_times) / alone,
+            ratio=_median_ratio(rest, hash_times),
             reference="argon2id",
             max_ratio=TARGET_RATIO,
         ),
+        time_row(
+            LOGIN,
+            f"whole login handler call, wall time (information: moto is slow; median of {runs})",
+            statistics.median(login_times),
+            unit="ms",
+            ratio=_median_ratio(login_times, hash_times),
+            reference="argon2id",
+        ),
+        time_row(
+            LOGIN,
+            "of which waiting on DynamoDB (union of in-flight requests, at the handler's client)",
+            statistics.median(wait_times),
+            unit="ms",
+        ),
+        Row(
+            LOGIN,
+            "sequential DynamoDB stages per login (round trips waited for one after another)",
+            statistics.median(stages),
+            "stages",
+        ),
         *count_requests(proxy, 5),
     ]
+
+
+def _median_ratio(values: list[float], references: list[float]) -> float:
+    """The median of same-round ratios: a noisy moment hurts both sides of a round alike."""
+    return statistics.median(value / reference for value, reference in zip(values, references, strict=True))

@@ -18,7 +18,7 @@ class Row:
     section: str
     name: str
     value: float  # in `unit`
-    unit: str  # "µs", "ms", "MB", "MiB", "requests"
+    unit: str  # "µs", "ms", "MB", "MiB", "requests", "stages"
     ratio: float | None = None  # value / the reference's value, measured in the same run
     reference: str | None = None  # what the ratio is to
     target: str | None = None  # the target, in words ("≤ 2.00x", "≤ 10 µs")
@@ -53,6 +53,8 @@ def time_row(
 def _value(row: Row) -> str:
     if row.unit == "requests":
         return f"{row.value:g} req"
+    if row.unit == "stages":
+        return f"{row.value:g} stages"
     if row.unit in ("MB", "MiB"):
         return f"{row.value:.1f} {row.unit}"
     return f"{row.value:,.1f} {row.unit}" if row.value < 1000 else f"{row.value:,.0f} {row.unit}"
