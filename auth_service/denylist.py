@@ -46,6 +46,7 @@ class Denylist:
         max_token_lifetime: int,
         leeway: int,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
         self._table = table
@@ -53,6 +54,7 @@ class Denylist:
         self._horizon = max_token_lifetime + leeway
         self._leeway = leeway
         self._clock = clock
+        self._sleep = sleep
 
     def revoke_token(self, jti: str, exp: int, reason: str) -> None:
         self._put(jti_key(jti), exp + self._leeway, reason)
@@ -112,13 +114,16 @@ class Denylist:
             # Any failure, an answer of the wrong shape included, is "unavailable" (503), not a 500.
             raise _unavailable("read", exc) from None
 
-    def wait_for_not_before(self, sub: str, sleep: Callable[[float], None] = time.sleep) -> None:
+    def wait_for_not_before(self, sub: str, sleep: Callable[[float], None] | None = None) -> None:
         """Delay issuing (at most a second) until a fresh `iat` clears the user's "not before"."""
-        not_before = self.user_not_before(sub)
+        self.wait_until(self.user_not_before(sub), sleep)
+
+    def wait_until(self, not_before: int | None, sleep: Callable[[float], None] | None = None) -> None:
+        """Delay issuing (at most a second) until a fresh `iat` clears `not_before` (read before)."""
         if not_before is not None:
             delay = not_before - self._clock()
             if 0 < delay <= 1:
-                sleep(delay)
+                (sleep or self._sleep)(delay)
 
     def _put(
         self,

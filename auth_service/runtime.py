@@ -14,6 +14,7 @@ from auth_service.config import CognitoSettings, ServiceConfig
 from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing, load_key_ring
 from auth_service.sessions import Sessions
+from auth_service.side_by_side import SideBySide
 from auth_service.tokens import TokenIssuer
 from authorizer.errors import ConfigurationError
 from authorizer.jwks_source import read_jwks
@@ -149,6 +150,7 @@ def sessions(*, signing: bool, ending: bool = False) -> Sessions:
         introspection_scope=cfg.introspection_scope,
         keys=key_ring() if signing or cognito else None,
         cognito_revoker=cognito_revoker() if cognito else None,
+        side_by_side=SideBySide("sessions") if signing else None,
     )
 
 

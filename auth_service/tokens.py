@@ -41,6 +41,7 @@ class TokenPair:
     sid: str
     access_jti: str
     refresh_jti: str
+    issued_at: int  # the `iat` of both tokens
 
     def response_body(self) -> dict[str, Any]:
         return {
@@ -123,6 +124,7 @@ class TokenIssuer:
             sid=sid,
             access_jti=access_jti,
             refresh_jti=refresh_jti,
+            issued_at=now,
         )
 
     def _private_key(self) -> PrivateKey:

@@ -20,6 +20,7 @@ from moto import mock_aws
 from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from auth_service.sessions import RefreshTokenReuseError, Sessions
+from auth_service.side_by_side import SideBySide
 from auth_service.tables import create_tables
 from auth_service.tokens import TokenIssuer, TokenPair
 from auth_service.users import DEFAULT_HASHER, User, UserError, UserTable
@@ -44,6 +45,8 @@ def build_sessions(
     *,
     clock: Callable[[], float] = time.time,
     table: str = DENYLIST,
+    sleep: Callable[[float], None] = time.sleep,
+    side_by_side: SideBySide | None = None,
 ) -> Sessions:
     keys = ring.key_set()
     return Sessions(
@@ -54,7 +57,12 @@ def build_sessions(
             keys, issuer=ISSUER, audience=ISSUER, token_type=REFRESH, leeway=LEEWAY, clock=clock
         ),
         denylist=Denylist(
-            client, table, max_token_lifetime=max(ACCESS_TTL, REFRESH_TTL), leeway=LEEWAY, clock=clock
+            client,
+            table,
+            max_token_lifetime=max(ACCESS_TTL, REFRESH_TTL),
+            leeway=LEEWAY,
+            clock=clock,
+            sleep=sleep,
         ),
         revocations=RevocationList(client, table, cache_seconds=0, clock=clock),
         issuer=TokenIssuer(
@@ -66,6 +74,7 @@ def build_sessions(
             refresh_ttl=REFRESH_TTL,
             clock=clock,
         ),
+        side_by_side=side_by_side,
     )
 
 
@@ -460,6 +469,32 @@ def test_not_before_with_an_injected_clock(dynamodb: Any, ring: KeyRing) -> None
     sessions.denylist.wait_for_not_before("user-2", sleep=clock.sleep)
     sessions.denylist.wait_for_not_before("user-1", sleep=clock.sleep)
     assert len(clock.sleeps) == 1
+
+
+def test_start_signs_while_reading_not_before_and_signs_again_when_revoked(
+    dynamodb: Any, ring: KeyRing
+) -> None:
+    start = time.time() // 1 + 0.25
+    clock = FakeClock(start)
+    sessions = build_sessions(dynamodb, ring, clock=clock, sleep=clock.sleep, side_by_side=SideBySide())
+    not_before = sessions.denylist.revoke_user("user-1", "operator")
+
+    # Signed alongside the read, in the revoked second: signed again once the second is over.
+    after = sessions.start("user-1", "profile")
+    assert clock.sleeps == [pytest.approx(0.75)]
+    assert after.issued_at == not_before and access_claims(sessions, after).iat == not_before
+    assert revoked(sessions, after) is None
+
+    # Signed once when the first pair clears it, or nothing is revoked.
+    sessions.start("user-1", "profile")
+    sessions.start("user-2", "profile")
+    assert len(clock.sleeps) == 1
+
+
+def test_start_is_a_503_when_not_before_cannot_be_read(dynamodb: Any, ring: KeyRing) -> None:
+    sessions = build_sessions(dynamodb, ring, table="no-such-table", side_by_side=SideBySide())
+    with pytest.raises(RevocationUnavailableError):
+        sessions.start("user-1", "profile")
 
 
 def test_user_not_before_ignores_an_expired_item(dynamodb: Any, ring: KeyRing) -> None:
