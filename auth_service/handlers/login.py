@@ -19,9 +19,10 @@ Round trips to DynamoDB are most of a login's time besides the hash, so independ
    attempt is admitted, so a refused attempt still runs no argon2, and a failed read is still
    a 503 that counts nothing.
 2. The password check (no request in flight).
-3. The counters are settled while the tokens are issued: the user's "not before" read (after
-   the password check, as before: a failed login does not read it, and a known username costs
-   no more requests than an unknown one before the hash) and the signing.
+3. The counters are settled while the tokens are issued: the user's "not before" is read
+   (after the password check, as before: a failed login does not read it, and a known username
+   costs no more requests than an unknown one before the hash) while the tokens are signed
+   (`Sessions.start`).
 """
 
 from __future__ import annotations
