@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 
@@ -30,6 +31,22 @@ class TokenClaims:
     @cached_property  # read by the revocation check, the context and the log of each request
     def issuer(self) -> str:
         return str(self.raw.get("iss", ""))
+
+    @cached_property  # a cached token's claims come again: its context is built once, read-only
+    def authorizer_context(self) -> Mapping[str, str | int]:
+        """What protected handlers receive from the authorizer (`authorizer.responses.context`)."""
+        return MappingProxyType(
+            {
+                "sub": self.sub,
+                "scope": self.scope,
+                "sid": self.sid or "",
+                "jti": self.jti,
+                "client_id": self.client_id or "",
+                "exp": self.exp,
+                "iss": self.issuer,
+                "groups": " ".join(self.groups),
+            }
+        )
 
 
 def verified_claims(
