@@ -185,6 +185,8 @@ class TokenVerifier:
     def _check_audience(self, payload: Mapping[str, Any]) -> None:
         name = self.token_type.audience_claim
         value = payload.get(name)
+        if value.__class__ is str and value and value in self.audiences:  # the usual: one accepted value
+            return
         if value in (None, "", []):
             raise InvalidClaimError(f"token lacks the {name!r} claim")
         named = [value] if isinstance(value, str) else value
