@@ -84,6 +84,7 @@ def verified_claims(
 
     A frozen dataclass sets each field through `object.__setattr__`; filling `__dict__` at once
     skips that per-field cost. Every argument is required, so no default can be forgotten.
+    `issuer`, which every request reads (the revocation check's cache key), is set at once too.
     """
     claims = object.__new__(TokenClaims)
     claims.__dict__.update(
@@ -97,5 +98,6 @@ def verified_claims(
         origin_jti=origin_jti,
         groups=groups,
         raw=raw,
+        issuer=str(raw.get("iss", "")),
     )
     return claims
