@@ -11,8 +11,7 @@ rules of authorizer.cookies, or is refused (403).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from authorizer import responses
 from authorizer.claims import TokenClaims
@@ -26,10 +25,10 @@ from authorizer.revocation import RevocationList
 from authorizer.routes import RouteScopes
 
 logger = logging.getLogger("lambda_jwt_auth.authorizer")
+_MEMO_SIZE = 1024
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):  # a tuple: one is made per request, and cheaply
     allowed: bool
     reason: str
     claims: TokenClaims | None = None  # set once the signature verified, even if then refused
@@ -46,12 +45,21 @@ class Authorizer:
         *,
         simple_responses: bool = True,
         cookies: CookieSettings | None = None,
+        log_allowed: bool = False,
     ) -> None:
         self.verifier = verifier
         self.revocations = revocations
         self.routes = routes
         self.simple_responses = simple_responses
         self.cookies = cookies  # set when the access cookie is a token source
+        # Refusals are always logged; allowed requests only when asked (AUTH_LOG_ALLOWED), since
+        # API Gateway's access log records them with our context (README: "Logs").
+        self.log_allowed = log_allowed
+        # Answers that depend on configuration and request fields only, kept (bounded) since
+        # routes and scope sets repeat: (method, path, route) -> the scopes it requires, and
+        # (API prefix, scopes held) -> the routes an IAM policy denies.
+        self._required: dict[tuple[str, str, tuple[str, str] | None], frozenset[str]] = {}
+        self._denied: dict[tuple[str, frozenset[str]], tuple[str, ...]] = {}
 
     def decide(self, request: AuthorizationRequest) -> Decision:
         token = request.token
@@ -74,8 +82,9 @@ class Authorizer:
             self.revocations.check(claims)
         except AuthError as exc:
             return Decision(False, f"{type(exc).__name__}: {exc}", claims)
-        missing = self.required_scopes(request) - claims.scopes
-        if missing:
+        needed = self.required_scopes(request)
+        if needed and not needed <= claims.scopes:
+            missing = needed - claims.scopes
             return Decision(False, f"missing scope: {' '.join(sorted(missing))}", claims, True)
         return Decision(True, "ok", claims, True)
 
@@ -91,6 +100,15 @@ class Authorizer:
         )
 
     def required_scopes(self, request: AuthorizationRequest) -> frozenset[str]:
+        key = (request.method, request.path, request.route)
+        needed = self._required.get(key)
+        if needed is None:
+            if len(self._required) >= _MEMO_SIZE:  # paths come from requests
+                self._required.clear()
+            needed = self._required[key] = self._required_scopes(request)
+        return needed
+
+    def _required_scopes(self, request: AuthorizationRequest) -> frozenset[str]:
         # Rules may name the route template or a concrete path behind a greedy route: both count.
         needed = self.routes.required(request.method, request.path)
         if request.route is not None:
@@ -111,13 +129,14 @@ class Authorizer:
                 return responses.policy("anonymous", allow=(), deny=["*"])
             raise responses.Unauthorized() from None
         decision = self.decide(request)
-        _log(request, decision)
+        if not decision.allowed or self.log_allowed:
+            _log(request, decision)
         return self.render(request, decision)
 
     def render(self, request: AuthorizationRequest, decision: Decision) -> dict[str, Any]:
         claims = decision.claims if decision.authenticated else None
         if request.format is EventFormat.HTTP_V2 and self.simple_responses:
-            return responses.simple(decision.allowed, responses.context(claims) if claims else None)
+            return responses.simple(decision.allowed, claims.authorizer_context if claims else None)
         if decision.csrf_refused and decision.claims is not None:
             # The caller is known, the request is refused: a deny policy (403), not a 401.
             return responses.policy(decision.claims.sub, allow=(), deny=[f"{request.arn.prefix}/*"])
@@ -125,12 +144,18 @@ class Authorizer:
             if request.format is EventFormat.HTTP_V2:
                 return responses.policy("anonymous", allow=(), deny=[f"{request.arn.prefix}/*"])
             raise responses.Unauthorized()
+        prefix = request.arn.prefix
+        deny = self._denied.get((prefix, claims.scopes))
+        if deny is None:
+            if len(self._denied) >= _MEMO_SIZE:
+                self._denied.clear()
+            deny = self._denied[prefix, claims.scopes] = self._denied_resources(prefix, claims.scopes)
+        return responses.policy(claims.sub, allow=[f"{prefix}/*"], deny=deny, ctx=claims.authorizer_context)
+
+    def _denied_resources(self, prefix: str, scopes: frozenset[str]) -> tuple[str, ...]:
         # One policy for every route the token may use, so API Gateway's cached policy keeps
         # answering correctly on the next route instead of turning into 403s.
-        deny = [rule.arn_resource(request.arn.prefix) for rule in self.routes.forbidden(claims.scopes)]
-        return responses.policy(
-            claims.sub, allow=[f"{request.arn.prefix}/*"], deny=deny, ctx=responses.context(claims)
-        )
+        return tuple(rule.arn_resource(prefix) for rule in self.routes.forbidden(scopes))
 
 
 def _log(request: AuthorizationRequest | None, decision: Decision) -> None:

@@ -66,6 +66,7 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
         config.route_scopes,
         simple_responses=config.simple_responses,
         cookies=config.cookies if "cookie" in config.token_sources else None,
+        log_allowed=config.log_allowed,
     )
 
 

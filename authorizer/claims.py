@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
+
+_T = TypeVar("_T")
+
+
+class _computed_once(Generic[_T]):  # lower case: used like `functools.cached_property`
+    """`functools.cached_property` without its lock, which Python 3.11 takes on every first read
+    (one per attribute per token, on the authorizer's hot path). Two threads reading at once may
+    both compute the value: the same value, from frozen fields."""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> _T:
+        if instance is None:
+            # Read on the class: the descriptor itself.
+            return self  # type: ignore[return-value]
+        value = instance.__dict__[self._name] = self._compute(instance)
+        return value
 
 
 @dataclass(frozen=True)
@@ -23,13 +43,29 @@ class TokenClaims:
     groups: tuple[str, ...] = ()  # Cognito: `cognito:groups`
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @cached_property  # asked for each request; a cached token's claims answer at once
+    @_computed_once  # asked for each request; a cached token's claims answer at once
     def scopes(self) -> frozenset[str]:
         return frozenset(self.scope.split())
 
-    @cached_property  # read by the revocation check, the context and the log of each request
+    @_computed_once  # read by the revocation check, the context and the log of each request
     def issuer(self) -> str:
         return str(self.raw.get("iss", ""))
+
+    @_computed_once  # a cached token's claims come again: its context is built once, read-only
+    def authorizer_context(self) -> Mapping[str, str | int]:
+        """What protected handlers receive from the authorizer (`authorizer.responses.context`)."""
+        return MappingProxyType(
+            {
+                "sub": self.sub,
+                "scope": self.scope,
+                "sid": self.sid or "",
+                "jti": self.jti,
+                "client_id": self.client_id or "",
+                "exp": self.exp,
+                "iss": self.issuer,
+                "groups": " ".join(self.groups),
+            }
+        )
 
 
 def verified_claims(
@@ -48,6 +84,7 @@ def verified_claims(
 
     A frozen dataclass sets each field through `object.__setattr__`; filling `__dict__` at once
     skips that per-field cost. Every argument is required, so no default can be forgotten.
+    `issuer`, which every request reads (the revocation check's cache key), is set at once too.
     """
     claims = object.__new__(TokenClaims)
     claims.__dict__.update(
@@ -61,5 +98,6 @@ def verified_claims(
         origin_jti=origin_jti,
         groups=groups,
         raw=raw,
+        issuer=str(raw.get("iss", "")),
     )
     return claims

@@ -130,6 +130,9 @@ class AuthorizerConfig:
     # Tokens already verified by this container, reused until their `exp` (authorizer.token_cache).
     # 0 turns the cache off.
     verified_token_cache_size: int = 1000
+    # Log a line for every allowed request too (refusals are always logged). Off by default: API
+    # Gateway's access log already records each allowed request with the authorizer's context.
+    log_allowed: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AuthorizerConfig:
@@ -146,6 +149,7 @@ class AuthorizerConfig:
         grace_seconds = env.integer("AUTH_REVOCATION_GRACE_SECONDS", 0, maximum=300)
         token_cache_size = env.integer("AUTH_VERIFIED_TOKEN_CACHE_SIZE", 1000, maximum=100_000)
         simple = env.boolean("AUTH_HTTP_API_SIMPLE_RESPONSES", True)
+        log_allowed = env.boolean("AUTH_LOG_ALLOWED", False)
         route_scopes = RouteScopes([])
         try:
             route_scopes = RouteScopes.from_mapping(env.json("AUTH_ROUTE_SCOPES"))
@@ -180,6 +184,7 @@ class AuthorizerConfig:
             cookies=cookies,
             token_sources=token_sources,
             verified_token_cache_size=token_cache_size,
+            log_allowed=log_allowed,
         )
 
 

@@ -63,7 +63,9 @@ class ApiArn:
         return cls(prefix=f"{head}:{api_id}/{stage}", method=method.upper(), path=path)
 
 
-@dataclass(frozen=True)
+# Not frozen: built once per request on the hot path, where a frozen dataclass pays an
+# `object.__setattr__` per field; nothing changes a request after parsing.
+@dataclass(slots=True)
 class AuthorizationRequest:
     format: EventFormat
     token: str | None  # the bearer token, or None when absent or not a Bearer credential

@@ -18,16 +18,7 @@ class Unauthorized(Exception):  # API Gateway matches the message "Unauthorized"
 
 def context(claims: TokenClaims) -> dict[str, str | int]:
     """What protected handlers receive; values must be strings, numbers or booleans."""
-    return {
-        "sub": claims.sub,
-        "scope": claims.scope,
-        "sid": claims.sid or "",
-        "jti": claims.jti,
-        "client_id": claims.client_id or "",
-        "exp": claims.exp,
-        "iss": claims.issuer,
-        "groups": " ".join(claims.groups),
-    }
+    return dict(claims.authorizer_context)
 
 
 def simple(authorized: bool, ctx: Mapping[str, Any] | None = None) -> dict[str, Any]:

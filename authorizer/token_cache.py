@@ -87,19 +87,25 @@ class VerifiedTokenCache:
             self._generation += 1
 
     def _store(self, token: str, claims: TokenClaims, generation: int) -> None:
-        cost = _cost(token)
+        cost = _BYTES_PER_TOKEN_CHARACTER * len(token) + _ENTRY_OVERHEAD_BYTES  # `_cost(token)`
         if cost > self._max_bytes:
             return
         with self._lock:
-            if generation != self._generation or token in self._entries:
-                return  # verified while the keys changed (possibly with a withdrawn key), or stored
             entries = self._entries
-            while entries and (len(entries) >= self._max_entries or self._bytes + cost > self._max_bytes):
-                oldest = next(iter(entries))
-                del entries[oldest]
-                self._bytes -= _cost(oldest)
+            if generation != self._generation or token in entries:
+                return  # verified while the keys changed (possibly with a withdrawn key), or stored
+            if len(entries) >= self._max_entries or self._bytes + cost > self._max_bytes:
+                self._make_room(cost)
             entries[token] = (claims.exp + self._leeway, claims)
             self._bytes += cost
+
+    def _make_room(self, cost: int) -> None:
+        """Drop the oldest entries until one of `cost` fits (the lock is held)."""
+        entries = self._entries
+        while entries and (len(entries) >= self._max_entries or self._bytes + cost > self._max_bytes):
+            oldest = next(iter(entries))
+            del entries[oldest]
+            self._bytes -= _cost(oldest)
 
     def _forget(self, token: str) -> None:
         with self._lock:

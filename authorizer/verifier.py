@@ -125,6 +125,8 @@ class TokenVerifier:
         self.algorithms = frozenset(algorithms) if algorithms is not None else None
         self.claim_checks = tuple(claim_checks)
         self.required_claims = ["iss", "sub", "exp", "iat", "jti", token_type.audience_claim]
+        self._audience_claim = token_type.audience_claim
+        self._use_required = token_type.token_use is not None
         self.max_token_bytes = max_token_bytes
         self._clock = clock
         # The header `typ` as the issuer writes it (absent for Cognito): accepted without more ado.
@@ -154,10 +156,14 @@ class TokenVerifier:
         if not key.verify_signature(parsed.signing_input, parsed.signature):
             raise InvalidSignatureError("signature verification failed")
         payload = parsed.payload
-        self._check_registered(payload)
-        claims = _claims(payload)
+        claims = _usual_claims(payload)
+        # The usual token (`_usual_claims`) with our issuer and an audience claim has passed every
+        # check of `_check_registered` already; any other takes the checks in their order.
+        if claims is None or payload.get("iss") != self.issuer or payload.get(self._audience_claim) is None:
+            self._check_registered(payload)
+            claims = _usual_claims(payload) or _checked_claims(payload)
         self._check_times(payload, claims)
-        if self.token_type.token_use is not None or "token_use" in payload:
+        if self._use_required or "token_use" in payload:
             self._check_use(payload)
         self._check_audience(payload)
         for check in self.claim_checks:
@@ -185,6 +191,8 @@ class TokenVerifier:
     def _check_audience(self, payload: Mapping[str, Any]) -> None:
         name = self.token_type.audience_claim
         value = payload.get(name)
+        if value.__class__ is str and value and value in self.audiences:  # the usual: one accepted value
+            return
         if value in (None, "", []):
             raise InvalidClaimError(f"token lacks the {name!r} claim")
         named = [value] if isinstance(value, str) else value
@@ -246,12 +254,13 @@ def _required_text(payload: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def _claims(payload: Mapping[str, Any]) -> TokenClaims:
+def _usual_claims(payload: Mapping[str, Any]) -> TokenClaims | None:
+    """The claims of the usual token, checked inline: ASCII strings (valid Unicode by definition),
+    integer dates, no groups; None for anything else, which `_checked_claims` accepts or refuses
+    saying what is wrong."""
     get = payload.get
     sub, jti, iat, exp = get("sub"), get("jti"), get("iat"), get("exp")
     scope, sid, client_id, origin_jti = get("scope"), get("sid"), get("client_id"), get("origin_jti")
-    # The usual token, checked inline: ASCII strings (valid Unicode by definition), integer dates,
-    # no groups. Anything else takes the careful path, which accepts it or says what is wrong.
     if (
         sub.__class__ is str
         and jti.__class__ is str
@@ -268,7 +277,7 @@ def _claims(payload: Mapping[str, Any]) -> TokenClaims:
         and "cognito:groups" not in payload
     ):
         return verified_claims(sub, jti, iat, exp, scope or "", sid, client_id, origin_jti, (), payload)
-    return _checked_claims(payload)
+    return None
 
 
 def _checked_claims(payload: Mapping[str, Any]) -> TokenClaims:

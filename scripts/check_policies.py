@@ -18,6 +18,9 @@ Exits 1 and prints one line per breach, naming the resource (and the role, polic
   (``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``).
 * The denylist table has TTL on ``expires_at``; every table has point-in-time recovery and SSE.
 * Every function has its log group in the template, and every log group a RetentionInDays.
+* Every HTTP API stage writes an access log to a log group of this template, recording the
+  authorizer's ``sub``, ``jti`` and error: it is the record of allowed requests, which the
+  authorizer itself does not log by default (AUTH_LOG_ALLOWED).
 
 The rules speak of serverless.yml's function names; the template maps them to roles
 (``Role: !GetAtt XRole.Arn``) and the SSM parameters come from the functions' environment.
@@ -101,6 +104,9 @@ PSEUDO_PARAMETERS = {
 OUR_REGION = PSEUDO_PARAMETERS["${AWS::Region}"]
 OUR_ACCOUNT = PSEUDO_PARAMETERS["${AWS::AccountId}"]
 LAMBDA_LOG_GROUP_PREFIX = "/aws/lambda/"
+# What an HTTP API access log line must hold: who was let in (the authorizer's context) and why
+# a request was refused.
+ACCESS_LOG_VARIABLES = ("$context.authorizer.sub", "$context.authorizer.jti", "$context.authorizer.error")
 FUNCTION_SUFFIX = "LambdaFunction"
 
 
@@ -512,6 +518,25 @@ class Checker:
                     "so Lambda creates it without retention",
                 )
 
+    def check_access_logs(self) -> None:
+        log_groups = {logical_id for logical_id, _ in self.template.of_type("AWS::Logs::LogGroup")}
+        for logical_id, properties in self.template.of_type("AWS::ApiGatewayV2::Stage"):
+            settings = properties.get("AccessLogSettings")
+            if not isinstance(settings, Mapping):
+                self.breach(logical_id, "no AccessLogSettings: allowed requests would be recorded nowhere")
+                continue
+            destination = get_att(settings.get("DestinationArn"))
+            if destination is None or destination[0] not in log_groups:
+                self.breach(logical_id, "its access log does not go to a log group of this template")
+            log_format = settings.get("Format")
+            missing = [
+                variable
+                for variable in ACCESS_LOG_VARIABLES
+                if not isinstance(log_format, str) or variable not in log_format
+            ]
+            if missing:
+                self.breach(logical_id, f"its access log Format does not record {', '.join(missing)}")
+
     def run(self) -> list[str]:
         if not self.functions:
             self.breach("Resources", "no AWS::Lambda::Function; is this the packaged template?")
@@ -519,6 +544,7 @@ class Checker:
         self.check_roles(self.grants())
         self.check_tables()
         self.check_log_groups()
+        self.check_access_logs()
         return self.breaches
 
 

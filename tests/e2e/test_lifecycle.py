@@ -232,6 +232,9 @@ def test_logs_hold_no_secrets(service: Service) -> None:
         headers={"Authorization": f"Bearer {tokens['access_token']}"},
         timeout=10,
     )
+    # A refresh token is no access token: the authorizer logs this refusal (and allowed requests
+    # only with AUTH_LOG_ALLOWED).
+    assert service.me(tokens["refresh_token"]).status_code == 403
     time.sleep(0.5)  # let the drain thread catch up with the server's output
     log = "".join(service.output)
     assert '"event": "authorize"' in log and '"event": "logout"' in log  # the log is really captured

@@ -194,7 +194,11 @@ def admin(issuer: TokenIssuer) -> TokenPair:
 @pytest.fixture
 def make_authorizer(table_client: Any, ring: KeyRing) -> Callable[..., Authorizer]:
     def factory(
-        *, simple_responses: bool = True, routes: dict[str, list[str]] | None = None, table: str = DENYLIST
+        *,
+        simple_responses: bool = True,
+        routes: dict[str, list[str]] | None = None,
+        table: str = DENYLIST,
+        log_allowed: bool = False,
     ) -> Authorizer:
         verifier = TokenVerifier(ring.key_set(), issuer=ISSUER, audience=AUDIENCE, token_type=ACCESS)
         revocations = RevocationList(table_client, table, cache_seconds=0)
@@ -203,6 +207,7 @@ def make_authorizer(table_client: Any, ring: KeyRing) -> Callable[..., Authorize
             revocations,
             RouteScopes.from_mapping(ROUTES if routes is None else routes),
             simple_responses=simple_responses,
+            log_allowed=log_allowed,
         )
 
     return factory
@@ -559,12 +564,14 @@ def _log_records(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
 
 def test_logs_never_contain_the_token(
     caplog: pytest.LogCaptureFixture,
-    authorizer: Authorizer,
-    iam_authorizer: Authorizer,
+    make_authorizer: Callable[..., Authorizer],
     reader: TokenPair,
     denylist: Denylist,
     issuer: TokenIssuer,
 ) -> None:
+    # With AUTH_LOG_ALLOWED on, so that allowed requests write their line too.
+    authorizer = make_authorizer(log_allowed=True)
+    iam_authorizer = make_authorizer(simple_responses=False, log_allowed=True)
     caplog.set_level(logging.INFO)
     revoked = issuer.issue("erin", "orders:read")
     denylist.revoke_jti(revoked.access_jti, "logout")
@@ -607,6 +614,39 @@ def test_logs_never_contain_the_token(
         assert secret not in text
         for part in secret.split(".")[1:]:  # payload and signature (the header part is generic)
             assert part not in text
+
+
+def test_allowed_requests_are_not_logged_by_default_refusals_are(
+    caplog: pytest.LogCaptureFixture, authorizer: Authorizer, iam_authorizer: Authorizer, reader: TokenPair
+) -> None:
+    caplog.set_level(logging.INFO)
+    assert authorizer.handle(http_event(reader.access_token, "GET", "/orders", "/orders"))["isAuthorized"]
+    policy = iam_authorizer.handle(rest_token_event(reader.access_token, "GET", "/orders"))
+    assert iam_allows(policy, f"{REST_PREFIX}/GET/orders")
+    assert _log_records(caplog) == []  # API Gateway's access log records allowed requests
+    authorizer.handle(http_event(reader.access_token, "POST", "/orders", "/orders"))
+    (refusal,) = _log_records(caplog)
+    assert refusal == {
+        "event": "authorize",
+        "outcome": "deny",
+        "reason": "missing scope: orders:write",
+        "route": "POST /orders",
+        "jti": reader.access_jti,
+        "sub": "alice",
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, False), ("false", False), ("true", True), ("1", True)]
+)
+def test_auth_log_allowed_setting(ring: KeyRing, value: str | None, expected: bool) -> None:
+    env = _env(ring) if value is None else _env(ring, AUTH_LOG_ALLOWED=value)
+    assert AuthorizerConfig.from_env(env).log_allowed is expected
+
+
+def test_auth_log_allowed_must_be_a_boolean(ring: KeyRing) -> None:
+    with pytest.raises(ConfigurationError, match="AUTH_LOG_ALLOWED must be true or false"):
+        AuthorizerConfig.from_env(_env(ring, AUTH_LOG_ALLOWED="sometimes"))
 
 
 # --------------------------------------------------------------------------- configuration

@@ -55,6 +55,15 @@ LOGS = allow(
     ["logs:CreateLogStream", "logs:PutLogEvents"],
     our_arn("logs", f"log-group:/aws/lambda/{PREFIX}*:*"),
 )
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "status": "$context.status",
+        "sub": "$context.authorizer.sub",
+        "jti": "$context.authorizer.jti",
+        "authorizerError": "$context.authorizer.error",
+    }
+)
 READ_DENYLIST = allow(["dynamodb:BatchGetItem", "dynamodb:GetItem"], get_arn("DenylistTable"))
 WRITE_DENYLIST = allow(["dynamodb:GetItem", "dynamodb:PutItem"], get_arn("DenylistTable"))
 READ_JWKS = allow("ssm:GetParameter", our_arn("ssm", f"parameter{JWKS}"))
@@ -164,6 +173,18 @@ def good_template() -> Template:
             },
             "DependsOn": [f"{logical(name)}LogGroup", role_id],
         }
+    resources["HttpApiLogGroup"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {"LogGroupName": "/aws/http-api/svc-ci", "RetentionInDays": 30},
+    }
+    resources["HttpApiStage"] = {
+        "Type": "AWS::ApiGatewayV2::Stage",
+        "Properties": {
+            "ApiId": {"Ref": "HttpApi"},
+            "StageName": "$default",
+            "AccessLogSettings": {"DestinationArn": get_arn("HttpApiLogGroup"), "Format": ACCESS_LOG_FORMAT},
+        },
+    }
     # Statements above are shared constants; tests mutate their own copy.
     return copy.deepcopy({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources})
 
@@ -555,6 +576,30 @@ def test_every_function_needs_its_log_group() -> None:
         template["Resources"].pop("LoginLogGroup")
 
     assert_breach(breaches_after(mutate), "LoginLambdaFunction", "is not in the template")
+
+
+def test_the_http_api_stage_needs_an_access_log() -> None:
+    def mutate(template: Template) -> None:
+        template["Resources"]["HttpApiStage"]["Properties"].pop("AccessLogSettings")
+
+    assert_breach(breaches_after(mutate), "HttpApiStage", "no AccessLogSettings")
+
+
+def test_the_access_log_goes_to_a_log_group_of_the_template() -> None:
+    def mutate(template: Template) -> None:
+        settings = template["Resources"]["HttpApiStage"]["Properties"]["AccessLogSettings"]
+        settings["DestinationArn"] = "arn:aws:logs:us-east-1:123456789012:log-group:elsewhere"
+
+    assert_breach(breaches_after(mutate), "HttpApiStage", "not go to a log group of this template")
+
+
+@pytest.mark.parametrize("variable", ["sub", "jti", "error"])
+def test_the_access_log_records_the_authorizer_context(variable: str) -> None:
+    def mutate(template: Template) -> None:
+        settings = template["Resources"]["HttpApiStage"]["Properties"]["AccessLogSettings"]
+        settings["Format"] = settings["Format"].replace(f"$context.authorizer.{variable}", "")
+
+    assert_breach(breaches_after(mutate), "HttpApiStage", f"$context.authorizer.{variable}")
 
 
 # --- the command -----------------------------------------------------------------------------
