@@ -13,12 +13,21 @@ whatever machine runs the build:
 Versions come from pyproject.toml's ``[project] dependencies`` (this file only names them). The zips
 are deterministic: sorted entries, fixed timestamps and permissions, so the same sources and wheels
 give the same bytes. scripts/check_artifacts.py verifies what ends up inside.
+
+Bytecode: Lambda's /var/task is read-only, so Python compiles every module it imports from the zip
+at each cold start and cannot keep the result. The zips therefore carry the bytecode of every
+``.py`` file, compiled by a Python 3.12 interpreter (``$LAMBDA_PYTHON``, else ``python3.12``) as
+unchecked-hash ``.pyc`` files (PEP 552: no timestamps, so still deterministic; never checked
+against the source, which the zip cannot change). ``--bytecode none`` leaves it out; ``auto`` (the
+default) leaves it out with a warning when no Python 3.12 is found; ``require`` makes that an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,6 +46,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Lambda's Linux: the python3.12 runtime on arm64 (serverless.yml: provider.runtime/architecture).
 LAMBDA_PYTHON_VERSION = "3.12"
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
+
+# Bytecode for Lambda's interpreter: `__pycache__/<module>.cpython-312.pyc` beside each source.
+BYTECODE_TAG = "cpython-" + LAMBDA_PYTHON_VERSION.replace(".", "")
+BYTECODE_CHOICES = ("auto", "require", "none")
 
 # Zip entries get this timestamp (the earliest a zip can hold) and these permissions.
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -209,6 +222,55 @@ def own_files(repo_root: Path, spec: ArtifactSpec) -> dict[str, Path]:
     return files
 
 
+def lambda_python() -> str | None:
+    """A Python interpreter of Lambda's version on this machine (LAMBDA_PYTHON, else on PATH)."""
+    found = os.environ.get("LAMBDA_PYTHON") or shutil.which(f"python{LAMBDA_PYTHON_VERSION}")
+    if not found:
+        return None
+    probe = subprocess.run(  # noqa: S603 - our own fixed command
+        [found, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return found if probe.stdout.strip() == LAMBDA_PYTHON_VERSION else None
+
+
+def compile_bytecode(files: Mapping[str, Path], interpreter: str, scratch: Path) -> dict[str, Path]:
+    """Zip entry name -> file, for the unchecked-hash bytecode of every ``.py`` entry of ``files``.
+
+    The sources are laid out as they will be in /var/task and compiled there, so the paths the
+    bytecode records (shown in tracebacks) are the ones Lambda will have.
+    """
+    staging = scratch / "bytecode"
+    sources = {name: path for name, path in files.items() if name.endswith(".py")}
+    for name, path in sources.items():
+        copy = staging / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+    command = [
+        interpreter, "-m", "compileall", "-q", "-j", "1",
+        "--invalidation-mode", "unchecked-hash",
+        "-s", str(staging), "-p", "/var/task",
+        str(staging),
+    ]  # fmt: skip
+    # A fixed hash seed: the order of a frozenset constant must not vary from one build to the next.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise BuildError(f"compiling bytecode failed: {(result.stdout + result.stderr).strip()[:2000]}")
+    compiled = {}
+    for name in sources:
+        entry = PurePosixPath(name)
+        pyc = entry.parent / "__pycache__" / f"{entry.stem}.{BYTECODE_TAG}.pyc"
+        path = staging / pyc
+        if not path.is_file():
+            raise BuildError(f"no bytecode was written for {name}")
+        compiled[str(pyc)] = path
+    return compiled
+
+
 def write_zip(files: Mapping[str, Path], destination: Path) -> int:
     """Write a deterministic zip of ``files`` (entry name -> file); return the unzipped size."""
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -236,9 +298,11 @@ def installed_distributions(target: Path) -> tuple[str, ...]:
     return tuple(sorted(found, key=str.lower))
 
 
-def build_artifact(spec: ArtifactSpec, requirements: Mapping[str, str], out_dir: Path) -> BuiltArtifact:
+def build_artifact(
+    spec: ArtifactSpec, requirements: Mapping[str, str], out_dir: Path, interpreter: str | None = None
+) -> BuiltArtifact:
     with tempfile.TemporaryDirectory(prefix=f"build-{spec.name}-") as scratch:
-        target = Path(scratch)
+        target = Path(scratch) / "site"
         install_dependencies(select_requirements(requirements, spec.requirements), target)
         dependencies = dependency_files(target)
         ours = own_files(REPO_ROOT, spec)
@@ -246,11 +310,14 @@ def build_artifact(spec: ArtifactSpec, requirements: Mapping[str, str], out_dir:
         clashes = sorted(top_level.intersection(spec.packages))
         if clashes:
             raise BuildError(f"a dependency installs {', '.join(clashes)}, which is one of our packages")
+        files = {**dependencies, **ours}
+        if interpreter is not None:
+            files.update(compile_bytecode(files, interpreter, Path(scratch)))
         destination = out_dir / spec.filename
-        unzipped = write_zip({**dependencies, **ours}, destination)
+        unzipped = write_zip(files, destination)
         return BuiltArtifact(
             path=destination,
-            files=len(dependencies) + len(ours),
+            files=len(files),
             unzipped_bytes=unzipped,
             distributions=installed_distributions(target),
         )
@@ -263,20 +330,36 @@ def mib(size: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / ".build", help="output directory")
+    parser.add_argument(
+        "--bytecode",
+        choices=BYTECODE_CHOICES,
+        default="auto",
+        help=f"ship .pyc compiled by python{LAMBDA_PYTHON_VERSION} (default: auto, if one is found)",
+    )
     args = parser.parse_args(argv)
     out_dir: Path = args.out
     try:
+        interpreter = None if args.bytecode == "none" else lambda_python()
+        if interpreter is None and args.bytecode == "require":
+            raise BuildError(f"--bytecode require: no python{LAMBDA_PYTHON_VERSION} on PATH")
+        if interpreter is None and args.bytecode == "auto":
+            print(
+                f"build_lambda: warning: no python{LAMBDA_PYTHON_VERSION} on PATH; the zips carry no "
+                "bytecode and Lambda compiles every module at each cold start",
+                file=sys.stderr,
+            )
         requirements = project_requirements(REPO_ROOT / "pyproject.toml")
         print(
             f"Building Lambda artifacts for python{LAMBDA_PYTHON_VERSION} on {LAMBDA_PLATFORM} into {out_dir}"
         )
         for spec in ARTIFACTS:
-            built = build_artifact(spec, requirements, out_dir)
+            built = build_artifact(spec, requirements, out_dir, interpreter)
             print(
                 f"  {spec.filename}: {mib(built.size)} zipped, {mib(built.unzipped_bytes)} unzipped, "
                 f"{built.files} files, sha256 {built.sha256()[:16]}"
             )
             print(f"    dependencies: {', '.join(built.distributions)}")
+        print(f"  bytecode: {'compiled by ' + interpreter if interpreter else 'none'}")
     except BuildError as exc:
         print(f"build_lambda: {exc}", file=sys.stderr)
         return 1

@@ -63,7 +63,12 @@ ELF_MAGIC = b"\x7fELF"
 EM_AARCH64 = 183
 NATIVE_TAGS = (".cpython-312-aarch64-linux-gnu.so", ".abi3.so")
 
-# Anywhere in any artifact.
+# Bytecode scripts/build_lambda.py ships: Python 3.12's, unchecked-hash (PEP 552), beside its source.
+BYTECODE_TAG = ".cpython-312.pyc"
+BYTECODE_MAGIC = (3531).to_bytes(2, "little") + b"\r\n"  # importlib's MAGIC_NUMBER in Python 3.12
+BYTECODE_UNCHECKED_HASH = 0b01  # the pyc flags: hash-based, source never checked
+
+# Anywhere in any artifact (bytecode only as `bytecode_problems` allows).
 FORBIDDEN_DIRS = frozenset({"tests", "test", "node_modules", "__pycache__", ".serverless", ".build"})
 FORBIDDEN_NAMES = frozenset({"package.json", "package-lock.json", "serverless.yml", ".env"})
 FORBIDDEN_SUFFIXES = frozenset({".pyc", ".pyo", ".pem", ".key"})
@@ -320,6 +325,8 @@ def content_problems(artifact: Artifact) -> list[str]:
                 problems.append(f"{artifact.path.name}: must not contain {top}")
                 reported_top.add(top)
             continue
+        if is_bytecode_entry(path):
+            continue  # bytecode_problems checks these
         if (
             any(part in FORBIDDEN_DIRS for part in path.parts[:-1])
             or path.name in FORBIDDEN_NAMES
@@ -327,6 +334,32 @@ def content_problems(artifact: Artifact) -> list[str]:
             or name.startswith(FORBIDDEN_PREFIXES)
         ):
             problems.append(f"{artifact.path.name}: must not contain {name}")
+    return problems
+
+
+def is_bytecode_entry(path: PurePosixPath) -> bool:
+    """`pkg/__pycache__/mod.cpython-312.pyc`: where Lambda's Python looks for a module's bytecode."""
+    return path.name.endswith(BYTECODE_TAG) and len(path.parts) >= 2 and path.parts[-2] == "__pycache__"
+
+
+def bytecode_problems(artifact: Artifact) -> list[str]:
+    """Bytecode must be Python 3.12's, unchecked-hash, and sit beside the source it was compiled from.
+
+    (Stale or foreign bytecode would be a second copy of the code that nothing else here checks.)
+    """
+    problems = []
+    for name in sorted(artifact.names):
+        path = PurePosixPath(name)
+        if not is_bytecode_entry(path):
+            continue
+        source = path.parent.parent / (path.name.removesuffix(BYTECODE_TAG) + ".py")
+        header = artifact.archive.read(name)[:16]
+        if str(source) not in artifact.names:
+            problems.append(f"{artifact.path.name}: {name} has no source {source} beside it")
+        elif header[:4] != BYTECODE_MAGIC:
+            problems.append(f"{artifact.path.name}: {name} is not Python 3.12 bytecode")
+        elif int.from_bytes(header[4:8], "little") != BYTECODE_UNCHECKED_HASH:
+            problems.append(f"{artifact.path.name}: {name} is not unchecked-hash bytecode")
     return problems
 
 
@@ -377,6 +410,7 @@ def check(template: dict[str, Any], build_dir: Path) -> tuple[list[str], list[st
             for function in users:
                 problems.extend(handler_problems(artifact, function))
             problems.extend(content_problems(artifact))
+            problems.extend(bytecode_problems(artifact))
             problems.extend(distribution_problems(artifact))
             problems.extend(native_problems(artifact))
             problems.extend(size_problems(artifact))

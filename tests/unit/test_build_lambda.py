@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -122,3 +123,45 @@ def test_the_zip_is_deterministic(tmp_path: Path) -> None:
     assert [info.filename for info in infos] == sorted(files)
     assert {info.date_time for info in infos} == {build_lambda.FIXED_DATE_TIME}
     assert {info.external_attr >> 16 for info in infos} == {0o100644}
+
+
+def _python_312() -> str | None:
+    return build_lambda.lambda_python()
+
+
+@pytest.mark.skipif(_python_312() is None, reason="no Python 3.12 (LAMBDA_PYTHON or python3.12) here")
+def test_bytecode_is_python_312_unchecked_hash_deterministic_and_loads(tmp_path: Path) -> None:
+    interpreter = _python_312()
+    assert interpreter is not None
+    sources = tmp_path / "src"
+    (sources / "pkg").mkdir(parents=True)
+    (sources / "pkg" / "__init__.py").write_text("")
+    (sources / "pkg" / "mod.py").write_text("NAMES = frozenset({'a', 'b', 'c', 'd'})\nVALUE = 42\n")
+    (sources / "pkg" / "data.txt").write_text("not python")
+    files = {name: sources / name for name in ("pkg/__init__.py", "pkg/mod.py", "pkg/data.txt")}
+
+    first = build_lambda.compile_bytecode(files, interpreter, tmp_path / "one")
+    second = build_lambda.compile_bytecode(files, interpreter, tmp_path / "two")
+
+    assert sorted(first) == [f"pkg/__pycache__/{m}.cpython-312.pyc" for m in ("__init__", "mod")]
+    assert {name: path.read_bytes() for name, path in first.items()} == {
+        name: path.read_bytes() for name, path in second.items()
+    }
+    header = first["pkg/__pycache__/mod.cpython-312.pyc"].read_bytes()[:8]
+    assert header[:4] == (3531).to_bytes(2, "little") + b"\r\n"  # Python 3.12's magic number
+    assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, never checked
+    # Laid out as in the zip, Python 3.12 loads the bytecode (and says so under -v).
+    site = tmp_path / "site"
+    for name, path in {**files, **first}.items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_bytes(path.read_bytes())
+    (site / "pkg" / "mod.py").write_text("VALUE = 'the source, not the bytecode'\n")
+    result = subprocess.run(
+        [interpreter, "-c", "import pkg.mod; print(pkg.mod.VALUE)"],
+        cwd=site,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert result.stdout.strip() == "42"  # unchecked: what was compiled at build time runs

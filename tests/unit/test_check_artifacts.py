@@ -153,7 +153,8 @@ def test_the_artifact_must_exist(tmp_path: Path) -> None:
         "node_modules/x/index.js",
         "package.json",
         "package-lock.json",
-        "cryptography/__pycache__/api.cpython-312.pyc",
+        "cryptography/__pycache__/api.cpython-311.pyc",
+        "cryptography/api.pyc",
         "signing-key.pem",
         "boto3/__init__.py",
         "botocore/__init__.py",
@@ -232,3 +233,31 @@ def test_main_reports_sizes_and_fails_on_problems(tmp_path: Path, capsys: pytest
     write_zip(tmp_path / "build" / "authorizer.zip", files)
     assert check_artifacts.main([str(path), "--build-dir", str(tmp_path / "build")]) == 1
     assert "ARTIFACT BREACH: authorizer.zip: must not contain tests" in capsys.readouterr().err
+
+
+PYC_312 = (3531).to_bytes(2, "little") + b"\r\n" + (0b01).to_bytes(4, "little") + b"\0" * 8 + b"code"
+
+
+def test_unchecked_hash_python_312_bytecode_beside_its_source_is_accepted(tmp_path: Path) -> None:
+    files = good_authorizer()
+    files["authorizer/__pycache__/handler.cpython-312.pyc"] = PYC_312
+    assert problems_of(tmp_path, files) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "problem"),
+    [
+        ("authorizer/__pycache__/gone.cpython-312.pyc", PYC_312, "has no source"),
+        ("authorizer/__pycache__/handler.cpython-312.pyc", b"\x00\x00\r\n" + PYC_312[4:], "not Python 3.12"),
+        (
+            "authorizer/__pycache__/handler.cpython-312.pyc",
+            PYC_312[:4] + (0).to_bytes(4, "little") + PYC_312[8:],
+            "not unchecked-hash",
+        ),
+        ("boto3/__pycache__/session.cpython-312.pyc", PYC_312, "must not contain boto3"),
+    ],
+)
+def test_bytecode_must_be_ours_to_ship(tmp_path: Path, name: str, data: bytes, problem: str) -> None:
+    files = good_authorizer()
+    files[name] = data
+    assert_problem(problems_of(tmp_path, files), problem)
