@@ -16,7 +16,7 @@ give the same bytes. scripts/check_artifacts.py verifies what ends up inside.
 
 Bytecode: Lambda's /var/task is read-only, so Python compiles every module it imports from the zip
 at each cold start and cannot keep the result. The zips therefore carry the bytecode of every
-``.py`` file, compiled by a Python 3.12 interpreter (``$LAMBDA_PYTHON``, else ``python3.12``) as
+``.py`` file, compiled by a Python 3.12 interpreter (``$LAMBDA_PYTHON``, ``python3.12``, pyenv's) as
 unchecked-hash ``.pyc`` files (PEP 552: no timestamps, so still deterministic; never checked
 against the source, which the zip cannot change). ``--bytecode none`` leaves it out; ``auto`` (the
 default) leaves it out with a warning when no Python 3.12 is found; ``require`` makes that an error.
@@ -223,17 +223,34 @@ def own_files(repo_root: Path, spec: ArtifactSpec) -> dict[str, Path]:
 
 
 def lambda_python() -> str | None:
-    """A Python interpreter of Lambda's version on this machine (LAMBDA_PYTHON, else on PATH)."""
-    found = os.environ.get("LAMBDA_PYTHON") or shutil.which(f"python{LAMBDA_PYTHON_VERSION}")
-    if not found:
-        return None
-    probe = subprocess.run(  # noqa: S603 - our own fixed command
-        [found, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=False,
+    """A Python interpreter of Lambda's version on this machine, if there is one.
+
+    ``$LAMBDA_PYTHON``, else ``python3.12`` on PATH, else one installed by pyenv.
+    """
+    candidates = [os.environ.get("LAMBDA_PYTHON"), shutil.which(f"python{LAMBDA_PYTHON_VERSION}")]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates += sorted(
+        (str(path) for path in pyenv_root.glob(f"versions/{LAMBDA_PYTHON_VERSION}.*/bin/python3")),
+        reverse=True,
     )
-    return found if probe.stdout.strip() == LAMBDA_PYTHON_VERSION else None
+    for candidate in candidates:
+        if candidate and _python_version(candidate) == LAMBDA_PYTHON_VERSION:
+            return candidate
+    return None
+
+
+def _python_version(interpreter: str) -> str | None:
+    try:
+        probe = subprocess.run(  # noqa: S603 - our own fixed command
+            [interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return probe.stdout.strip() if probe.returncode == 0 else None
 
 
 def compile_bytecode(files: Mapping[str, Path], interpreter: str, scratch: Path) -> dict[str, Path]:

@@ -17,13 +17,6 @@ command -v cfn-lint >/dev/null || die "cfn-lint is not on PATH: activate the dev
 python -c 'import packaging' 2>/dev/null || die "python cannot import packaging: activate the dev virtualenv"
 
 step "Lambda artifacts (scripts/build_lambda.py)"
-# The zips carry bytecode for Lambda's Python 3.12: a python3.12 on PATH, else pyenv's if it has one.
-if [[ -z "${LAMBDA_PYTHON:-}" ]] && ! python3.12 -c pass 2>/dev/null && command -v pyenv >/dev/null; then
-  lambda_python_version=$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.|$)' | tail -1 || true)
-  if [[ -n "$lambda_python_version" ]]; then
-    export LAMBDA_PYTHON="$(pyenv root)/versions/$lambda_python_version/bin/python3.12"
-  fi
-fi
 python scripts/build_lambda.py --out .build
 
 # Dummy credentials and no config files: packaging never needs AWS, and if it ever tried, the call
