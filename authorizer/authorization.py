@@ -10,6 +10,7 @@ rules of authorizer.cookies, or is refused (403).
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, NamedTuple
 
@@ -55,11 +56,9 @@ class Authorizer:
         # Refusals are always logged; allowed requests only when asked (AUTH_LOG_ALLOWED), since
         # API Gateway's access log records them with our context (README: "Logs").
         self.log_allowed = log_allowed
-        # Answers that depend on configuration and request fields only, kept (bounded) since
-        # routes and scope sets repeat: (method, path, route) -> the scopes it requires, and
-        # (API prefix, scopes held) -> the routes an IAM policy denies.
-        self._required: dict[tuple[str, str, tuple[str, str] | None], frozenset[str]] = {}
-        self._denied: dict[tuple[str, frozenset[str]], tuple[str, ...]] = {}
+        # (API prefix, scopes held) -> the routes an IAM policy denies: kept (bounded), since
+        # scope sets repeat.
+        self._denied = functools.lru_cache(maxsize=_MEMO_SIZE)(self._denied_resources)
 
     def decide(self, request: AuthorizationRequest) -> Decision:
         token = request.token
@@ -100,15 +99,6 @@ class Authorizer:
         )
 
     def required_scopes(self, request: AuthorizationRequest) -> frozenset[str]:
-        key = (request.method, request.path, request.route)
-        needed = self._required.get(key)
-        if needed is None:
-            if len(self._required) >= _MEMO_SIZE:  # paths come from requests
-                self._required.clear()
-            needed = self._required[key] = self._required_scopes(request)
-        return needed
-
-    def _required_scopes(self, request: AuthorizationRequest) -> frozenset[str]:
         # Rules may name the route template or a concrete path behind a greedy route: both count.
         needed = self.routes.required(request.method, request.path)
         if request.route is not None:
@@ -145,11 +135,7 @@ class Authorizer:
                 return responses.policy("anonymous", allow=(), deny=[f"{request.arn.prefix}/*"])
             raise responses.Unauthorized()
         prefix = request.arn.prefix
-        deny = self._denied.get((prefix, claims.scopes))
-        if deny is None:
-            if len(self._denied) >= _MEMO_SIZE:
-                self._denied.clear()
-            deny = self._denied[prefix, claims.scopes] = self._denied_resources(prefix, claims.scopes)
+        deny = self._denied(prefix, claims.scopes)
         return responses.policy(claims.sub, allow=[f"{prefix}/*"], deny=deny, ctx=claims.authorizer_context)
 
     def _denied_resources(self, prefix: str, scopes: frozenset[str]) -> tuple[str, ...]:

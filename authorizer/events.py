@@ -6,6 +6,7 @@ and HTTP API payload 2.0. Header lookup is case-insensitive, as HTTP requires.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -24,10 +25,6 @@ class MalformedEventError(ValueError):
     """The event is none of the formats API Gateway sends to an authorizer."""
 
 
-_PARSED_ARNS_SIZE = 256
-_PARSED_ARNS: dict[str, ApiArn] = {}
-
-
 @dataclass(frozen=True)
 class ApiArn:
     """`arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{METHOD}/{path}`."""
@@ -38,19 +35,15 @@ class ApiArn:
 
     @classmethod
     def parse(cls, arn: object) -> ApiArn:
+        if not isinstance(arn, str):
+            raise MalformedEventError("event has no execute-api ARN")
         # A route's ARN comes again with each of its requests: parsed once (bounded: REST API
         # method ARNs hold the concrete path).
-        known = _PARSED_ARNS.get(arn) if isinstance(arn, str) else None
-        if known is None:
-            known = cls._parse(arn)
-            if len(_PARSED_ARNS) >= _PARSED_ARNS_SIZE:
-                _PARSED_ARNS.clear()
-            _PARSED_ARNS[str(arn)] = known
-        return known
+        return _parse_arn(arn)
 
     @classmethod
-    def _parse(cls, arn: object) -> ApiArn:
-        if not isinstance(arn, str) or not arn.startswith("arn:"):
+    def _parse(cls, arn: str) -> ApiArn:
+        if not arn.startswith("arn:"):
             raise MalformedEventError("event has no execute-api ARN")
         # arn:partition:execute-api:region:account:api/stage/METHOD/path — the path may hold ':'.
         fields = arn.split(":", 5)
@@ -65,6 +58,9 @@ class ApiArn:
 
 # Not frozen: built once per request on the hot path, where a frozen dataclass pays an
 # `object.__setattr__` per field; nothing changes a request after parsing.
+_parse_arn = functools.lru_cache(maxsize=256)(ApiArn._parse)
+
+
 @dataclass(slots=True)
 class AuthorizationRequest:
     format: EventFormat

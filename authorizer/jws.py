@@ -13,6 +13,7 @@ parse is strict (RFC 7515 §2, §7.1; RFC 8725 §3.7) and done once per token, i
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -38,10 +39,12 @@ _CANONICAL_LAST: tuple[frozenset[int], ...] = (
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
+
 # Headers repeat (one per key and token type): each distinct encoded header is decoded once.
 # Bounded, since the header text comes from the token; read-only, since it is shared.
-_HEADERS_SIZE = 64
-_headers: dict[bytes, Mapping[str, Any]] = {}
+@functools.lru_cache(maxsize=64)
+def _header(encoded: bytes) -> Mapping[str, Any]:
+    return MappingProxyType(json_object(decode_part(encoded), "header"))
 
 
 class ParsedToken:
@@ -67,15 +70,9 @@ class ParsedToken:
 def parse_token(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> ParsedToken:
     """Split and decode `token`; `MalformedTokenError` if it is not a compact JWS we could accept."""
     raw, (head, body, signature) = _split(token, max_bytes)
-    header = _headers.get(head)
-    if header is None:
-        header = MappingProxyType(json_object(decode_part(head), "header"))
-        if len(_headers) >= _HEADERS_SIZE:
-            _headers.clear()
-        _headers[head] = header
     return ParsedToken(
         token,
-        header,
+        _header(head),
         json_object(decode_part(body), "payload"),
         raw[: len(head) + 1 + len(body)],
         decode_part(signature),

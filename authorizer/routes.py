@@ -6,6 +6,7 @@ that is not listed needs a valid token and no particular scope.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +49,7 @@ _REQUIRED_MEMO_SIZE = 1024
 class RouteScopes:
     def __init__(self, rules: list[RouteRule]) -> None:
         self.rules = rules
-        self._required: dict[tuple[str, str], frozenset[str]] = {}
+        self._required = functools.lru_cache(maxsize=_REQUIRED_MEMO_SIZE)(self._match)
 
     @classmethod
     def from_mapping(cls, mapping: Any) -> RouteScopes:
@@ -72,13 +73,7 @@ class RouteScopes:
 
     def required(self, method: str, path: str) -> frozenset[str]:
         """Scopes every matching rule requires (all of them must be held)."""
-        key = (method, path)
-        needed = self._required.get(key)
-        if needed is None:
-            if len(self._required) >= _REQUIRED_MEMO_SIZE:
-                self._required.clear()
-            needed = self._required[key] = self._match(method, path)
-        return needed
+        return self._required(method, path)
 
     def _match(self, method: str, path: str) -> frozenset[str]:
         needed: set[str] = set()

@@ -87,7 +87,7 @@ class VerifiedTokenCache:
             self._generation += 1
 
     def _store(self, token: str, claims: TokenClaims, generation: int) -> None:
-        cost = _BYTES_PER_TOKEN_CHARACTER * len(token) + _ENTRY_OVERHEAD_BYTES  # `_cost(token)`
+        cost = _cost(token)
         if cost > self._max_bytes:
             return
         with self._lock:
