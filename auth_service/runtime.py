@@ -89,7 +89,8 @@ def refresh_verifier() -> TokenVerifier:
 
 
 @cache
-def _dynamodb() -> Any:
+def dynamodb() -> Any:
+    """The DynamoDB client every issuing function shares (boto3, issuing timeouts and retries)."""
     common = config().common
     # A retry more than the authorizer's (authorizer.aws, no boto3): a failed write is a 503 to the client.
     return dynamodb_client(common.region, common.dynamodb_endpoint, config=ISSUING_CONFIG)
@@ -99,7 +100,7 @@ def _dynamodb() -> Any:
 def denylist() -> Denylist:
     cfg = config()
     return Denylist(
-        _dynamodb(),
+        dynamodb(),
         cfg.common.denylist_table,
         max_token_lifetime=max(cfg.refresh_token_ttl, cfg.access_token_ttl),
         leeway=cfg.common.leeway,
@@ -166,7 +167,7 @@ def session_cookies() -> SessionCookies:
 @cache
 def revocations() -> RevocationList:
     # The issuing side always reads the denylist fresh: no cache.
-    return RevocationList(_dynamodb(), config().common.denylist_table, cache_seconds=0)
+    return RevocationList(dynamodb(), config().common.denylist_table, cache_seconds=0)
 
 
 def cognito_settings() -> CognitoSettings:
@@ -260,4 +261,4 @@ def users() -> UserTable:
     table = config().users_table
     if table is None:
         raise ConfigurationError("the login function needs AUTH_USERS_TABLE")
-    return UserTable(_dynamodb(), table)
+    return UserTable(dynamodb(), table)

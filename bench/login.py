@@ -127,7 +127,7 @@ def measure(dynamodb_client: Any, users_table: str, runs: int, proxy: CountingPr
     def argon2() -> None:
         DEFAULT_HASHER.verify(hashed, PASSWORD)
 
-    waits = InFlight().watch(runtime._dynamodb())  # the client of the handler's every part
+    waits = InFlight().watch(runtime.dynamodb())  # the client of the handler's every part
     try:
         login()
         argon2()

@@ -73,7 +73,7 @@ _private_key = runtime.key_ring().current.private_key
 assert _private_key is not None  # load_key_ring guarantees the current key is a private key
 _side_by_side = SideBySide("login")
 _throttle = LoginThrottle(
-    runtime._dynamodb(),
+    runtime.dynamodb(),
     runtime.config().common.denylist_table,
     runtime.config().login_throttle,
     key=throttle_key(_private_key),

@@ -767,7 +767,7 @@ class Service:
 
     def faults(self, operation: str = "*") -> FaultInjector:
         """Faults on the client every handler shares (built once per container by runtime)."""
-        return FaultInjector(runtime._dynamodb(), operation)
+        return FaultInjector(runtime.dynamodb(), operation)
 
     def start(self, sub: str = "alice") -> TokenPair:
         return runtime.sessions(signing=True).start(sub, "profile orders:read")

@@ -146,7 +146,7 @@ def issuing_runtime(service_env: dict[str, str]) -> Iterator[None]:
 
 
 def test_issuing_dynamodb_client_budget(issuing_runtime: None) -> None:
-    config = config_of(runtime._dynamodb())  # the client every issuing function shares
+    config = config_of(runtime.dynamodb())  # the client every issuing function shares
     assert (config.connect_timeout, config.read_timeout) == (0.5, 1)
     assert config.retries == {"mode": "standard", "total_max_attempts": 3}
     # 3 x 0.5 s + 3 x 1 s + 1 s + 2 s of backoff = 7.5 s: one call fits in the function timeout.

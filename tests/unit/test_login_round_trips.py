@@ -33,7 +33,7 @@ def gate(*expected: Sequence[str]) -> StageGate:
 def test_a_login_waits_for_three_stages_not_six_requests(attempt: Callable[..., Login]) -> None:
     login = attempt()
     stages = gate(ADMIT_AND_READ, ADMIT_USER, SETTLE_AND_ISSUE)
-    with stages.watching(login.service.client, runtime._dynamodb()):
+    with stages.watching(login.service.client, runtime.dynamodb()):
         response = login(password=ALICE_PASSWORD)
     assert response["statusCode"] == 200, response
     assert stages.stages == stages.expected
@@ -44,7 +44,7 @@ def test_a_login_waits_for_three_stages_not_six_requests(attempt: Callable[..., 
 def test_a_wrong_password_reads_no_not_before(attempt: Callable[..., Login]) -> None:
     login = attempt()
     stages = gate(ADMIT_AND_READ, ADMIT_USER)
-    with stages.watching(login.service.client, runtime._dynamodb()):
+    with stages.watching(login.service.client, runtime.dynamodb()):
         assert login()["statusCode"] == 401
     assert stages.stages == stages.expected
 
@@ -52,7 +52,7 @@ def test_a_wrong_password_reads_no_not_before(attempt: Callable[..., Login]) -> 
 def test_an_unknown_user_makes_the_same_requests_before_the_hash(attempt: Callable[..., Login]) -> None:
     login = attempt()
     stages = gate(ADMIT_AND_READ, ADMIT_USER)
-    with stages.watching(login.service.client, runtime._dynamodb()):
+    with stages.watching(login.service.client, runtime.dynamodb()):
         assert login("mallory")["statusCode"] == 401
     assert stages.stages == stages.expected
     assert login.hasher.verifications == 1  # the dummy hash
@@ -64,7 +64,7 @@ def test_a_refused_attempt_waits_for_its_read_and_runs_no_argon2(attempt: Callab
     verifications = login.hasher.verifications
     # A locked counter takes the throttle two conditional writes to find out (login_throttle).
     stages = gate(ADMIT_AND_READ, ["UpdateItem throttle#ip"])
-    with stages.watching(login.service.client, runtime._dynamodb()):
+    with stages.watching(login.service.client, runtime.dynamodb()):
         assert_slow_down(login(password=ALICE_PASSWORD), 900)
     assert stages.stages == stages.expected  # the read was made, and answered before the 429
     assert login.hasher.verifications == verifications
@@ -75,7 +75,7 @@ def test_a_failed_user_read_is_a_503_that_counts_nothing(attempt: Callable[..., 
     refunds = ["UpdateItem throttle#ip", "UpdateItem throttle#user"]
     stages = gate(ADMIT_AND_READ, ADMIT_USER, refunds)
     stages.fail("GetItem users")
-    with stages.watching(login.service.client, runtime._dynamodb()):
+    with stages.watching(login.service.client, runtime.dynamodb()):
         response = login(password=ALICE_PASSWORD)
     assert response["statusCode"] == 503, response
     assert payload(response)["error"] == "temporarily_unavailable"
@@ -91,7 +91,7 @@ def test_a_failed_not_before_read_is_a_503_after_the_counters_settle(attempt: Ca
     assert login()["statusCode"] == 401  # one failure on each counter
     stages = gate(ADMIT_AND_READ, ADMIT_USER, SETTLE_AND_ISSUE)
     stages.fail("GetItem user#")
-    with stages.watching(login.service.client, runtime._dynamodb()):
+    with stages.watching(login.service.client, runtime.dynamodb()):
         response = login(password=ALICE_PASSWORD)
     assert response["statusCode"] == 503, response
     assert stages.stages == stages.expected

@@ -22,7 +22,7 @@ def test_a_cognito_login_waits_for_three_stages(login: cognito.CognitoLogins, po
     dana = cognito.unique("dana")
     pool.add_user(dana)
     stages = StageGate([["UpdateItem throttle#ip"], ADMIT_USER, SETTLE_AND_ISSUE], USERS)
-    with stages.watching(runtime._dynamodb()):
+    with stages.watching(runtime.dynamodb()):
         response = login(dana, PASSWORD)
     assert response["statusCode"] == 200, response
     assert stages.stages == stages.expected
@@ -33,6 +33,6 @@ def test_a_wrong_cognito_password_reads_no_not_before(login: cognito.CognitoLogi
     eve = cognito.unique("eve")
     pool.add_user(eve)
     stages = StageGate([["UpdateItem throttle#ip"], ADMIT_USER], USERS)
-    with stages.watching(runtime._dynamodb()):
+    with stages.watching(runtime.dynamodb()):
         assert login(eve, "Wrong-" + PASSWORD)["statusCode"] == 401
     assert stages.stages == stages.expected

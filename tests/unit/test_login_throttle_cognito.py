@@ -69,7 +69,7 @@ def login(modules: dict[str, Any], endpoint: str, monkeypatch: pytest.MonkeyPatc
     private = runtime.key_ring().current.private_key
     assert private is not None
     throttle = LoginThrottle(
-        runtime._dynamodb(), DENYLIST, settings(), key=throttle_key(private), clock=clock
+        runtime.dynamodb(), DENYLIST, settings(), key=throttle_key(private), clock=clock
     )
     monkeypatch.setattr(modules["login"], "_throttle", throttle)
     logins = CognitoLogins(modules, endpoint, clock)
