@@ -2,31 +2,33 @@
 
 The authorizer makes one kind of call per request, a DynamoDB BatchGetItem; importing and
 building boto3 for it cost more than the rest of a cold start together. This client sends that
-one POST over a kept-alive connection (one per container; authorizer.http1), signed with SigV4
-(authorizer.sigv4).
+one POST over a kept-alive connection (one per container; authorizer.http_connection, on the
+standard library's http.client), signed with SigV4 (authorizer.sigv4).
 
 Time budget. Every function has a 10 s timeout (serverless.yml). One call takes at most
 
     attempts x (connect_timeout + read_timeout) + the backoff between attempts
 
-(`worst_case_seconds`), and the denylist check, which may repeat its BatchGetItem for keys
-DynamoDB left unprocessed, is held to `AUTHORIZER_DENYLIST_CHECK_SECONDS` as a whole.
-tests/unit/test_faults_sdk_budget.py checks these numbers and measures them against misbehaving
-local endpoints. The read timeout bounds the whole answer, not each read from the socket: a
-trickling answer, its status line and headers included, fails like a silent one.
+(`worst_case_seconds`), fetching the credentials it signs with included: the call has that
+deadline, and every wait within it (a credential fetch, a connect, an answer) gets what is left.
+The denylist check, which may repeat its BatchGetItem for keys DynamoDB left unprocessed, is held
+to `AUTHORIZER_DENYLIST_CHECK_SECONDS` as a whole. tests/unit/test_faults_sdk_budget.py checks
+these numbers and measures them against misbehaving local endpoints. The read timeout bounds the
+whole answer, not each read from the socket: a trickling answer, its status line and headers
+included, fails like a silent one.
 
-What is retried (2 attempts in all): refused, reset or timed-out connections, HTTP 5xx,
-throttling errors and a checksum mismatch, after a jittered backoff. A kept-alive connection the
-server closed while we were idle (a Lambda freeze, a SnapStart restore) is reopened and the
-request sent again at once, within the same attempt. Never retried: other 4xx errors, and a 2xx
-answer whose body is not a JSON object (it would read as "nothing revoked"): it is an error.
+What is retried (2 attempts in all): refused, reset or timed-out connections, answers that are
+not exact HTTP/1.1, HTTP 5xx, throttling errors and a checksum mismatch, after a jittered
+backoff. A kept-alive connection the server closed while we were idle (a Lambda freeze, a
+SnapStart restore) is reopened and the request sent again at once, within the same attempt.
+Never retried: other 4xx errors, and a 2xx answer whose body is not a JSON object (it would read
+as "nothing revoked"): it is an error.
 """
 
 from __future__ import annotations
 
 import json
-import select
-import socket
+import re
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -34,7 +36,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from authorizer.credentials import CredentialsError, CredentialSource
-from authorizer.http1 import Connection, RemoteDisconnected, Response, tls_context
+from authorizer.http_connection import Connection, RemoteDisconnected, Response, host_header
 from authorizer.sigv4 import authorization
 
 
@@ -158,10 +160,8 @@ class JsonClient:
         self._region = region
         self._https = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = parts.port
-        default_port = 443 if self._https else 80
-        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-        self._host_header = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
+        self._port = parts.port or (443 if self._https else 80)
+        self._host_header = host_header(parts.hostname, parts.port, self._https)
         self._path = parts.path or "/"
         self._credentials = credentials
         self.settings = settings
@@ -180,9 +180,10 @@ class JsonClient:
         """The operation's answer, a JSON object; `AwsRequestError` if there is none to trust."""
         body = json.dumps(params, separators=(",", ":")).encode()
         settings = self.settings
+        deadline = time.monotonic() + worst_case_seconds(settings)
         for attempt in range(1, settings.attempts + 1):
             try:
-                return self._attempt(operation, body)
+                return self._attempt(operation, body, deadline)
             except AwsRequestError as exc:
                 if not exc.retryable or attempt == settings.attempts:
                     raise
@@ -191,13 +192,15 @@ class JsonClient:
                 import random  # only once a retry is due: not a cold-start import
 
                 delay = random.random() * min(settings.max_backoff, scale * 2.0 ** (attempt - 1))  # noqa: S311
-                (self._sleep or _backoff)(delay)
+                (self._sleep or _backoff)(min(delay, max(0.0, deadline - time.monotonic())))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def connect(self) -> None:
         """Open the connection now (after a snapshot restore, say) rather than on the next call."""
         self.close()
-        self._idle.append((self._open(), time.monotonic()))
+        connection = self._new_connection()
+        connection.open()
+        self._idle.append((connection, time.monotonic()))
 
     def close(self) -> None:
         """Close every idle connection (one in use is closed by its caller's end of use)."""
@@ -208,40 +211,45 @@ class JsonClient:
                 break
             connection.close()
 
-    def _attempt(self, operation: str, body: bytes) -> dict[str, Any]:
+    def _attempt(self, operation: str, body: bytes, deadline: float) -> dict[str, Any]:
         try:
-            headers = self.signed_headers(operation, body)
+            headers = self.signed_headers(operation, body, deadline=deadline)
         except CredentialsError as exc:
             raise AwsRequestError("CredentialsError", None, str(exc)) from None
+        # One attempt: its own connect and read timeouts, never past the call's deadline.
+        settings = self.settings
+        attempt_by = min(deadline, time.monotonic() + settings.connect_timeout + settings.read_timeout)
         connection: Connection | None = None
-        read_timeout = self.settings.read_timeout
         try:
             connection, reused = self._take()
-            sent = time.monotonic()
+            if not reused:
+                connection.open(attempt_by)
+            answer_by = min(attempt_by, time.monotonic() + settings.read_timeout)
             try:
-                response = connection.exchange("POST", self._path, headers, body, read_timeout)
+                response = connection.exchange("POST", self._path, headers, body, deadline=answer_by)
             except (ConnectionResetError, BrokenPipeError, RemoteDisconnected):
-                left = read_timeout - (time.monotonic() - sent)
-                if not reused or left <= 0:
+                if not reused or time.monotonic() >= answer_by:
                     raise
                 # The server closed the idle connection without our noticing: once more, anew,
                 # within what is left of this attempt (a reused connection spent no connect time).
-                connection.close()
-                connection = self._open()
-                response = connection.exchange("POST", self._path, headers, body, left)
-        except OSError as exc:  # refused, reset, timed out, TLS failed, not HTTP...
+                connection.open(answer_by)
+                response = connection.exchange("POST", self._path, headers, body, deadline=answer_by)
+        except OSError as exc:  # refused, reset, timed out, TLS failed, not exact HTTP/1.1...
             if connection is not None:
                 connection.close()
             raise ConnectionFailedError(type(exc).__name__) from None
+        except ValueError:  # http.client refused to send a header (a line break in a token, say)
+            if connection is not None:
+                connection.close()
+            raise AwsRequestError("InvalidRequest", None, "a request header cannot be sent") from None
         if response.keep_alive:
             self._idle.append((connection, time.monotonic()))
-        else:
-            connection.close()
         return self._result(response)
 
-    def signed_headers(self, operation: str, body: bytes) -> dict[str, str]:
-        """The headers of one request, Authorization included, signed now."""
-        credentials = self._credentials.get()
+    def signed_headers(self, operation: str, body: bytes, *, deadline: float | None = None) -> dict[str, str]:
+        """The headers of one request, Authorization included, signed now. Credentials that must
+        be fetched first are fetched by `deadline` (time.monotonic())."""
+        credentials = self._credentials.get(deadline)
         amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))
         headers = {
             "Host": self._host_header,
@@ -265,32 +273,30 @@ class JsonClient:
         return headers
 
     def _take(self) -> tuple[Connection, bool]:
-        """An idle connection that still looks alive, else a new one; and whether it was idle."""
+        """An idle connection nothing happened to, else a new (unopened) one; and whether it was idle."""
         while self._idle:
             try:
                 connection, last_used = self._idle.pop()
             except IndexError:
                 break
-            sock = connection.sock
-            too_old = time.monotonic() - last_used > self.settings.max_idle_seconds
-            # Readable while idle means closed by the server (or stray bytes): either way, anew.
-            if sock is None or too_old or _readable(sock):
+            if time.monotonic() - last_used > self.settings.max_idle_seconds:
                 connection.close()
                 continue
-            return connection, True
-        return self._open(), False
+            # Bytes or a close while idle: the server closed it, or sent what nobody asked for.
+            if connection.quiet():
+                return connection, True
+        return self._new_connection(), False
 
-    def _open(self) -> Connection:
-        port = self._port or (443 if self._https else 80)
-        tls = tls_context() if self._https else None
-        connection = Connection(self._host, port, tls=tls, connect_timeout=self.settings.connect_timeout)
-        connection.open()
-        return connection
+    def _new_connection(self) -> Connection:
+        timeout = self.settings.connect_timeout
+        return Connection(self._host, self._port, tls=self._https, connect_timeout=timeout)
 
     def _result(self, response: Response) -> dict[str, Any]:
         status, headers, data = response.status, response.headers, response.body
         expected = headers.get("x-amz-crc32")
-        if expected is not None and expected.strip().isdigit() and zlib.crc32(data) != int(expected):
+        if expected is not None and (
+            not _CRC32.fullmatch(expected.strip()) or zlib.crc32(data) != int(expected)
+        ):
             raise ChecksumError("ChecksumError", "x-amz-crc32 mismatch")
         try:
             document = json.loads(data) if data else None
@@ -306,6 +312,9 @@ class JsonClient:
         if code in CREDENTIAL_ERRORS:
             self._credentials.forget()
         raise ServiceError(status, code, message)
+
+
+_CRC32 = re.compile(r"[0-9]{1,10}")
 
 
 def _backoff(seconds: float) -> None:
@@ -327,11 +336,3 @@ def _error_of(document: Any, headers: Mapping[str, str]) -> tuple[str | None, st
         if header:
             code = header.split(":", 1)[0].rsplit("#", 1)[-1] or None
     return code, message[:200]
-
-
-def _readable(sock: socket.socket) -> bool:
-    try:
-        ready, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(ready)

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable
 
-from authorizer import snapstart
+from authorizer import snapstart, tls
 from authorizer.authorization import Authorizer
 from authorizer.aws import denylist_follow_up_window
+from authorizer.claim_checks import require_any_group, require_scopes
 from authorizer.cognito import cognito_verifier
 from authorizer.config import AuthorizerConfig, JwksCacheSettings
 from authorizer.credentials import from_environment
 from authorizer.dynamodb import DynamoDB
+from authorizer.errors import ConfigurationError
 from authorizer.issuers import ScopedVerifier, TrustedIssuer, TrustedIssuers, Verifier
 from authorizer.jwks_cache import JwksCache
 from authorizer.jwks_source import load_key_set, read_configured_file
 from authorizer.revocation import RevocationList
 from authorizer.token_cache import VerifiedTokenCache
-from authorizer.verifier import ACCESS, KeyLookup, TokenType, TokenVerifier
+from authorizer.verifier import ACCESS, ClaimCheck, KeyLookup, TokenType, TokenVerifier
 
 
 def build_authorizer(config: AuthorizerConfig) -> Authorizer:
@@ -25,7 +28,7 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
     # AWS's own variables, read where the SDKs read them (see authorizer.credentials).
     credentials = from_environment(os.environ, local_endpoint=common.dynamodb_endpoint is not None)
     own = TokenVerifier(
-        load_key_set(config.jwks, common.region, credentials),
+        load_key_set(config.jwks, common.region, credentials, ssm_endpoint=common.ssm_endpoint),
         issuer=common.issuer,
         audience=common.audiences,
         token_type=ACCESS,
@@ -42,7 +45,11 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
 
     for trusted in config.trusted_issuers:
         verifiers[trusted.issuer] = trusted_verifier(
-            trusted, config.jwks_cache, common.leeway, on_key_change=key_set_changed
+            trusted,
+            config.jwks_cache,
+            leeway=common.leeway,
+            max_token_bytes=common.max_token_bytes,
+            on_key_change=key_set_changed,
         )
     verifier: Verifier = TrustedIssuers(verifiers, max_token_bytes=common.max_token_bytes)
     if config.verified_token_cache_size:
@@ -52,7 +59,8 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
         key_set_listeners.append(token_cache.clear)
         verifier = token_cache
     dynamodb = DynamoDB.connect_to(common.region, common.dynamodb_endpoint, credentials)
-    snapstart.register(dynamodb.http, credentials)
+    if not snapstart.register(dynamodb.http, credentials):
+        prepare_tls(dynamodb, common.ca_bundle)
     revocations = RevocationList(
         dynamodb,
         common.denylist_table,
@@ -68,6 +76,20 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
         cookies=config.cookies if "cookie" in config.token_sources else None,
         log_allowed=config.log_allowed,
     )
+
+
+def prepare_tls(dynamodb: DynamoDB, ca_bundle: str | None) -> None:
+    """For an https DynamoDB endpoint, build the TLS context now, in Lambda's init phase, not in the
+    first request: prepaid with provisioned concurrency, and CAs that cannot be loaded fail the
+    cold start. Not with SnapStart: nothing that seeds randomness goes into a snapshot; the restore
+    hook builds it. (A plain http endpoint, a local run, may never need one.)"""
+    if not dynamodb.http.endpoint.startswith("https://"):
+        return
+    try:
+        tls.client_context()
+    except ssl.SSLError as exc:
+        what = "AWS_CA_BUNDLE" if ca_bundle else "the system's CA certificates"
+        raise ConfigurationError(f"{what}: cannot be loaded for TLS ({exc.reason or exc})") from None
 
 
 def issuer_keys(
@@ -100,11 +122,13 @@ def issuer_keys(
 def trusted_verifier(
     trusted: TrustedIssuer,
     settings: JwksCacheSettings,
-    leeway: int,
     *,
+    leeway: int,
+    max_token_bytes: int,
     on_key_change: Callable[[], None] | None = None,
 ) -> Verifier:
     keys = issuer_keys(trusted, settings, on_key_change)
+    checks = issuer_requirements(trusted)
     verifier: TokenVerifier
     if trusted.kind == "cognito":
         verifier = cognito_verifier(
@@ -112,9 +136,9 @@ def trusted_verifier(
             issuer=trusted.issuer,
             token_use=trusted.token_use,
             client_ids=trusted.audiences,
-            required_groups=trusted.required_groups,
-            required_scopes=trusted.required_scopes,
+            claim_checks=checks,
             leeway=leeway,
+            max_token_bytes=max_token_bytes,
         )
     else:
         verifier = TokenVerifier(
@@ -124,9 +148,26 @@ def trusted_verifier(
             token_type=TokenType(f"{trusted.issuer} access", trusted.typ),
             leeway=leeway,
             algorithms=trusted.algorithms,
+            claim_checks=checks,
+            max_token_bytes=max_token_bytes,
+            ignored_header_parameters=trusted.ignored_header_parameters,
         )
     if trusted.default_scope or trusted.group_scopes:
         return ScopedVerifier(
             verifier, default_scope=trusted.default_scope, group_scopes=trusted.group_scopes
         )
     return verifier
+
+
+def issuer_requirements(trusted: TrustedIssuer) -> tuple[ClaimCheck, ...]:
+    """`required_groups` and `required_scopes`, for whichever kind of issuer sets them.
+
+    Checked on the token as the issuer signed it, before `default_scope` and `group_scopes` add
+    scopes (the `ScopedVerifier` around the verifier): configuration cannot satisfy them.
+    """
+    checks: list[ClaimCheck] = []
+    if trusted.required_groups:
+        checks.append(require_any_group(trusted.required_groups))
+    if trusted.required_scopes:
+        checks.append(require_scopes(trusted.required_scopes))
+    return tuple(checks)

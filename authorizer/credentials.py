@@ -7,6 +7,14 @@
   functions with SnapStart, whose snapshot outlives any one set of keys. Fetched on first use,
   fetched again a while before they expire, and forgotten after a snapshot restore.
 
+Refreshing, as botocore's refreshable credentials do: from 15 minutes before expiry (its advisory
+window) a refresh is tried; if it fails, the cached keys are used on until 10 minutes before
+expiry (its mandatory window), after which a failed refresh fails the request. Unlike botocore,
+a failed refresh is not tried again on every request: the next try waits 1, 2, 4... up to 30 s
+(up to 5 s while there are no usable keys at all, when every request is refused). Keys that live
+shorter than 30 minutes are refreshed half-way and used until two thirds of the way. A fetch
+takes no longer than the caller's deadline (the AWS call it signs for).
+
 The variables are AWS's own and are read from the process environment at cold start, where the
 SDKs read them; nothing else of the configuration is.
 """
@@ -14,6 +22,8 @@ SDKs read them; nothing else of the configuration is.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -21,11 +31,21 @@ from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from authorizer.errors import ConfigurationError
+from authorizer.log import log_event
 
-# Refreshed this long before they expire (botocore's container provider: 15 min advisory).
-REFRESH_BEFORE_EXPIRY = 15 * 60
+logger = logging.getLogger("lambda_jwt_auth.credentials")
+
+# botocore's RefreshableCredentials: refreshed from this long before expiry (advisory window)...
+REFRESH_BEFORE_EXPIRY = 15 * 60  # _DEFAULT_ADVISORY_REFRESH_TIMEOUT
+# ... and no longer used this long before expiry (mandatory window).
+USABLE_UNTIL_BEFORE_EXPIRY = 10 * 60  # _DEFAULT_MANDATORY_REFRESH_TIMEOUT
+# After a failed fetch the next waits 1, 2, 4... seconds, at most this long with usable cached
+# keys, and at most NO_KEYS_RETRY_SECONDS without (every request is refused meanwhile).
+MAX_RETRY_SECONDS = 30.0
+NO_KEYS_RETRY_SECONDS = 5.0
 _FETCH_TIMEOUT = 1.0
 _FETCH_ATTEMPTS = 2
+_MAX_BODY_BYTES = 64 * 1024
 # The token goes to the container endpoint: only to the hosts AWS uses for it, or over https.
 _CONTAINER_HOSTS = {"127.0.0.1", "localhost", "::1", "169.254.170.2", "169.254.170.23", "fd00:ec2::23"}
 _ECS_HOST = "http://169.254.170.2"
@@ -48,7 +68,9 @@ class CredentialsError(Exception):
 
 
 class CredentialSource(Protocol):
-    def get(self) -> Credentials: ...
+    def get(self, deadline: float | None = None) -> Credentials:
+        """Usable credentials; any fetch they need done by `deadline` (time.monotonic())."""
+        ...
 
     def forget(self) -> None:
         """Drop what is cached (after a snapshot restore, or when AWS refused the keys)."""
@@ -58,7 +80,7 @@ class StaticCredentials:
     def __init__(self, credentials: Credentials) -> None:
         self._credentials = credentials
 
-    def get(self) -> Credentials:
+    def get(self, deadline: float | None = None) -> Credentials:
         return self._credentials
 
     def forget(self) -> None:
@@ -66,7 +88,7 @@ class StaticCredentials:
 
 
 class ContainerCredentials:
-    """Credentials from the container credential endpoint, cached until shortly before expiry."""
+    """Credentials from the container credential endpoint, refreshed as the module doc says."""
 
     def __init__(
         self,
@@ -81,58 +103,98 @@ class ContainerCredentials:
         self._token_file = token_file
         self._clock = clock
         self._cached: Credentials | None = None
-        self._refresh_at = 0.0
+        self._refresh_at = 0.0  # clock() from which a refresh is tried
+        self._usable_until = 0.0  # clock() until which the cached keys may sign requests
+        self._failures = 0
+        self._next_try = -math.inf  # clock() before which no fetch is tried after a failure
         self._lock = threading.Lock()
 
-    def get(self) -> Credentials:
-        cached = self._cached
-        if cached is not None and self._clock() < self._refresh_at:
+    def get(self, deadline: float | None = None) -> Credentials:
+        cached, now = self._cached, self._clock()
+        if cached is not None and now < self._refresh_at:
             return cached
-        with self._lock:
-            if self._cached is None or self._clock() >= self._refresh_at:
-                fetched = self._fetch()
-                now = self._clock()
-                expires = fetched.expires_at
-                # 15 min before expiry, or half-way for keys that live shorter than 30 min: never
-                # a fetch per request.
-                lead = (
-                    REFRESH_BEFORE_EXPIRY
-                    if expires is None
-                    else min(REFRESH_BEFORE_EXPIRY, (expires - now) / 2)
+        usable = cached is not None and now < self._usable_until
+        # Another caller is refreshing: keep signing with what we have, if it may still be used.
+        if not self._lock.acquire(blocking=not usable):
+            assert cached is not None
+            return cached
+        try:
+            cached, now = self._cached, self._clock()
+            usable = cached is not None and now < self._usable_until
+            if cached is not None and (now < self._refresh_at or (usable and now < self._next_try)):
+                return cached
+            if now < self._next_try:
+                raise CredentialsError(
+                    f"the container credential endpoint failed; next try in {self._next_try - now:.1f} s"
                 )
-                self._refresh_at = float("inf") if expires is None else expires - lead
-                self._cached = fetched
-            return self._cached
+            try:
+                fetched = self._fetch(deadline)
+            except CredentialsError as exc:
+                self._failed(exc, cached if usable else None)
+                if usable:
+                    assert cached is not None
+                    return cached
+                raise
+            self._store(fetched)
+            return fetched
+        finally:
+            self._lock.release()
 
     def forget(self) -> None:
-        self._cached = None
+        with self._lock:
+            self._cached = None
+            self._failures = 0
+            self._next_try = -math.inf
 
-    def _fetch(self) -> Credentials:
-        from authorizer.http1 import Connection, tls_context
+    def _store(self, fetched: Credentials) -> None:
+        now, expires = self._clock(), fetched.expires_at
+        if expires is None:
+            self._refresh_at = self._usable_until = math.inf
+        else:
+            # botocore's windows; for keys that live shorter than 30 minutes, half-way and two
+            # thirds of the way: never a fetch per request.
+            lifetime = max(0.0, expires - now)
+            self._refresh_at = expires - min(REFRESH_BEFORE_EXPIRY, lifetime / 2)
+            self._usable_until = expires - min(USABLE_UNTIL_BEFORE_EXPIRY, lifetime / 3)
+        self._cached = fetched
+        self._failures = 0
+        self._next_try = -math.inf
 
-        parts = urlsplit(self._uri)
-        https = parts.scheme == "https"
-        headers = {"Host": parts.netloc, "Accept": "application/json"}
+    def _failed(self, exc: CredentialsError, kept: Credentials | None) -> None:
+        self._failures += 1
+        cap = MAX_RETRY_SECONDS if kept is not None else NO_KEYS_RETRY_SECONDS
+        wait = min(cap, 2.0 ** (self._failures - 1))
+        self._next_try = self._clock() + wait
+        log_event(
+            logger,
+            "credentials_refresh_failed",
+            logging.WARNING if kept is not None else logging.ERROR,
+            message="fetching credentials from the container endpoint failed"
+            + ("; signing with the cached ones" if kept is not None else ""),
+            error=str(exc),
+            failures=self._failures,
+            next_try_seconds=wait,
+            cached_usable_seconds=round(self._usable_until - self._clock(), 1) if kept is not None else None,
+        )
+
+    def _fetch(self, deadline: float | None) -> Credentials:
+        from authorizer.http_connection import get
+
+        headers = {"Accept": "application/json"}
         token = self._authorization()
         if token:
             headers["Authorization"] = token
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        port = parts.port or (443 if https else 80)
         last = "no answer"
         for _ in range(_FETCH_ATTEMPTS):
-            connection = Connection(
-                parts.hostname or "",
-                port,
-                tls=tls_context() if https else None,
-                connect_timeout=_FETCH_TIMEOUT,
-            )
+            timeout = _FETCH_TIMEOUT if deadline is None else min(_FETCH_TIMEOUT, deadline - time.monotonic())
+            if timeout <= 0:
+                last = "no time left in the request's budget" if last == "no answer" else last
+                break
             try:
-                response = connection.exchange("GET", path, headers, b"", _FETCH_TIMEOUT)
+                response = get(self._uri, headers, timeout=timeout, max_body=_MAX_BODY_BYTES)
             except (OSError, ValueError) as exc:
                 last = type(exc).__name__
                 continue
-            finally:
-                connection.close()
             if response.status == 200:
                 return _parse(response.body)
             last = f"HTTP {response.status}"

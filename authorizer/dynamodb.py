@@ -7,12 +7,14 @@ from typing import Any
 
 from authorizer.aws import AUTHORIZER_CLIENT, ClientSettings, JsonClient
 from authorizer.credentials import CredentialSource
+from authorizer.endpoints import region_endpoint
 
 TARGET_PREFIX = "DynamoDB_20120810"
 
 
 def endpoint_for(region: str) -> str:
-    return f"https://dynamodb.{region}.amazonaws.com/"
+    """The region's own DynamoDB endpoint, in its partition (authorizer.endpoints)."""
+    return region_endpoint("dynamodb", region)
 
 
 class DynamoDB:
@@ -29,8 +31,8 @@ class DynamoDB:
         credentials: CredentialSource,
         settings: ClientSettings = AUTHORIZER_CLIENT,
     ) -> DynamoDB:
-        """A client for `endpoint` (AUTH_DYNAMODB_ENDPOINT), else the region's public endpoint.
-        Nothing is sent until the first call."""
+        """A client for `endpoint` (an override: CommonSettings.dynamodb_endpoint), else the
+        region's own endpoint. Nothing is sent until the first call."""
         return cls(
             JsonClient(
                 service="dynamodb",

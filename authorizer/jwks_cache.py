@@ -12,9 +12,10 @@ decide when (or where) we fetch. So:
   the cooldown; with no good key set at all, lookups raise `JwksUnavailableError`, a
   `TokenError`, so the request is refused (401/403) rather than failing with a 500.
 
-Fetches go only to the configured http(s) URL, never follow redirects, and are bounded in time and
-size. Only the standard library is used (no `requests`), and `urllib.request` only when a fetch
-happens: importing this module adds nothing to the authorizer's cold start.
+Fetches go only to the configured http(s) URL, never follow redirects, and are bounded in time
+(the whole fetch, connect and headers included) and size. They use the authorizer's own HTTP
+connection (authorizer.http_connection: the standard library's http.client, strictly framed)
+and its one TLS context (authorizer.tls), through HTTPS_PROXY if set (authorizer.proxy).
 
 Whoever keeps something derived from the keys (the verified-token cache) registers with
 `on_change`: it is called each time a fetch replaces the key set.
@@ -30,14 +31,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from authorizer.errors import ConfigurationError, KidNotFoundError, TokenError
 from authorizer.keys import KeySet, VerificationKey, verification_key
-
-if TYPE_CHECKING:
-    import urllib.request
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +43,6 @@ Fetch = Callable[[str, float], bytes]
 
 _ALLOWED_SCHEMES = ("http", "https")
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-_READ_CHUNK_BYTES = 64 * 1024
 _USER_AGENT = "lambda-jwt-auth-jwks-cache"
 
 
@@ -59,6 +56,14 @@ class JwksUnavailableError(TokenError):
 
 class InvalidJwksError(ValueError):
     """A fetched JWKS response is unusable: wrong status, too large, not JSON, or no usable key."""
+
+
+class JwksStatusError(InvalidJwksError):
+    """The JWKS URL answered with a status other than 200 (a redirect too: none is followed)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"JWKS response status is {status}, not 200")
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -312,53 +317,16 @@ def _check_url(url: str) -> None:
 
 
 def http_get(url: str, timeout: float, *, max_bytes: int) -> bytes:
-    """GET `url` without following redirects, within about `timeout` s and `max_bytes` bytes."""
-    import urllib.request  # lazily: importing it costs cold start, and most containers never fetch
+    """GET `url` without following redirects, all of it within `timeout` s and `max_bytes` bytes."""
+    from authorizer.http_connection import AnswerTooLargeError, get
 
     if urlsplit(url).scheme not in _ALLOWED_SCHEMES:
         raise InvalidJwksError("only http:// and https:// URLs are fetched")
-    deadline = time.monotonic() + timeout
     headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 (scheme checked above)
-    with _opener().open(request, timeout=timeout) as response:
-        if response.status != 200:
-            raise InvalidJwksError(f"JWKS response status is {response.status}, not 200")
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
-            raise InvalidJwksError(f"JWKS response is larger than {max_bytes} bytes")
-        return _read_bounded(response, max_bytes, deadline)
-
-
-def _read_bounded(response: Any, max_bytes: int, deadline: float) -> bytes:
-    # The socket timeout bounds each read, not the whole download: a server trickling bytes
-    # could otherwise hold us (and every thread waiting on the lock) indefinitely.
-    chunks: list[bytes] = []
-    size = 0
-    # read1: whatever one recv() brings, so the deadline is checked as bytes arrive.
-    while chunk := response.read1(_READ_CHUNK_BYTES):
-        size += len(chunk)
-        if size > max_bytes:
-            raise InvalidJwksError(f"JWKS response is larger than {max_bytes} bytes")
-        if time.monotonic() > deadline:
-            raise TimeoutError("JWKS download took longer than its timeout")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-@functools.cache
-def _opener() -> urllib.request.OpenerDirector:
-    import urllib.request
-
-    # Built by hand rather than with build_opener(): no redirect handler, so a 3xx is an error
-    # (a redirect could take us to a host we did not configure), and no file:, ftp: or data:
-    # handlers. Proxies from the environment are honoured, as in any AWS SDK call.
-    opener = urllib.request.OpenerDirector()
-    for handler in (
-        urllib.request.ProxyHandler(),
-        urllib.request.HTTPHandler(),
-        urllib.request.HTTPSHandler(),
-        urllib.request.HTTPDefaultErrorHandler(),
-        urllib.request.HTTPErrorProcessor(),
-    ):
-        opener.add_handler(handler)
-    return opener
+    try:
+        response = get(url, headers, timeout=timeout, max_body=max_bytes)
+    except AnswerTooLargeError:
+        raise InvalidJwksError(f"JWKS response is larger than {max_bytes} bytes") from None
+    if response.status != 200:  # a redirect too: it could take us to a host we did not configure
+        raise JwksStatusError(response.status)
+    return response.body

@@ -21,16 +21,31 @@ def read_configured_file(variable: str, path: str) -> str:
         raise ConfigurationError(f"{variable}: cannot read {path!r}: {exc.strerror}") from None
 
 
-def read_jwks(source: JwksSource, region: str, credentials: CredentialSource | None = None) -> Any:
-    """The JWKS document as configured (parsed JSON, not yet validated)."""
-    return _parse(_read(source, region, credentials), source)
+def read_jwks(
+    source: JwksSource,
+    region: str,
+    credentials: CredentialSource | None = None,
+    *,
+    ssm_endpoint: str | None = None,
+) -> Any:
+    """The JWKS document as configured (parsed JSON, not yet validated). `ssm_endpoint`: the
+    override of CommonSettings, for a JWKS in SSM."""
+    return _parse(_read(source, region, credentials, ssm_endpoint), source)
 
 
-def load_key_set(source: JwksSource, region: str, credentials: CredentialSource | None = None) -> KeySet:
-    return KeySet.from_jwks(read_jwks(source, region, credentials))
+def load_key_set(
+    source: JwksSource,
+    region: str,
+    credentials: CredentialSource | None = None,
+    *,
+    ssm_endpoint: str | None = None,
+) -> KeySet:
+    return KeySet.from_jwks(read_jwks(source, region, credentials, ssm_endpoint=ssm_endpoint))
 
 
-def _read(source: JwksSource, region: str, credentials: CredentialSource | None) -> str:
+def _read(
+    source: JwksSource, region: str, credentials: CredentialSource | None, ssm_endpoint: str | None
+) -> str:
     if source.kind is JwksKind.INLINE:
         return source.value
     if source.kind is JwksKind.FILE:
@@ -40,7 +55,7 @@ def _read(source: JwksSource, region: str, credentials: CredentialSource | None)
     try:
         if credentials is None:
             credentials = from_environment(os.environ, local_endpoint=False)
-        return get_parameter(source.value, region, credentials)
+        return get_parameter(source.value, region, credentials, ssm_endpoint)
     except Exception as exc:  # any failure is a cold-start configuration failure
         raise ConfigurationError(
             f"{source.kind.value}: cannot read SSM parameter {source.value!r}: {_reason(exc)}"

@@ -5,6 +5,9 @@ a version is published, snapshots the memory, and starts every later execution e
 that version from the snapshot, possibly hours later and many at once. Before the snapshot the
 DynamoDB connection is closed and fetched credentials are dropped; after each restore the
 credentials are fetched anew and the connection reopened, so the first request finds both ready.
+The TLS context too is first built after a restore (authorizer.bootstrap.prepare_tls builds it at
+init only without SnapStart): building one draws randomness, which every environment restored
+from one snapshot would share.
 Lambda's `snapshot_restore_py` exists only in its SnapStart runtime: elsewhere this does nothing.
 """
 

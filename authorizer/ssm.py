@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from authorizer.aws import JsonClient
 from authorizer.credentials import CredentialSource
+from authorizer.endpoints import region_endpoint
 
 
 def get_parameter(name: str, region: str, credentials: CredentialSource, endpoint: str | None = None) -> str:
-    """The parameter's value (read as stored: JWKS are public, a String)."""
+    """The parameter's value (read as stored: JWKS are public, a String). `endpoint`: an override
+    (CommonSettings.ssm_endpoint), else the region's own endpoint."""
     client = JsonClient(
         service="ssm",
         target_prefix="AmazonSSM",
         json_version="1.1",
         region=region,
-        endpoint=endpoint or f"https://ssm.{region}.amazonaws.com/",
+        endpoint=endpoint or region_endpoint("ssm", region),
         credentials=credentials,
     )
     try:

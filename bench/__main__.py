@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from bench import cold, login, requests_count, warm
+from bench import cold, login, requests_count, tls_cold, warm
 from bench.counting_proxy import CountingProxy
 from bench.report import (
     Row,
@@ -69,6 +69,10 @@ def run(budget: Budget) -> list[Row]:
         rows += cold.measure(
             budget.cold_runs, ours_env, typical, rest_event(keys.fresh_tokens("RS256", 1)[0])
         )
+        _progress("cold starts over HTTPS, and the TLS context")
+        rows += tls_cold.measure(
+            budget.cold_runs, ours_env, dynamodb, rest_event(keys.fresh_tokens("RS256", 1)[0])
+        )
 
         _progress("warm: signing tokens and timing verifiers and handlers")
         authorizer = _build_authorizer()
@@ -89,7 +93,15 @@ def run(budget: Budget) -> list[Row]:
 
 
 def _ordered(rows: list[Row]) -> list[Row]:
-    sections = [warm.WARM, warm.REPEAT, warm.TYPICAL, cold.COLD, requests_count.REQUESTS, login.LOGIN]
+    sections = [
+        warm.WARM,
+        warm.REPEAT,
+        warm.TYPICAL,
+        cold.COLD,
+        tls_cold.SECTION,
+        requests_count.REQUESTS,
+        login.LOGIN,
+    ]
     return sorted(rows, key=lambda row: sections.index(row.section))
 
 

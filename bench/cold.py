@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.report import Row, time_row
 from bench.world import allowed
@@ -47,11 +47,15 @@ if code:  # our package from this copy, as laid out in the zip (not from the edi
     sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__]
     sys.path.insert(0, code)
 handler = importlib.import_module(sys.argv[1]).handler
+import time
+started = time.perf_counter()
 answer = handler(json.loads(os.environ["BENCH_EVENT"]), None)
+first_call = time.perf_counter() - started
 # VmHWM: this process image's peak RSS (getrusage's ru_maxrss would include the parent's, which
 # Linux carries across the fork and exec that start a child).
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
-print(json.dumps({"answer": answer, "rss_mb": int(status["VmHWM"].split()[0]) / 1024}))
+rss_mb = int(status["VmHWM"].split()[0]) / 1024
+print(json.dumps({"answer": answer, "rss_mb": rss_mb, "first_call": first_call}))
 """
 
 
@@ -87,13 +91,19 @@ def _run(args: list[str], env: Mapping[str, str]) -> tuple[float, str]:
     return elapsed, done.stdout
 
 
-def _child(module: str, env: Mapping[str, str], event: Mapping[str, Any]) -> tuple[float, float]:
+class ChildRun(NamedTuple):
+    seconds: float  # the whole process, from its start to its exit
+    rss_mb: float
+    first_call: float  # of which the first authorization (the handler call, after the imports)
+
+
+def _child(module: str, env: Mapping[str, str], event: Mapping[str, Any]) -> ChildRun:
     child_env = {**env, "BENCH_DIR": BENCH_DIR, "BENCH_EVENT": json.dumps(event)}
     elapsed, out = _run([sys.executable, "-c", CHILD, module], child_env)
     result = json.loads(out.strip().splitlines()[-1])
     if not allowed(result["answer"]):
         raise RuntimeError(f"{module} refused a valid token at cold start: {result['answer']!r}")
-    return elapsed, float(result["rss_mb"])
+    return ChildRun(elapsed, float(result["rss_mb"]), float(result["first_call"]))
 
 
 def measure(
@@ -103,9 +113,9 @@ def measure(
     event: Mapping[str, Any],
 ) -> list[Row]:
     bare: list[float] = []
-    ours: list[tuple[float, float]] = []
-    source_only: list[tuple[float, float]] = []
-    typical: list[tuple[float, float]] = []
+    ours: list[ChildRun] = []
+    source_only: list[ChildRun] = []
+    typical: list[ChildRun] = []
     with deployed_code() as (shipped, source):
         no_writes = {"PYTHONDONTWRITEBYTECODE": "1"}
         for _ in range(runs):
@@ -114,10 +124,10 @@ def measure(
             source_only.append(_child(OURS, {**ours_env, **no_writes, "BENCH_CODE_DIR": source}, event))
             typical.append(_child(TYPICAL, typical_env, event))
     interpreter = statistics.median(bare)
-    ours_raw = statistics.median(t for t, _ in ours)
-    typical_raw = statistics.median(t for t, _ in typical)
+    ours_raw = statistics.median(run.seconds for run in ours)
+    typical_raw = statistics.median(run.seconds for run in typical)
     ours_net, typical_net = ours_raw - interpreter, typical_raw - interpreter
-    source_net = statistics.median(t for t, _ in source_only) - interpreter
+    source_net = statistics.median(run.seconds for run in source_only) - interpreter
     unit = "ms"
     return [
         time_row(COLD, f"bare interpreter: python -c pass (median of {runs})", interpreter, unit=unit),
@@ -151,15 +161,15 @@ def measure(
         Row(
             COLD,
             "typical authorizer: peak RSS after first authorization",
-            statistics.median(m for _, m in typical),
+            statistics.median(run.rss_mb for run in typical),
             "MB",
         ),
         Row(
             COLD,
             "ours: peak RSS after first authorization",
-            statistics.median(m for _, m in ours),
+            statistics.median(run.rss_mb for run in ours),
             "MB",
-            statistics.median(m for _, m in ours) / statistics.median(m for _, m in typical),
+            statistics.median(run.rss_mb for run in ours) / statistics.median(run.rss_mb for run in typical),
             "typical",
         ),
     ]

@@ -9,6 +9,7 @@ signatures still verify.
 from __future__ import annotations
 
 import http.client
+import ssl
 import threading
 import time
 from collections import Counter
@@ -20,9 +21,10 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connectio
 
 
 class CountingProxy:
-    """Forwards every request to `upstream` and counts them, keyed by `X-Amz-Target`."""
+    """Forwards every request to `upstream` and counts them, keyed by `X-Amz-Target`. With `tls`
+    (a server context), it is an https endpoint in front of the plain-http upstream."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, tls: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or parts.hostname is None:
             raise ValueError(f"upstream must be a plain http:// URL, got {upstream!r}")
@@ -32,12 +34,16 @@ class CountingProxy:
         self._upstream_seconds = 0.0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        self._scheme = "https" if tls else "http"
+        if tls is not None:
+            # Handshakes happen as connections are accepted, one at a time: enough here.
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self._scheme}://{host!s}:{port}"
 
     def start(self) -> CountingProxy:
         self._thread.start()

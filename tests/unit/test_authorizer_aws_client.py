@@ -6,9 +6,11 @@ the container credential endpoint and for answers moto would not give.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import threading
+import time
 import types
 import zlib
 from collections.abc import Callable, Iterator
@@ -23,6 +25,7 @@ from moto import mock_aws
 from auth_service.tables import create_tables
 from authorizer import snapstart
 from authorizer.aws import (
+    AwsRequestError,
     ClientSettings,
     JsonClient,
     MalformedResponseError,
@@ -30,7 +33,10 @@ from authorizer.aws import (
 )
 from authorizer.credentials import (
     LOCAL_DUMMY,
+    MAX_RETRY_SECONDS,
+    NO_KEYS_RETRY_SECONDS,
     REFRESH_BEFORE_EXPIRY,
+    USABLE_UNTIL_BEFORE_EXPIRY,
     ContainerCredentials,
     Credentials,
     CredentialsError,
@@ -220,6 +226,152 @@ def test_container_credentials_failure_is_a_credentials_error(
         ContainerCredentials(garbage.url, token="container-token").get()
 
 
+class FlakyEndpoint:
+    """The container credential endpoint of `_container_endpoint`, down while `down` is set."""
+
+    def __init__(self, local_server: Callable[..., LocalServer], expiration: str) -> None:
+        self.down = False
+        self.served: list[int] = []
+        good = _container_endpoint([expiration], self.served)
+
+        def respond(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+            if self.down:
+                send(handler, 500, b'{"message": "unavailable"}')
+            else:
+                good(handler, body)
+
+        self.server = local_server(respond)
+
+    def attempts(self) -> int:
+        return len(self.server.requests)
+
+
+EXPIRES = 1_893_456_000.0  # 2030-01-01T00:00:00Z
+
+
+def test_refresh_windows_are_botocores() -> None:
+    import botocore.credentials
+
+    refreshable: Any = botocore.credentials.RefreshableCredentials
+    assert REFRESH_BEFORE_EXPIRY == refreshable._advisory_refresh_timeout == 15 * 60
+    assert USABLE_UNTIL_BEFORE_EXPIRY == refreshable._mandatory_refresh_timeout == 10 * 60
+
+
+def test_a_failed_refresh_keeps_the_cached_keys_until_shortly_before_expiry(
+    local_server: Callable[..., LocalServer],
+) -> None:
+    endpoint = FlakyEndpoint(local_server, "2030-01-01T00:00:00Z")
+    now = [EXPIRES - 6 * 3600]
+    source = ContainerCredentials(endpoint.server.url, token="container-token", clock=lambda: now[0])
+    first = source.get()
+    endpoint.down = True
+    now[0] = EXPIRES - REFRESH_BEFORE_EXPIRY + 1  # the advisory window: a refresh is tried...
+    assert source.get() is first  # ... fails, and the cached keys still sign
+    tried = endpoint.attempts()
+    for _ in range(50):  # not a fetch per request: the next try waits
+        assert source.get() is first
+    assert endpoint.attempts() == tried
+    now[0] = EXPIRES - USABLE_UNTIL_BEFORE_EXPIRY - 1
+    assert source.get() is first
+    now[0] = EXPIRES - USABLE_UNTIL_BEFORE_EXPIRY + 1  # the mandatory window: no longer used
+    with pytest.raises(CredentialsError, match="HTTP 500"):
+        source.get()
+    endpoint.down = False
+    now[0] += NO_KEYS_RETRY_SECONDS
+    assert source.get().access_key == "ASIA2"
+
+
+def test_failed_refreshes_back_off_and_a_later_one_succeeds(local_server: Callable[..., LocalServer]) -> None:
+    endpoint = FlakyEndpoint(local_server, "2030-01-01T00:00:00Z")
+    now = [EXPIRES - 6 * 3600]
+    source = ContainerCredentials(endpoint.server.url, token="container-token", clock=lambda: now[0])
+    first = source.get()
+    endpoint.down = True
+    now[0] = EXPIRES - REFRESH_BEFORE_EXPIRY + 1  # in the advisory window from now on
+    tries = []
+    for _ in range(200):  # 200 requests, 0.5 s apart
+        before = endpoint.attempts()
+        assert source.get() is first
+        tries.append(endpoint.attempts() > before)
+        now[0] += 0.5
+    # One try, then after 1, 2, 4, 8, 16, 30, 30 s...: a handful in 100 s, never one per request.
+    assert 6 <= sum(tries) <= 9, sum(tries)
+    gaps = [i for i, tried in enumerate(tries) if tried]
+    assert max(b - a for a, b in itertools.pairwise(gaps)) * 0.5 <= MAX_RETRY_SECONDS + 0.5
+    endpoint.down = False
+    now[0] += MAX_RETRY_SECONDS
+    assert source.get().access_key == "ASIA2"
+
+
+def test_without_usable_keys_requests_fail_fast_while_the_endpoint_is_down(
+    local_server: Callable[..., LocalServer],
+) -> None:
+    endpoint = FlakyEndpoint(local_server, "2030-01-01T00:00:00Z")
+    endpoint.down = True
+    now = [EXPIRES - 3600]
+    source = ContainerCredentials(endpoint.server.url, token="container-token", clock=lambda: now[0])
+    with pytest.raises(CredentialsError, match="HTTP 500"):
+        source.get()
+    tried = endpoint.attempts()
+    with pytest.raises(CredentialsError, match="next try in"):
+        source.get()  # at once, without waiting on the endpoint again
+    assert endpoint.attempts() == tried
+    endpoint.down = False
+    now[0] += NO_KEYS_RETRY_SECONDS
+    assert source.get().access_key == "ASIA1"
+
+
+def test_a_restore_forgets_the_backoff_too(local_server: Callable[..., LocalServer]) -> None:
+    endpoint = FlakyEndpoint(local_server, "2030-01-01T00:00:00Z")
+    endpoint.down = True
+    source = ContainerCredentials(endpoint.server.url, token="container-token", clock=lambda: EXPIRES - 3600)
+    with pytest.raises(CredentialsError):
+        source.get()
+    endpoint.down = False
+    source.forget()  # after a snapshot restore: fetched at once
+    assert source.get().access_key == "ASIA1"
+
+
+def test_other_callers_keep_signing_while_one_refreshes(local_server: Callable[..., LocalServer]) -> None:
+    release = threading.Event()
+    served: list[int] = []
+    good = _container_endpoint(["2030-01-01T00:00:00Z"], served)
+
+    def slow(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        if served:
+            release.wait(5)
+        good(handler, body)
+
+    server = local_server(slow)
+    now = [EXPIRES - 3600]
+    source = ContainerCredentials(server.url, token="container-token", clock=lambda: now[0])
+    first = source.get()
+    now[0] = EXPIRES - REFRESH_BEFORE_EXPIRY + 1
+    refresher = threading.Thread(target=source.get)
+    refresher.start()
+    while len(server.requests) < 2:
+        time.sleep(0.01)
+    started = time.monotonic()
+    assert source.get() is first  # does not wait for the refresh under way
+    assert time.monotonic() - started < 0.5
+    release.set()
+    refresher.join()
+    assert source.get().access_key == "ASIA2"
+
+
+def test_a_credential_fetch_never_outlasts_the_callers_deadline(
+    local_server: Callable[..., LocalServer],
+) -> None:
+    release = threading.Event()
+    server = local_server(lambda handler, body: release.wait(5))
+    source = ContainerCredentials(server.url, token="container-token")
+    started = time.monotonic()
+    with pytest.raises(CredentialsError):
+        source.get(deadline=time.monotonic() + 0.3)
+    assert time.monotonic() - started < 1.0  # two attempts of 1 s each without the deadline
+    release.set()
+
+
 # --------------------------------------------------------------------------- the client
 
 
@@ -372,14 +524,21 @@ def test_one_request_per_check_and_none_within_the_cache_window(counted: FaultyD
 # --------------------------------------------------------------------------- SnapStart
 
 
-def test_snapstart_hooks_drop_the_connection_and_credentials_and_warm_up_after_restore(
-    local_server: Callable[..., LocalServer], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def snapstart_hooks(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Callable[[], None]]]:
+    """Lambda's SnapStart runtime module, as far as we use it: the hooks registered with it."""
     hooks: dict[str, list[Callable[[], None]]] = {"before": [], "after": []}
     runtime = types.ModuleType("snapshot_restore_py")
     runtime.register_before_snapshot = hooks["before"].append  # type: ignore[attr-defined]
     runtime.register_after_restore = hooks["after"].append  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", runtime)
+    return hooks
+
+
+def test_snapstart_hooks_drop_the_connection_and_credentials_and_warm_up_after_restore(
+    local_server: Callable[..., LocalServer], snapstart_hooks: dict[str, list[Callable[[], None]]]
+) -> None:
+    hooks = snapstart_hooks
     forgotten: list[int] = []
 
     class Source(StaticCredentials):
@@ -404,3 +563,45 @@ def test_snapstart_hooks_drop_the_connection_and_credentials_and_warm_up_after_r
 def test_snapstart_hooks_are_not_registered_outside_lambda() -> None:
     assert "snapshot_restore_py" not in sys.modules
     assert not snapstart.register(client_for("http://127.0.0.1:9/"), KEYS)
+
+
+def test_with_snapstart_no_tls_context_is_built_before_the_snapshot(
+    ring: Any, snapstart_hooks: dict[str, list[Callable[[], None]]]
+) -> None:
+    # Creating a TLS context draws randomness (OpenSSL seeds its generator); every environment
+    # restored from one snapshot would share it. So: built after the restore, not at init.
+    import json as json_module
+
+    from authorizer import tls
+    from authorizer.bootstrap import build_authorizer
+    from authorizer.config import AuthorizerConfig
+
+    hooks = snapstart_hooks
+    env = {
+        "AUTH_ISSUER": "https://auth.example.test",
+        "AUTH_AUDIENCE": "orders-api",
+        "AUTH_JWKS": json_module.dumps(ring.jwks()),
+        "AUTH_DENYLIST_TABLE": DENYLIST,
+        "AUTH_DYNAMODB_ENDPOINT": "https://127.0.0.1:9",
+    }
+    tls._context.cache_clear()
+    try:
+        build_authorizer(AuthorizerConfig.from_env(env))
+        assert tls._context.cache_info().currsize == 0
+        hooks["before"][0]()
+        hooks["after"][0]()  # connecting to 127.0.0.1:9 fails (logged); the context is built
+        assert tls._context.cache_info().currsize == 1
+    finally:
+        tls._context.cache_clear()
+
+
+def test_a_header_that_cannot_be_sent_is_the_clients_own_error(
+    local_server: Callable[..., LocalServer],
+) -> None:
+    # A session token with a line break (a broken credential endpoint, say) must not inject a
+    # header, nor escape as a ValueError.
+    server = local_server(lambda h, _: send(h, 200, b"{}"))
+    client = client_for(server.url, StaticCredentials(Credentials("AKID", "secret", "token\r\nX-Evil: 1")))
+    with pytest.raises(AwsRequestError, match="InvalidRequest"):
+        client.call("BatchGetItem", {})
+    assert server.requests == []

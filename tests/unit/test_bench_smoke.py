@@ -60,6 +60,11 @@ def test_quick_run_reports_every_row() -> None:
     missing = [name for name in EXPECTED_ROWS if name not in names]
     assert not missing, missing
     for prefix in (
+        "ours, raw, BatchGetItem over plain HTTP",
+        "ours, raw, BatchGetItem over HTTPS, CA via AWS_CA_BUNDLE",
+        "first authorization alone (after imports), HTTPS",
+        "TLS context, system CA bundle loaded whole",
+        "TLS context as authorizer/tls.py builds it",
         "argon2id parameters of stored hashes",
         "DynamoDB requests per login",
         "DynamoDB (moto) answering",

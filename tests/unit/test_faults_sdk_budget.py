@@ -191,6 +191,8 @@ class MisbehavingDynamoDB:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.respond(self)
 
+            do_GET = do_POST  # the container credential endpoint's method
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -338,3 +340,29 @@ def test_connect_timeout_is_refused_within_budget(
             for filler in fillers:
                 filler.close()
     assert 2 * 0.5 <= elapsed <= 2 * 0.5 + 0.1 + SLACK, elapsed
+
+
+def test_the_credential_fetch_counts_inside_the_calls_budget() -> None:
+    # A container credential endpoint that never answers (each fetch attempt would wait 1 s), and
+    # a call allowed 0.5 s in all: the fetch gets what is left of the call's budget, no more.
+    from authorizer.credentials import ContainerCredentials
+
+    endpoint = MisbehavingDynamoDB("never_answers")
+    settings = aws.ClientSettings(connect_timeout=0.2, read_timeout=0.3, attempts=1)
+    client = aws.JsonClient(
+        service="dynamodb",
+        target_prefix="DynamoDB_20120810",
+        json_version="1.0",
+        region="us-east-1",
+        endpoint="http://127.0.0.1:9/",
+        credentials=ContainerCredentials(endpoint.url + "/credentials", token="token"),
+        settings=settings,
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(aws.AwsRequestError, match="CredentialsError"):
+            client.call("BatchGetItem", {})
+    finally:
+        endpoint.stop()
+    elapsed = time.monotonic() - started
+    assert elapsed <= aws.worst_case_seconds(settings) + SLACK, elapsed

@@ -5,6 +5,7 @@ The server is an http.server on 127.0.0.1 serving a JWKS of keys generated at ru
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -29,6 +31,8 @@ JWKS_PATH = "/.well-known/jwks.json"
 LOGGER = "authorizer.jwks_cache"
 COOLDOWN = 60.0
 MAX_AGE = 3600.0
+ISSUER = "https://idp.example.test"
+ROCA_MODULUS = Path(__file__).parent / "jose_vectors" / "roca" / "mod03.txt"  # a fingerprinted key
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -369,7 +373,7 @@ def test_server_down_keeps_last_good_keys(
     assert cache.fetch_count == 2
     [warning] = warnings_of(caplog)
     assert "127.0.0.1" in warning
-    assert "URLError" in warning
+    assert "ConnectionRefusedError" in warning
     assert "keeping the 1 key(s)" in warning
     assert server.url not in warning  # the host, not the whole URL
 
@@ -423,8 +427,8 @@ BAD_RESPONSES = {
         Response(body=json.dumps({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]}).encode()),
         "no usable key",
     ),
-    "HTTP 500": (Response(status=500, body=b"{}"), "HTTPError"),
-    "HTTP 404": (Response(status=404, body=b"{}"), "HTTPError"),
+    "HTTP 500": (Response(status=500, body=b"{}"), "status is 500"),
+    "HTTP 404": (Response(status=404, body=b"{}"), "status is 404"),
     "HTTP 204": (Response(status=204), "status is 204"),
     "oversized, declared": (Response(body=b" " * 2000 + b'{"keys": []}'), "larger than 1000 bytes"),
     "oversized, undeclared": (
@@ -549,6 +553,38 @@ def test_unusable_keys_are_skipped_not_fatal(
     assert len(warnings_of(caplog)) == 9
 
 
+def test_fetched_keys_not_for_verify_or_with_the_roca_weakness_are_skipped(
+    server: JwksServer,
+    cache: JwksCache,
+    rings: dict[str, KeyRing],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # As for `use: enc`: a key we fetch that may not verify is skipped, the others still serve.
+    signer = rings["RS256"]
+    marked = {**jwk_of(signer), "key_ops": ["encrypt"]}
+    roca_n = int(ROCA_MODULUS.read_text("ascii").split()[0], 16).to_bytes(256, "big")
+    roca_jwk_n = base64.urlsafe_b64encode(roca_n).decode().rstrip("=")
+    roca = {"kty": "RSA", "kid": "roca", "e": "AQAB", "n": roca_jwk_n}
+    good = jwk_of(rings["ES256"])
+    server.answer(Response(body=json.dumps({"keys": [marked, roca, good]}).encode()))
+    verifier = TokenVerifier(cache, issuer=ISSUER, audience="api", token_type=ACCESS)
+    token = jwt.encode(
+        {"iss": ISSUER, "aud": "api", "sub": "u", "jti": "j", "iat": int(time.time()), "exp": 2**40},
+        signer.current.private_key,
+        algorithm="RS256",
+        headers={"kid": signer.current.kid, "typ": "at+jwt"},
+    )
+    with caplog.at_level(logging.WARNING, LOGGER):
+        assert cache.get(good["kid"]).alg == "ES256"
+        with pytest.raises(KidNotFoundError):
+            verifier.verify(token)  # signed by the key marked for encryption only
+        with pytest.raises(KidNotFoundError):
+            cache.get("roca")
+    skipped = "\n".join(warnings_of(caplog))
+    assert "key #0: key_ops ['encrypt'] does not include 'verify'" in skipped
+    assert "key #1: RSA key has the ROCA weakness" in skipped
+
+
 def test_lenient_key_set_reports_what_it_skipped(ring: KeyRing) -> None:
     keys, skipped = lenient_key_set({"keys": [jwk_of(ring), {"kty": "oct", "kid": "h"}]})
     assert keys.kids == (ring.current.kid,)
@@ -630,6 +666,7 @@ def test_token_verifier_uses_the_cache(cache: JwksCache, server: JwksServer, rin
         "sub": "u1",
         "aud": audience,
         "iat": now,
+        "auth_time": now,
         "exp": now + 300,
         "jti": str(uuid.uuid4()),
     }
