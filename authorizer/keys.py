@@ -1,9 +1,12 @@
 """Trusted public keys, built once per key set: each `kid` pinned to exactly one algorithm.
 
 The algorithm a token may use is decided here, from the key's type and curve (and its `alg` if
-the JWK states one); the token header only has to agree with it. Keys are built straight from
-their JWK members with `cryptography` (no JOSE library), and each comes with its signature check
-ready to call: padding, hash and curve objects are made once per key set, never per token.
+the JWK states one); the token header only has to agree with it. One algorithm may have two
+names: RFC 9864's fully specified `Ed25519` is what `EdDSA` means for an Ed25519 key. Keys are
+built straight from their JWK members with `cryptography` (no JOSE library), and each comes with
+its signature check ready to call: padding, hash and curve objects are made once per key set,
+never per token. Whatever a key needs checking once (its size, `use`/`key_ops`, the ROCA
+fingerprint) is checked here, when the key set is built.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from authorizer.errors import ConfigurationError, KidNotFoundError
+from authorizer.roca import has_roca_fingerprint
 
-#: The only algorithms we accept: asymmetric, one per key family.
+#: The algorithms we sign with and accept: asymmetric, one per key family.
 SUPPORTED_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+#: Every `alg` a token may name: also `Ed25519`, RFC 9864's name for EdDSA with an Ed25519 key.
+ACCEPTED_ALGORITHMS = (*SUPPORTED_ALGORITHMS, "Ed25519")
 MIN_RSA_BITS = 2048
 
 # RFC 7638 §3.2: the members that make up each key type's thumbprint, in lexicographic order.
@@ -33,20 +39,34 @@ _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
 
 
 def algorithm_for_jwk(jwk: Mapping[str, Any]) -> str:
-    """The one algorithm a public JWK may verify, from its key type and curve."""
+    """The one algorithm a public JWK may verify, under the name its `alg` gives (or our name)."""
+    return algorithms_for_jwk(jwk)[0]
+
+
+def algorithms_for_jwk(jwk: Mapping[str, Any]) -> tuple[str, ...]:
+    """The `alg` values a token checked with this public JWK may name: one algorithm, by name.
+
+    A JWK that states its `alg` accepts exactly that name: the key's publisher said how it signs.
+    Without `alg`, the key type and curve decide the one algorithm; for an Ed25519 key both of its
+    names (`EdDSA`, RFC 8037; `Ed25519`, RFC 9864) are accepted, since no other algorithm fits
+    that key. An RSA key without `alg` is RS256 only (PS256, RS384... are other algorithms).
+    """
     kty, crv = jwk.get("kty"), jwk.get("crv")
+    names: tuple[str, ...]
     if kty == "RSA":
-        alg = "RS256"
+        names = ("RS256",)
     elif kty == "EC" and crv == "P-256":
-        alg = "ES256"
+        names = ("ES256",)
     elif kty == "OKP" and crv == "Ed25519":
-        alg = "EdDSA"
+        names = ("EdDSA", "Ed25519")
     else:
         raise ValueError(f"unsupported key type {kty!r}{f' on curve {crv!r}' if crv else ''}")
     stated = jwk.get("alg")
-    if stated is not None and stated != alg:
-        raise ValueError(f"JWK alg {stated!r} does not fit a {kty} key (expected {alg})")
-    return alg
+    if stated is None:
+        return names
+    if stated not in names:
+        raise ValueError(f"JWK alg {stated!r} does not fit a {kty} key (expected {' or '.join(names)})")
+    return (stated,)
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
@@ -71,6 +91,8 @@ class VerificationKey:
     kid: str
     alg: str
     key: Any  # a `cryptography` public key object, built once
+    # Every header `alg` this key verifies: the names of its one algorithm, `alg` first.
+    algorithms: tuple[str, ...]
     # The signature check for `alg` with this key, bound once (see `signature_check`).
     verify_signature: SignatureCheck = field(init=False, repr=False, compare=False)
 
@@ -84,7 +106,7 @@ def signature_check(alg: str, key: Any) -> SignatureCheck:
         return _rs256(key)
     if alg == "ES256" and isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
         return _es256(key)
-    if alg == "EdDSA" and isinstance(key, ed25519.Ed25519PublicKey):
+    if alg in ("EdDSA", "Ed25519") and isinstance(key, ed25519.Ed25519PublicKey):
         return _eddsa(key)
     raise ValueError(f"a {type(key).__name__} cannot verify {alg}")
 
@@ -154,7 +176,7 @@ class KeySet:
 
     @property
     def algorithms(self) -> tuple[str, ...]:
-        return tuple(sorted({key.alg for key in self._by_kid.values()}))
+        return tuple(sorted({alg for key in self._by_kid.values() for alg in key.algorithms}))
 
     def get(self, kid: str) -> VerificationKey:
         try:
@@ -188,11 +210,25 @@ def verification_key(jwk: Any) -> VerificationKey:
         raise ValueError(f"use is {jwk.get('use')!r}, not 'sig'")
     if any(private in jwk for private in ("d", "p", "q", "dp", "dq", "qi")):
         raise ValueError("holds private key material; publish public keys only")
+    _check_key_ops(jwk)
     kid = jwk.get("kid")
     if not isinstance(kid, str) or not kid:
         raise ValueError("kid is missing")
-    alg = algorithm_for_jwk(jwk)
-    return VerificationKey(kid=kid, alg=alg, key=public_key(jwk, alg))
+    algorithms = algorithms_for_jwk(jwk)
+    alg = algorithms[0]
+    return VerificationKey(kid=kid, alg=alg, key=public_key(jwk, alg), algorithms=algorithms)
+
+
+def _check_key_ops(jwk: Mapping[str, Any]) -> None:
+    # RFC 7517 §4.3: when present, `key_ops` says what the key is for (distinct values); a key
+    # that is not for "verify" verifies nothing, as a `use: enc` key does not.
+    if "key_ops" not in jwk:
+        return
+    ops = jwk["key_ops"]
+    if not isinstance(ops, list) or not all(isinstance(op, str) for op in ops) or len(set(ops)) != len(ops):
+        raise ValueError("key_ops must be a list of distinct strings")
+    if "verify" not in ops:
+        raise ValueError(f"key_ops {ops!r} does not include 'verify'")
 
 
 def public_key(jwk: Mapping[str, Any], alg: str) -> Any:
@@ -203,6 +239,8 @@ def public_key(jwk: Mapping[str, Any], alg: str) -> Any:
         key = rsa.RSAPublicNumbers(e, n).public_key()
         if key.key_size < MIN_RSA_BITS:
             raise ValueError(f"RSA key of {key.key_size} bits; at least {MIN_RSA_BITS} are required")
+        if has_roca_fingerprint(n):
+            raise ValueError("RSA key has the ROCA weakness (CVE-2017-15361): it can be factored")
         return key
     if alg == "ES256":
         x, y = _jwk_bytes(jwk, "x", 32), _jwk_bytes(jwk, "y", 32)

@@ -93,6 +93,30 @@ def test_json_whitespace_around_a_part_is_read_as_json_loads_reads_it() -> None:
     token = f"{SPACED_HEADER}.{SPACED_PAYLOAD}.{SIGNATURE}"
     parsed = parse_token(token)
     assert parsed.header == {"alg": "ES256"} and parsed.payload == {"iss": "x"}
+    # Whitespace after the object only (the fast scanner reads the object, json.loads the rest).
+    header, payload = b64(b'{"alg": "ES256"} \r\n'), b64(b'{"iss": "x"}\t')
+    parsed = parse_token(f"{header}.{payload}.{SIGNATURE}")
+    assert parsed.header == {"alg": "ES256"} and parsed.payload == {"iss": "x"}
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        f"{HEADER}.{PAYLOAD}.{SIGNATURE[:40]}!{SIGNATURE[41:]}",
+        f"{HEADER}.{PAYLOAD}.{SIGNATURE[:40]}!{SIGNATURE[40:]}",  # a lenient decoder skips it
+        f"{HEADER}.{PAYLOAD}.{SIGNATURE[:40]}!!!!{SIGNATURE[40:]}",
+        f"{HEADER}.{PAYLOAD}é.{SIGNATURE}",
+        f"{HEADER}..{SIGNATURE}",
+        f".{PAYLOAD}.{SIGNATURE}",
+        f"{HEADER}.{PAYLOAD}.",
+    ],
+)
+def test_a_part_outside_the_base64url_alphabet_is_named_as_such(token: str) -> None:
+    # The reason is what the authorizer logs and introspection explains: it must say what is wrong.
+    for read in (parse_token, decode_payload):
+        with pytest.raises(MalformedTokenError) as raised:
+            read(token)
+        assert str(raised.value) == "token parts are not base64url"
 
 
 def test_duplicate_members_last_one_wins_as_everywhere() -> None:
@@ -248,6 +272,7 @@ def test_a_date_of_hundreds_of_digits_is_an_answer_not_a_crash(name: str) -> Non
     keys = KeySet.from_jwks({"keys": [jwk]})
     verifier = TokenVerifier(keys, issuer=ISSUER, audience="api", token_type=ACCESS, clock=lambda: now)
     claims = {"iss": ISSUER, "aud": "api", "sub": "alice", "jti": "j", "iat": now, "exp": now + 300}
+    claims["auth_time"] = now
     text = json.dumps({**claims, name: "@"}).replace('"@"', "9" * 400)
     signing_input = f"{part({'alg': 'ES256', 'typ': 'at+jwt', 'kid': 'e'})}.{b64(text.encode())}"
     r, s = decode_dss_signature(private.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
@@ -257,3 +282,28 @@ def test_a_date_of_hundreds_of_digits_is_an_answer_not_a_crash(name: str) -> Non
     else:
         with pytest.raises(TokenNotYetValidError):
             verifier.verify(token)
+
+
+@pytest.mark.parametrize("token", ["", None])
+def test_an_empty_token_is_refused_as_empty(token: Any) -> None:
+    for read in (parse_token, decode_payload):
+        with pytest.raises(MalformedTokenError) as raised:
+            read(token)
+        assert str(raised.value) == "token is empty"
+
+
+def test_decode_header_and_payload_name_the_part_and_honour_a_raised_limit() -> None:
+    with pytest.raises(MalformedTokenError) as payload:
+        decode_payload(f"{HEADER}.{part([1])}.{SIGNATURE}")
+    assert str(payload.value) == "token payload is not a JSON object"
+    with pytest.raises(MalformedTokenError) as header:
+        decode_header(f"{part('ES256')}.{PAYLOAD}.{SIGNATURE}")
+    assert str(header.value) == "token header is not a JSON object"
+    with pytest.raises(MalformedTokenError) as both:
+        decode_header(f"{part({'alg': 'ES256', 'x5u': 'u', 'jku': 'u'})}.{PAYLOAD}.{SIGNATURE}")
+    assert str(both.value) == "header parameter(s) not accepted: jku, x5u"
+    long = f"{HEADER}.{part({'iss': ISSUER, 'sub': 'alice', 'pad': 'x' * 9000})}.{SIGNATURE}"
+    with pytest.raises(MalformedTokenError, match="longer than 8192 bytes"):
+        decode_payload(long)
+    assert decode_payload(long, max_bytes=16384)["sub"] == "alice"
+    assert decode_header(long, max_bytes=16384)["kid"] == "k1"
