@@ -7,10 +7,9 @@ Access tokens name their app client in `client_id`, ID tokens in `aud`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
-from authorizer.errors import InsufficientScopeError, InvalidClaimError
+from authorizer.jws import DEFAULT_MAX_TOKEN_BYTES
 from authorizer.verifier import ClaimCheck, KeyLookup, TokenType, TokenVerifier
 
 # (S106: `token_use` is a claim name, not a password.)
@@ -27,52 +26,23 @@ def cognito_jwks_uri(issuer: str) -> str:
     return f"{issuer}/.well-known/jwks.json"
 
 
-def require_any_group(groups: Iterable[str]) -> ClaimCheck:
-    wanted = frozenset(groups)
-
-    def check(payload: Mapping[str, Any]) -> None:
-        found = payload.get("cognito:groups", [])
-        if not isinstance(found, list):
-            raise InvalidClaimError("'cognito:groups' must be a list")
-        if wanted.isdisjoint(found):
-            raise InsufficientScopeError(f"the user is in none of the groups {', '.join(sorted(wanted))}")
-
-    return check
-
-
-def require_scopes(scopes: Iterable[str]) -> ClaimCheck:
-    wanted = frozenset(scopes)
-
-    def check(payload: Mapping[str, Any]) -> None:
-        scope = payload.get("scope", "")
-        if not isinstance(scope, str):
-            raise InvalidClaimError("'scope' must be a string")
-        missing = wanted - set(scope.split())
-        if missing:
-            raise InsufficientScopeError(f"the token lacks the scopes {', '.join(sorted(missing))}")
-
-    return check
-
-
 def cognito_verifier(
     keys: KeyLookup,
     *,
     issuer: str,
     token_use: str,
     client_ids: Iterable[str],
-    required_groups: Iterable[str] = (),
-    required_scopes: Iterable[str] = (),
+    claim_checks: Sequence[ClaimCheck] = (),
     leeway: int = 30,
+    max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
     clock: Callable[[], float] = time.time,
 ) -> TokenVerifier:
-    """A verifier for one user pool's access or ID tokens, for the given app clients."""
+    """A verifier for one user pool's access or ID tokens, for the given app clients.
+
+    `claim_checks`: what the configuration requires beyond that (`authorizer.claim_checks`).
+    """
     if token_use not in TOKEN_TYPES:
         raise ValueError(f"token_use must be 'access' or 'id', not {token_use!r}")
-    checks: list[ClaimCheck] = []
-    if required_groups:
-        checks.append(require_any_group(required_groups))
-    if required_scopes:
-        checks.append(require_scopes(required_scopes))
     return TokenVerifier(
         keys,
         issuer=issuer,
@@ -80,6 +50,7 @@ def cognito_verifier(
         token_type=TOKEN_TYPES[token_use],
         leeway=leeway,
         algorithms=("RS256",),
-        claim_checks=checks,
+        claim_checks=claim_checks,
+        max_token_bytes=max_token_bytes,
         clock=clock,
     )

@@ -8,13 +8,19 @@ from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import urlsplit
 
+from authorizer import endpoints
 from authorizer.cookies import CookieNames
 from authorizer.env import EnvReader
 from authorizer.errors import ConfigurationError
 from authorizer.issuers import TrustedIssuer, parse_trusted_issuers
+from authorizer.jws import DEFAULT_MAX_TOKEN_BYTES
+from authorizer.proxy import read_https_proxy
 from authorizer.routes import RouteScopes
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# AUTH_LEEWAY_SECONDS: the clock skew allowed for `exp`, `iat` and `nbf` (inspect-token's default too).
+DEFAULT_LEEWAY_SECONDS = 30
+MAX_LEEWAY_SECONDS = 300
 
 
 class JwksKind(Enum):
@@ -38,9 +44,13 @@ class CommonSettings:
     jwks: JwksSource | None
     denylist_table: str
     region: str
+    # Endpoint overrides (authorizer.endpoints); None: the region's own endpoint.
     dynamodb_endpoint: str | None
     leeway: int
     max_token_bytes: int
+    ssm_endpoint: str | None = None
+    ca_bundle: str | None = None  # AWS_CA_BUNDLE, checked here; authorizer.tls reads it
+    https_proxy: str | None = None  # HTTPS_PROXY, checked here; authorizer.proxy reads it
 
     @classmethod
     def read(cls, env: EnvReader) -> CommonSettings:
@@ -57,11 +67,22 @@ class CommonSettings:
             audiences=audiences,
             jwks=JwksSource(JwksKind(jwks[0]), jwks[1]) if jwks else None,
             denylist_table=env.required("AUTH_DENYLIST_TABLE", "the DynamoDB denylist table name"),
-            region=env.text("AWS_REGION") or env.text("AWS_DEFAULT_REGION") or "us-east-1",
-            dynamodb_endpoint=env.text("AUTH_DYNAMODB_ENDPOINT"),
-            leeway=env.integer("AUTH_LEEWAY_SECONDS", 30, maximum=300),
-            max_token_bytes=env.integer("AUTH_MAX_TOKEN_BYTES", 8192, minimum=512, maximum=65536),
+            region=endpoints.read_region(env),
+            dynamodb_endpoint=endpoints.read_endpoint(env, "dynamodb", own="AUTH_DYNAMODB_ENDPOINT"),
+            leeway=read_leeway(env),
+            max_token_bytes=read_max_token_bytes(env),
+            ssm_endpoint=endpoints.read_endpoint(env, "ssm"),
+            ca_bundle=endpoints.read_ca_bundle(env),
+            https_proxy=read_https_proxy(env),
         )
+
+
+def read_leeway(env: EnvReader) -> int:
+    return env.integer("AUTH_LEEWAY_SECONDS", DEFAULT_LEEWAY_SECONDS, maximum=MAX_LEEWAY_SECONDS)
+
+
+def read_max_token_bytes(env: EnvReader) -> int:
+    return env.integer("AUTH_MAX_TOKEN_BYTES", DEFAULT_MAX_TOKEN_BYTES, minimum=512, maximum=65536)
 
 
 @dataclass(frozen=True)
@@ -81,10 +102,7 @@ class CookieSettings:
 
     @classmethod
     def read(cls, env: EnvReader) -> CookieSettings:
-        raw_enabled = env.text("AUTH_COOKIES", "off") or "off"
-        enabled = raw_enabled.lower() in ("on", "true", "1", "yes")
-        if not enabled and raw_enabled.lower() not in ("off", "false", "0", "no"):
-            env.problems.append(f"AUTH_COOKIES must be on or off, got {raw_enabled!r}")
+        enabled = cookies_enabled(env)
         raw_same_site = env.text("AUTH_COOKIE_SAMESITE", "Strict") or "Strict"
         same_site = raw_same_site.capitalize()
         if same_site not in ("Strict", "Lax"):
@@ -103,6 +121,15 @@ class CookieSettings:
             secure_prefix=env.boolean("AUTH_COOKIE_SECURE_PREFIX", True),
             allowed_origins=frozenset(origins),
         )
+
+
+def cookies_enabled(env: EnvReader) -> bool:
+    """AUTH_COOKIES: on (on, true, 1, yes) or off (off, false, 0, no; the default)."""
+    raw = env.text("AUTH_COOKIES", "off") or "off"
+    enabled = raw.lower() in ("on", "true", "1", "yes")
+    if not enabled and raw.lower() not in ("off", "false", "0", "no"):
+        env.problems.append(f"AUTH_COOKIES must be on or off, got {raw!r}")
+    return enabled
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,11 @@ class TokenTypeError(TokenError):
 
 
 class IssuerMismatchError(TokenError):
-    """`iss` is not exactly the trusted issuer."""
+    """`iss` is not exactly the issuer of the verifier that checks the token."""
+
+
+class UntrustedIssuerError(IssuerMismatchError):
+    """`iss` names none of the configured issuers: no verifier was chosen (issuer routing)."""
 
 
 class AudienceMismatchError(TokenError):

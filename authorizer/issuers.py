@@ -17,15 +17,38 @@ from urllib.parse import urlsplit
 
 from authorizer.claims import TokenClaims
 from authorizer.cognito import cognito_jwks_uri
-from authorizer.errors import ConfigurationError, IssuerMismatchError, MalformedTokenError
+from authorizer.errors import ConfigurationError, InvalidClaimError, UntrustedIssuerError
 from authorizer.jws import DEFAULT_MAX_TOKEN_BYTES, ParsedToken, parse_token
-from authorizer.keys import SUPPORTED_ALGORITHMS
+from authorizer.keys import ACCEPTED_ALGORITHMS
+from authorizer.verifier import IGNORABLE_HEADER_PARAMETERS, normalize_typ
 
 _KINDS = ("cognito", "oidc")
 _KEYS = {
     "issuer", "type", "jwks_uri", "jwks", "jwks_file", "token_use", "client_ids", "audiences",
     "algorithms", "required_groups", "required_scopes", "group_scopes", "default_scope", "preload", "typ",
+    "ignored_header_parameters",
 }  # fmt: skip
+# Keys that mean something for one kind of issuer only, and what to do instead. Given for the
+# other kind they would change nothing (a check that never runs), so they are refused.
+_ONE_KIND_KEYS: Mapping[str, tuple[str, str]] = {
+    "client_ids": ("cognito", "list an OIDC issuer's accepted `aud` values in 'audiences'"),
+    "token_use": ("cognito", "an OIDC issuer's tokens are told apart by their header 'typ'"),
+    "required_groups": ("cognito", "groups are read from Cognito's `cognito:groups` claim only"),
+    "group_scopes": (
+        "cognito",
+        "groups are read from Cognito's `cognito:groups` claim only; 'default_scope' grants "
+        "scopes to every token of an issuer",
+    ),
+    "audiences": ("oidc", "list a user pool's app client ids in 'client_ids'"),
+    "algorithms": ("oidc", "Cognito user pools sign with RS256 only, and only RS256 is accepted"),
+    "typ": ("oidc", "Cognito sets no `typ`; its tokens are told apart by 'token_use'"),
+    "ignored_header_parameters": ("oidc", "Cognito's tokens carry no header parameters to ignore"),
+}
+
+
+def keys_for(kind: str) -> frozenset[str]:
+    """The keys an AUTH_TRUSTED_ISSUERS entry of this `type` may have; each one takes effect."""
+    return frozenset(key for key in _KEYS if _ONE_KIND_KEYS.get(key, (kind, ""))[0] == kind)
 
 
 class Verifier(Protocol):
@@ -54,6 +77,8 @@ class TrustedIssuer:
     default_scope: str = ""
     preload: bool = False
     typ: str | None = None  # OIDC only: the header `typ` its tokens carry, if any
+    # OIDC only: header parameters its tokens carry that we accept and never read (`x5t`...).
+    ignored_header_parameters: tuple[str, ...] = ()
 
 
 def parse_trusted_issuers(raw: Any) -> tuple[TrustedIssuer, ...]:
@@ -83,6 +108,12 @@ def _issuer(entry: Any, index: int) -> TrustedIssuer:
     kind = entry.get("type", "oidc")
     if kind not in _KINDS:
         raise ConfigurationError(f"{where}: 'type' must be one of {', '.join(_KINDS)}")
+    misplaced = sorted(set(entry) - keys_for(kind))
+    if misplaced:
+        reasons = "; ".join(
+            f"{key!r} is for {_ONE_KIND_KEYS[key][0]} issuers ({_ONE_KIND_KEYS[key][1]})" for key in misplaced
+        )
+        raise ConfigurationError(f"{where} is of type {kind}: {reasons}")
     sources = [name for name in ("jwks_uri", "jwks", "jwks_file") if entry.get(name) is not None]
     if len(sources) > 1:
         raise ConfigurationError(f"{where}: give only one of jwks_uri, jwks, jwks_file")
@@ -91,8 +122,12 @@ def _issuer(entry: Any, index: int) -> TrustedIssuer:
         if kind != "cognito":
             raise ConfigurationError(f"{where}: one of jwks_uri, jwks or jwks_file is required")
         jwks_uri = cognito_jwks_uri(issuer)
-    if jwks_uri is not None and (not isinstance(jwks_uri, str) or not _is_url(jwks_uri, allow_http=True)):
-        raise ConfigurationError(f"{where}: 'jwks_uri' must be an http(s) URL")
+    if jwks_uri is not None and (not isinstance(jwks_uri, str) or not _is_url(jwks_uri)):
+        # Keys fetched in plain text could be swapped on the way, and then any token verifies.
+        raise ConfigurationError(
+            f"{where}: 'jwks_uri' must be an https:// URL (plain http only on this machine: "
+            "localhost, 127.0.0.1 or [::1])"
+        )
     audience_key = "client_ids" if kind == "cognito" else "audiences"
     audiences = _strings(entry.get(audience_key), f"{where}: {audience_key!r}")
     if not audiences:
@@ -100,9 +135,24 @@ def _issuer(entry: Any, index: int) -> TrustedIssuer:
     token_use = entry.get("token_use", "access")
     if token_use not in ("access", "id"):
         raise ConfigurationError(f"{where}: 'token_use' must be 'access' or 'id'")
+    required_scopes = _strings(entry.get("required_scopes", []), f"{where}: 'required_scopes'")
+    if required_scopes and token_use == "id":  # noqa: S105 - a claim value
+        raise ConfigurationError(
+            f"{where}: 'required_scopes' cannot hold for Cognito ID tokens, which carry no `scope`: "
+            "trust access tokens (token_use 'access'), or require groups with 'required_groups'"
+        )
+    preload = bool(_optional(entry, "preload", bool, where))
+    if preload and jwks_uri is None:
+        raise ConfigurationError(
+            f"{where}: 'preload' fetches keys from 'jwks_uri'; keys given in 'jwks' or 'jwks_file' "
+            "are loaded at cold start anyway (remove 'preload')"
+        )
+    typ = _optional(entry, "typ", str, where)
+    if typ is not None and not normalize_typ(typ):
+        raise ConfigurationError(f"{where}: 'typ' must name a media type, e.g. at+jwt")
     algorithms = _strings(entry.get("algorithms", ["RS256"]), f"{where}: 'algorithms'")
-    if not algorithms or set(algorithms) - set(SUPPORTED_ALGORITHMS):
-        raise ConfigurationError(f"{where}: 'algorithms' must be among {', '.join(SUPPORTED_ALGORITHMS)}")
+    if not algorithms or set(algorithms) - set(ACCEPTED_ALGORITHMS):
+        raise ConfigurationError(f"{where}: 'algorithms' must be among {', '.join(ACCEPTED_ALGORITHMS)}")
     group_scopes = entry.get("group_scopes", {})
     if not isinstance(group_scopes, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in group_scopes.items()
@@ -118,18 +168,29 @@ def _issuer(entry: Any, index: int) -> TrustedIssuer:
         token_use=token_use,
         algorithms=algorithms,
         required_groups=_strings(entry.get("required_groups", []), f"{where}: 'required_groups'"),
-        required_scopes=_strings(entry.get("required_scopes", []), f"{where}: 'required_scopes'"),
+        required_scopes=required_scopes,
         group_scopes=dict(group_scopes),
         default_scope=_optional(entry, "default_scope", str, where) or "",
-        preload=bool(_optional(entry, "preload", bool, where)),
-        typ=_optional(entry, "typ", str, where),
+        preload=preload,
+        # Compared as the verifier reads a header `typ`: case-insensitive, without "application/".
+        typ=normalize_typ(typ) if typ is not None else None,
+        ignored_header_parameters=_ignored_header_parameters(entry, where),
     )
 
 
-def _is_url(value: str, *, allow_http: bool = False) -> bool:
+def _ignored_header_parameters(entry: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    names = _strings(entry.get("ignored_header_parameters", []), f"{where}: 'ignored_header_parameters'")
+    if set(names) - IGNORABLE_HEADER_PARAMETERS:
+        allowed = ", ".join(sorted(IGNORABLE_HEADER_PARAMETERS))
+        raise ConfigurationError(f"{where}: 'ignored_header_parameters' may name only {allowed}")
+    return names
+
+
+def _is_url(value: str) -> bool:
+    """An https URL, or http on a loopback host (a local emulator)."""
     parts = urlsplit(value)
     local = parts.hostname in ("localhost", "127.0.0.1", "::1")
-    schemes = ("https", "http") if allow_http or local else ("https",)
+    schemes = ("https", "http") if local else ("https",)
     return parts.scheme in schemes and bool(parts.hostname) and not value.endswith("/")
 
 
@@ -187,11 +248,12 @@ class TrustedIssuers:
     def verify(self, token: str) -> TokenClaims:
         parsed = parse_token(token, self._max_token_bytes)
         issuer = parsed.payload.get("iss")
-        if not isinstance(issuer, str):
-            raise MalformedTokenError("token has no 'iss' claim")
-        verify = self._verify_parsed.get(issuer)
+        if issuer is None:  # worded as the verifier words a missing required claim
+            raise InvalidClaimError("token lacks the 'iss' claim")
+        # A list or a number names no issuer either (exact lookup: `str` keys only).
+        verify = self._verify_parsed.get(issuer) if isinstance(issuer, str) else None
         if verify is None:
-            raise IssuerMismatchError("token issuer is not trusted")
+            raise UntrustedIssuerError("token issuer is not one of the trusted issuers")
         return verify(parsed)
 
 

@@ -1,8 +1,13 @@
 """Read side of the denylist: is this token, its session or its user revoked?
 
-One DynamoDB table, one BatchGetItem per check covering the token's `jti`, its `sid` and its
-user's "not before" time. Revoked answers are cached until the token expires; "not revoked"
-answers for at most `cache_seconds`, which bounds the revocation delay (see README).
+One DynamoDB table, one BatchGetItem per check covering the token's `jti`, its `sid`, its
+Cognito login (`origin_jti`) and its user's "not before" time. A user's sign-out is judged by
+when the token's session began (`TokenClaims.session_start`, from `auth_time`), not by the
+token's `iat`: a session that began before the user's "not before" is dead, whichever of its
+tokens presents it, a token a refresh signed just after the sign-out included.
+
+Revoked answers are cached until the token expires; "not revoked" answers for at most
+`cache_seconds`, which bounds the revocation delay (see README).
 
 When DynamoDB cannot answer (throttled, timed out, unreachable, or an answer we cannot read),
 the check fails closed: `RevocationUnavailableError`, an ERROR log line, the request refused.
@@ -35,7 +40,8 @@ from authorizer.log import log_event
 logger = logging.getLogger("lambda_jwt_auth.revocation")
 
 TTL_ATTRIBUTE = "expires_at"
-NOT_BEFORE_ATTRIBUTE = "not_before"
+NOT_BEFORE_ATTRIBUTE = "not_before"  # on a user's item: sessions that began before it are dead
+SIGNED_OUT_AT_ATTRIBUTE = "signed_out_at"  # and the sign-out's exact instant (issuing side only)
 REASON_ATTRIBUTE = "reason"
 ROTATED = "rotated"  # the reason stored for a refresh token retired by use
 
@@ -256,7 +262,7 @@ def _reason(claims: TokenClaims, items: list[Mapping[str, Any]], now: float) -> 
     if claims.sid and sid_key(claims.sid) in live:
         return SESSION_REVOKED
     user = live.get(user_key(claims.sub))
-    if user is not None and claims.iat < _number(user, NOT_BEFORE_ATTRIBUTE, default=0):
+    if user is not None and claims.session_start < _number(user, NOT_BEFORE_ATTRIBUTE, default=0):
         return USER_SIGNED_OUT
     if claims.origin_jti and origin_key(claims.origin_jti) in live:
         return LOGIN_REVOKED

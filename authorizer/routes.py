@@ -60,7 +60,8 @@ class RouteScopes:
         rules = []
         for route, scopes in mapping.items():
             method, _, path = str(route).strip().partition(" ")
-            if method.upper() not in _METHODS or not path.startswith("/"):
+            # No whitespace in a path: API Gateway has no such route, so the rule would never apply.
+            if method.upper() not in _METHODS or not path.startswith("/") or path.split() != [path]:
                 raise ConfigurationError(
                     f"route {route!r} must look like 'GET /path' or 'ANY /path/{{proxy+}}'"
                 )

@@ -14,7 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from authorizer.claims import TokenClaims, verified_claims
+from authorizer.claims import (
+    LEGACY_ORIGIN_CLAIM,
+    TokenClaims,
+    origin_claim,
+    session_start_of,
+    verified_claims,
+)
 from authorizer.errors import (
     AlgorithmNotAllowedError,
     AudienceMismatchError,
@@ -33,6 +39,7 @@ __all__ = [
     "ACCESS",
     "ALLOWED_HEADER_PARAMETERS",
     "DEFAULT_MAX_TOKEN_BYTES",
+    "IGNORABLE_HEADER_PARAMETERS",
     "REFRESH",
     "ClaimCheck",
     "KeyLookup",
@@ -47,6 +54,11 @@ __all__ = [
 
 # We issue and accept nothing else in a header; `jku`, `x5u`, `jwk`, `crit`, `b64`... are refused.
 ALLOWED_HEADER_PARAMETERS = frozenset({"alg", "kid", "typ"})
+# What a verifier may also let through, when its issuer sends them (Microsoft Entra ID sends
+# `x5t`): certificate thumbprints, which select no key and change no processing here. They are
+# never read: the key is the `kid`'s alone. Nothing that names a key, a URL, an extension or an
+# encoding (`jku`, `x5u`, `jwk`, `x5c`, `crit`, `b64`, `zip`, `cty`...) can ever be added.
+IGNORABLE_HEADER_PARAMETERS = frozenset({"x5t", "x5t#S256"})
 _ABSENT = object()
 
 
@@ -62,10 +74,12 @@ class TokenType:
     token_use: str | None = None
     # The claim naming who the token is for: `aud`, or `client_id` for Cognito access tokens.
     audience_claim: str = "aud"
+    # Ours: every token we issue names when its session began (`auth_time`); one without is refused.
+    requires_auth_time: bool = False
 
 
-ACCESS = TokenType("access", "at+jwt")  # RFC 9068
-REFRESH = TokenType("refresh", "rt+jwt", token_use="refresh")  # noqa: S106 - a claim value
+ACCESS = TokenType("access", "at+jwt", requires_auth_time=True)  # RFC 9068
+REFRESH = TokenType("refresh", "rt+jwt", token_use="refresh", requires_auth_time=True)  # noqa: S106
 
 ClaimCheck = Callable[[Mapping[str, Any]], None]
 
@@ -88,9 +102,11 @@ def decode_header(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> dict[
     return header
 
 
-def _check_header_parameters(header: Mapping[str, Any]) -> None:
-    if not header.keys() <= ALLOWED_HEADER_PARAMETERS:  # (a C set comparison)
-        unexpected = set(header) - ALLOWED_HEADER_PARAMETERS
+def _check_header_parameters(
+    header: Mapping[str, Any], allowed: frozenset[str] = ALLOWED_HEADER_PARAMETERS
+) -> None:
+    if not header.keys() <= allowed:  # (a C set comparison)
+        unexpected = set(header) - allowed
         raise MalformedTokenError(f"header parameter(s) not accepted: {', '.join(sorted(unexpected))}")
 
 
@@ -114,7 +130,11 @@ class TokenVerifier:
         claim_checks: Sequence[ClaimCheck] = (),
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         clock: Callable[[], float] = time.time,
+        ignored_header_parameters: Sequence[str] = (),
     ) -> None:
+        unknown = set(ignored_header_parameters) - IGNORABLE_HEADER_PARAMETERS
+        if unknown:
+            raise ValueError(f"header parameters that may never be ignored: {', '.join(sorted(unknown))}")
         self.keys = keys
         self.issuer = issuer
         self.audiences = frozenset([audience] if isinstance(audience, str) else audience)
@@ -123,10 +143,12 @@ class TokenVerifier:
         self.token_type = token_type
         self.leeway = leeway
         self.algorithms = frozenset(algorithms) if algorithms is not None else None
+        self.header_parameters = ALLOWED_HEADER_PARAMETERS | frozenset(ignored_header_parameters)
         self.claim_checks = tuple(claim_checks)
         self.required_claims = ["iss", "sub", "exp", "iat", "jti", token_type.audience_claim]
         self._audience_claim = token_type.audience_claim
         self._use_required = token_type.token_use is not None
+        self._auth_time_required = token_type.requires_auth_time
         self.max_token_bytes = max_token_bytes
         self._clock = clock
         # The header `typ` as the issuer writes it (absent for Cognito): accepted without more ado.
@@ -135,26 +157,37 @@ class TokenVerifier:
     def verify(self, token: str) -> TokenClaims:
         return self.verify_parsed(parse_token(token, self.max_token_bytes))
 
-    def verify_parsed(self, parsed: ParsedToken) -> TokenClaims:
-        """Verify a token `authorizer.jws.parse_token` split and decoded (its shape is checked)."""
+    def verify_signed(self, parsed: ParsedToken) -> VerificationKey:
+        """The checks of everything but the claims: size, header, pinned algorithm, signature.
+
+        Returns the key that signed. `verify_parsed` starts with it; the standard JWS test vectors,
+        whose payloads are no JWT claims, are run through it alone.
+        """
         if len(parsed.token) > self.max_token_bytes:  # parsed under another issuer's limit
             raise MalformedTokenError(f"token is longer than {self.max_token_bytes} bytes")
         header = parsed.header
-        if not header.keys() <= ALLOWED_HEADER_PARAMETERS:
-            _check_header_parameters(header)
+        if not header.keys() <= self.header_parameters:
+            _check_header_parameters(header, self.header_parameters)
         if header.get("typ", _ABSENT) != self._usual_typ:  # anything but the usual spelling
             self._check_typ(header)
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise MalformedTokenError("token header has no kid")
         key = self.keys.get(kid)
-        # The key pins the algorithm; the header must name that one (never chooses it).
-        if header.get("alg") != key.alg:
-            raise AlgorithmNotAllowedError(f"algorithm must be {key.alg} for this key")
-        if self.algorithms is not None and key.alg not in self.algorithms:
-            raise AlgorithmNotAllowedError(f"{key.alg} is not an allowed algorithm for this issuer")
+        # The key pins the algorithm; the header must name it (never chooses it). An Ed25519 key
+        # without a JWK `alg` answers to both names of its one algorithm (see authorizer.keys).
+        alg = header.get("alg")
+        if alg != key.alg and alg not in key.algorithms:
+            raise AlgorithmNotAllowedError(f"algorithm must be {' or '.join(key.algorithms)} for this key")
+        if self.algorithms is not None and alg not in self.algorithms:
+            raise AlgorithmNotAllowedError(f"{alg} is not an allowed algorithm for this issuer")
         if not key.verify_signature(parsed.signing_input, parsed.signature):
             raise InvalidSignatureError("signature verification failed")
+        return key
+
+    def verify_parsed(self, parsed: ParsedToken) -> TokenClaims:
+        """Verify a token `authorizer.jws.parse_token` split and decoded (its shape is checked)."""
+        self.verify_signed(parsed)
         payload = parsed.payload
         claims = _usual_claims(payload)
         # The usual token (`_usual_claims`) with our issuer and an audience claim has passed every
@@ -163,6 +196,8 @@ class TokenVerifier:
             self._check_registered(payload)
             claims = _usual_claims(payload) or _checked_claims(payload)
         self._check_times(payload, claims)
+        if self._auth_time_required and payload.get("auth_time").__class__ is not int:
+            _check_auth_time(payload)
         if self._use_required or "token_use" in payload:
             self._check_use(payload)
         self._check_audience(payload)
@@ -175,7 +210,7 @@ class TokenVerifier:
             if payload.get(name) is None:
                 raise InvalidClaimError(f"token lacks the {name!r} claim")
         if payload["iss"] != self.issuer:  # exactly; a list or a number is never equal
-            raise IssuerMismatchError("token issuer is not trusted")
+            raise IssuerMismatchError("token 'iss' does not match the expected issuer")
         if not isinstance(payload["sub"], str) or not isinstance(payload["jti"], str):
             raise InvalidClaimError("token 'sub' and 'jti' must be strings")
 
@@ -229,8 +264,17 @@ def _numeric_date(payload: Mapping[str, Any], name: str) -> int:
     return int(value)
 
 
+def _check_auth_time(payload: Mapping[str, Any]) -> None:
+    if payload.get("auth_time") is None:
+        raise InvalidClaimError("token lacks the 'auth_time' claim")
+    _numeric_date(payload, "auth_time")
+
+
 def _optional_text(payload: Mapping[str, Any], name: str) -> str | None:
-    value = payload.get(name)
+    return _text_or_none(payload.get(name), name)
+
+
+def _text_or_none(value: object, name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not is_unicode(value):
@@ -256,10 +300,10 @@ def _required_text(payload: Mapping[str, Any], name: str) -> str:
 
 def _usual_claims(payload: Mapping[str, Any]) -> TokenClaims | None:
     """The claims of the usual token, checked inline: ASCII strings (valid Unicode by definition),
-    integer dates, no groups; None for anything else, which `_checked_claims` accepts or refuses
-    saying what is wrong."""
+    integer dates, no groups, no legacy claim names; None for anything else, which
+    `_checked_claims` accepts or refuses saying what is wrong."""
     get = payload.get
-    sub, jti, iat, exp = get("sub"), get("jti"), get("iat"), get("exp")
+    sub, jti, iat, exp, auth_time = get("sub"), get("jti"), get("iat"), get("exp"), get("auth_time")
     scope, sid, client_id, origin_jti = get("scope"), get("sid"), get("client_id"), get("origin_jti")
     if (
         sub.__class__ is str
@@ -274,24 +318,32 @@ def _usual_claims(payload: Mapping[str, Any]) -> TokenClaims | None:
         and (sid is None or (sid.__class__ is str and sid.isascii()))
         and (client_id is None or (client_id.__class__ is str and client_id.isascii()))
         and (origin_jti is None or (origin_jti.__class__ is str and origin_jti.isascii()))
+        and (auth_time is None or auth_time.__class__ is int)
         and "cognito:groups" not in payload
+        and LEGACY_ORIGIN_CLAIM not in payload
     ):
-        return verified_claims(sub, jti, iat, exp, scope or "", sid, client_id, origin_jti, (), payload)
+        # As `session_start_of`, inline: `auth_time`, never later than `iat`.
+        started = iat if auth_time is None or auth_time > iat else auth_time
+        return verified_claims(
+            sub, jti, iat, exp, scope or "", sid, client_id, origin_jti, (), payload, started
+        )
     return None
 
 
 def _checked_claims(payload: Mapping[str, Any]) -> TokenClaims:
+    iat = _numeric_date(payload, "iat")
     return verified_claims(
         sub=_required_text(payload, "sub"),
         jti=_required_text(payload, "jti"),
-        iat=_numeric_date(payload, "iat"),
+        iat=iat,
         exp=_numeric_date(payload, "exp"),
         scope=_optional_text(payload, "scope") or "",
         sid=_optional_text(payload, "sid"),
         client_id=_optional_text(payload, "client_id"),
-        origin_jti=_optional_text(payload, "origin_jti"),
+        origin_jti=_text_or_none(origin_claim(payload), "origin_jti"),
         groups=_groups(payload),
         raw=payload,
+        started=session_start_of(payload.get("auth_time"), iat),
     )
 
 

@@ -519,6 +519,9 @@ def test_route_config_accepts_lists_and_space_separated_strings() -> None:
         ({"GET a": ["x"]}, "GET a"),
         ({"/a": ["x"]}, "/a"),
         ({"GET  /a": ["x"]}, "GET  /a"),
+        # A space inside the path names no API Gateway route: the rule would never apply.
+        ({"GET /admin /users": ["admin"]}, "GET /admin /users"),
+        ({"GET /admin\t/users": ["admin"]}, "GET /admin"),
         ({"$default": ["x"]}, "default"),
         ({"GET /a": 5}, "list of strings"),
         ({"GET /a": None}, "list of strings"),

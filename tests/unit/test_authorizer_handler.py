@@ -934,8 +934,12 @@ def test_authorizer_never_imports_auth_service_argon2_or_the_aws_sdk(ring: KeyRi
     # The AWS SDK (boto3, botocore and its urllib3) cost more than the rest of a cold start: the
     # denylist is read with the authorizer's own signed client (authorizer.aws).
     forbidden = {"auth_service", "argon2", "_argon2_cffi_bindings", "moto", "boto3", "botocore", "urllib3"}
-    offenders = [m for m in _authorizer_modules(ring) if m.split(".")[0] in forbidden]
+    forbidden |= {"requests"}
+    modules = _authorizer_modules(ring)
+    offenders = [m for m in modules if m.split(".")[0] in forbidden]
     assert offenders == []
+    # The standard library's http.client carries its HTTP (authorizer.http_connection), not urllib.
+    assert "http.client" in modules and "urllib.request" not in modules
 
 
 def test_authorizer_never_imports_pyjwt(ring: KeyRing) -> None:
@@ -987,3 +991,35 @@ def test_malformed_http_event_in_iam_mode_is_a_deny_policy(iam_authorizer: Autho
     response = iam_authorizer.handle({"version": "2.0", "type": "REQUEST", "routeArn": "nonsense"})
     statements = response["policyDocument"]["Statement"]
     assert [s["Effect"] for s in statements] == ["Deny"]
+
+
+def test_each_log_line_gives_the_reason_that_decided(
+    caplog: pytest.LogCaptureFixture, make_authorizer: Callable[..., Authorizer], reader: TokenPair
+) -> None:
+    """The `reason` is what an operator reads to tell refusals apart (README: "Logs")."""
+    routes = {"POST /orders": ["orders:write", "admin"]}
+    authorizer = make_authorizer(routes=routes, log_allowed=True)
+    caplog.set_level(logging.INFO)
+    for event in (
+        http_event(None, "GET", "/orders", "/orders"),
+        http_event(_tamper(reader.access_token), "GET", "/orders", "/orders"),
+        http_event(reader.access_token, "POST", "/orders", "/orders"),
+        http_event(reader.access_token, "GET", "/orders", "/orders"),
+        {"version": "2.0", "type": "REQUEST", "routeArn": "nonsense"},
+    ):
+        authorizer.handle(event)
+    no_token, forged, short, allowed, malformed = (r["reason"] for r in _log_records(caplog))
+    assert no_token == "no bearer token"
+    assert forged.startswith("InvalidSignatureError: signature")
+    assert short == "missing scope: admin orders:write"  # each missing scope, space-separated
+    assert allowed == "ok"
+    assert malformed.startswith("malformed event: ")
+
+
+def test_malformed_http_event_in_iam_mode_denies_everything_to_no_one(iam_authorizer: Authorizer) -> None:
+    response = iam_authorizer.handle({"version": "2.0", "type": "REQUEST", "routeArn": "nonsense"})
+    # The same principal as every other refusal in IAM mode, and a Deny that covers every resource.
+    assert response["principalId"] == "anonymous"
+    assert response["policyDocument"]["Statement"] == [
+        {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": ["*"]}
+    ]

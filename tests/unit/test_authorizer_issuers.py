@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import socket
 import time
@@ -18,9 +20,9 @@ from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from auth_service.tables import create_tables
 from auth_service.tokens import TokenIssuer
-from authorizer.bootstrap import build_authorizer
+from authorizer.bootstrap import build_authorizer, trusted_verifier
 from authorizer.cognito import cognito_issuer
-from authorizer.config import AuthorizerConfig
+from authorizer.config import AuthorizerConfig, JwksCacheSettings
 from authorizer.errors import (
     AudienceMismatchError,
     ConfigurationError,
@@ -28,13 +30,17 @@ from authorizer.errors import (
     IssuerMismatchError,
     TokenTypeError,
 )
-from authorizer.issuers import parse_trusted_issuers
+from authorizer.issuers import ScopedVerifier, TrustedIssuer, Verifier, parse_trusted_issuers
+from authorizer.jws import parse_token
 
 OWN = "https://auth.example.test"
 POOL = cognito_issuer("us-east-1", "us-east-1_TestPool1")
 OTHER_POOL = cognito_issuer("us-east-1", "us-east-1_OtherPool")
 CLIENT = "app-client-1"
 DENYLIST = "issuers-denylist"
+ENTRA = "https://login.microsoftonline.com/00000000-0000-0000-0000-00000000cafe/v2.0"
+ENTRA_AUDIENCE = "api://orders"
+OIDC_ENTRY: dict[str, Any] = {"issuer": ENTRA, "audiences": [ENTRA_AUDIENCE], "jwks": {"keys": []}}
 
 
 @pytest.fixture(scope="module")
@@ -131,11 +137,173 @@ def http_event(token: str, route: str = "GET /orders") -> dict[str, Any]:
             [{"issuer": POOL, "type": "cognito", "client_ids": ["c"], "group_scopes": {"a": ["x"]}}],
             "group_scopes",
         ),
+        *(
+            ([{**OIDC_ENTRY, "ignored_header_parameters": names}], "may name only x5t, x5t#S256")
+            for names in (["jku"], ["x5u"], ["jwk"], ["x5c"], ["crit"], ["b64"], ["zip"], ["cty"], ["kid"])
+        ),
+        ([{**OIDC_ENTRY, "ignored_header_parameters": [7]}], "list of strings"),
+        ([{**OIDC_ENTRY, "ignored_header_parameters": {"x5t": True}}], "list of strings"),
+        (
+            [{"issuer": POOL, "type": "cognito", "client_ids": ["c"], "ignored_header_parameters": ["x5t"]}],
+            "'ignored_header_parameters' is for oidc issuers",
+        ),
+        ([{**OIDC_ENTRY, "algorithms": ["EdDSA", "ed25519"]}], "algorithms"),
     ],
 )
 def test_trusted_issuer_configuration_mistakes_are_refused(value: Any, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         parse_trusted_issuers(value)
+
+
+def test_an_oidc_issuer_may_list_ed25519_and_the_thumbprint_headers() -> None:
+    (issuer,) = parse_trusted_issuers(
+        [{**OIDC_ENTRY, "algorithms": ["Ed25519", "EdDSA"], "ignored_header_parameters": ["x5t", "x5t#S256"]}]
+    )
+    assert issuer.algorithms == ("Ed25519", "EdDSA")
+    assert issuer.ignored_header_parameters == ("x5t", "x5t#S256")
+    (plain,) = parse_trusted_issuers([OIDC_ENTRY])
+    assert plain.ignored_header_parameters == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (["x"], "entry #0 is not a JSON object"),
+        (
+            [OIDC_ENTRY, {**OIDC_ENTRY, "Issuer": ENTRA, "aud": ["a"]}],
+            "entry #1 has unknown keys: Issuer, aud",
+        ),
+        ([{"issuer": POOL, "type": "saml"}], f"issuer {POOL!r}: 'type' must be one of cognito, oidc"),
+        (
+            [{**OIDC_ENTRY, "client_ids": ["c"], "token_use": "id"}],
+            f"issuer {ENTRA!r} is of type oidc: 'client_ids' is for cognito issuers (list an OIDC "
+            "issuer's accepted `aud` values in 'audiences'); 'token_use' is for cognito issuers "
+            "(an OIDC issuer's tokens are told apart by their header 'typ')",
+        ),
+        (
+            [{**OIDC_ENTRY, "jwks": None, "jwks_file": "keys.json", "jwks_uri": "https://idp.example.com/keys"}],
+            f"issuer {ENTRA!r}: give only one of jwks_uri, jwks, jwks_file",
+        ),
+        (
+            [{**OIDC_ENTRY, "required_scopes": ["orders", ""]}],
+            f"issuer {ENTRA!r}: 'required_scopes' must be a list of strings",
+        ),
+        (
+            [{**OIDC_ENTRY, "ignored_header_parameters": [""]}],
+            f"issuer {ENTRA!r}: 'ignored_header_parameters' must be a list of strings",
+        ),
+        ([{**OIDC_ENTRY, "preload": "yes"}], f"issuer {ENTRA!r}: 'preload' has the wrong type"),
+        ({"issuer": ENTRA}, "must be a JSON list of issuer objects"),
+        ([OIDC_ENTRY, OIDC_ENTRY], "lists the same issuer twice"),
+        (
+            [{"issuer": POOL, "type": "cognito", "client_ids": ["c"], "token_use": "id",
+              "required_scopes": ["a"]}],
+            f"issuer {POOL!r}: 'required_scopes' cannot hold for Cognito ID tokens, which carry no `scope`: "
+            "trust access tokens (token_use 'access'), or require groups with 'required_groups'",
+        ),
+        (
+            [{**OIDC_ENTRY, "preload": True}],
+            f"issuer {ENTRA!r}: 'preload' fetches keys from 'jwks_uri'; keys given in 'jwks' or "
+            "'jwks_file' are loaded at cold start anyway (remove 'preload')",
+        ),
+        (
+            [{**OIDC_ENTRY, "algorithms": "HS256"}],
+            f"issuer {ENTRA!r}: 'algorithms' must be among RS256, ES256, EdDSA, Ed25519",
+        ),
+        ([{**OIDC_ENTRY, "algorithms": [1]}], f"issuer {ENTRA!r}: 'algorithms' must be a list of strings"),
+        ([{**OIDC_ENTRY, "typ": 1}], f"issuer {ENTRA!r}: 'typ' has the wrong type"),
+        ([{**OIDC_ENTRY, "jwks": []}], f"issuer {ENTRA!r}: 'jwks' has the wrong type"),
+        (
+            [{**OIDC_ENTRY, "jwks": None, "jwks_file": ["a"]}],
+            f"issuer {ENTRA!r}: 'jwks_file' has the wrong type",
+        ),
+        ([{**OIDC_ENTRY, "default_scope": ["a"]}], f"issuer {ENTRA!r}: 'default_scope' has the wrong type"),
+        (
+            [{"issuer": POOL, "type": "cognito", "client_ids": ["c"], "required_groups": [""]}],
+            f"issuer {POOL!r}: 'required_groups' must be a list of strings",
+        ),
+    ],
+    ids=[
+        "not an object", "unknown keys", "type", "keys of the other type", "two key sources",
+        "required_scopes", "ignored_header_parameters", "a wrong type", "not a list", "twice",
+        "scopes on ID tokens", "preload without a URL", "algorithms", "algorithms not strings", "typ",
+        "jwks", "jwks_file", "default_scope", "required_groups",
+    ],
+)  # fmt: skip
+def test_a_configuration_mistake_is_named_whole(value: Any, message: str) -> None:
+    # The whole message: where the mistake is (which entry, which issuer) and what to do.
+    with pytest.raises(ConfigurationError) as refused:
+        parse_trusted_issuers(value)
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]"])
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_plain_http_is_for_an_issuer_and_keys_on_this_machine_only(scheme: str, host: str) -> None:
+    # A local emulator (moto, cognito-local) speaks plain http on a loopback address.
+    local = f"{scheme}://{host}:9229/us-east-1_Local"
+    (issuer,) = parse_trusted_issuers([{"issuer": local, "type": "cognito", "client_ids": ["c"]}])
+    assert (issuer.issuer, issuer.jwks_uri) == (local, local + "/.well-known/jwks.json")
+    (oidc,) = parse_trusted_issuers([{**OIDC_ENTRY, "jwks": None, "jwks_uri": f"http://{host}:8080/keys"}])
+    assert oidc.jwks_uri == f"http://{host}:8080/keys"
+
+
+@pytest.mark.parametrize("host", ["idp.example.com", "10.0.0.7", "localhost.example.com", "[::2]"])
+def test_keys_are_never_fetched_in_plain_text_from_another_machine(host: str) -> None:
+    # Anyone on the way could swap the keys of an http JWKS, and then any token they sign
+    # verifies: jwks_uri is https, as the issuer is.
+    with pytest.raises(ConfigurationError) as refused:
+        parse_trusted_issuers([{**OIDC_ENTRY, "jwks": None, "jwks_uri": f"http://{host}/keys"}])
+    assert str(refused.value) == (
+        f"issuer {ENTRA!r}: 'jwks_uri' must be an https:// URL (plain http only on this machine: "
+        "localhost, 127.0.0.1 or [::1])"
+    )
+    with pytest.raises(ConfigurationError, match="'issuer' must be the exact https:// URL"):
+        parse_trusted_issuers([{**OIDC_ENTRY, "issuer": f"http://{host}/pool"}])
+    (https,) = parse_trusted_issuers([{**OIDC_ENTRY, "jwks": None, "jwks_uri": f"https://{host}/keys"}])
+    assert https.jwks_uri == f"https://{host}/keys"
+
+
+@pytest.mark.parametrize("kind", ["oidc", "cognito"])
+def test_keys_from_a_file_are_the_only_source(kind: str) -> None:
+    # A bundled file: no URL at all, not even Cognito's default one.
+    audiences = {"client_ids": ["c"]} if kind == "cognito" else {"audiences": ["a"]}
+    (issuer,) = parse_trusted_issuers([{"issuer": POOL, "type": kind, "jwks_file": "pool.json", **audiences}])
+    assert (issuer.jwks_file, issuer.jwks_uri, issuer.jwks) == ("pool.json", None, None)
+
+
+def test_group_scopes_alone_grant_nothing_to_a_token_outside_the_groups(pool_ring: KeyRing) -> None:
+    (trusted,) = parse_trusted_issuers([entry(pool_ring, group_scopes={"buyers": "orders:write"})])
+    verifier = built_verifier(trusted)
+    assert verifier.verify(cognito_token(pool_ring)).scope == "aws.cognito.signin.user.admin"
+    assert verifier.verify(cognito_token(pool_ring, scope=None)).scope == ""
+    buyer = cognito_token(pool_ring, **{"cognito:groups": ["buyers"]})
+    assert verifier.verify(buyer).scope == "aws.cognito.signin.user.admin orders:write"
+
+
+def test_one_audience_may_be_given_as_a_string() -> None:
+    (issuer,) = parse_trusted_issuers([{**OIDC_ENTRY, "audiences": ENTRA_AUDIENCE}])
+    assert issuer.audiences == (ENTRA_AUDIENCE,)
+
+
+def built_verifier(trusted: TrustedIssuer) -> Verifier:
+    """The verifier the authorizer builds for a trusted issuer (its defaults)."""
+    settings = JwksCacheSettings(timeout_seconds=1, cooldown_seconds=30, max_age_seconds=3600)
+    return trusted_verifier(trusted, settings, leeway=30, max_token_bytes=8192)
+
+
+def test_a_scoped_verifier_adds_the_same_scopes_to_a_token_and_to_its_parse(pool_ring: KeyRing) -> None:
+    (trusted,) = parse_trusted_issuers(
+        [entry(pool_ring, default_scope="profile", group_scopes={"buyers": "orders:write profile"})]
+    )
+    verifier = built_verifier(trusted)
+    assert isinstance(verifier, ScopedVerifier)
+    token = cognito_token(pool_ring, **{"cognito:groups": ["buyers", "sellers"]})
+    granted = "aws.cognito.signin.user.admin profile orders:write"
+    assert verifier.verify(token).scope == granted
+    assert verifier.verify_parsed(parse_token(token)).scope == granted
+    with pytest.raises(AudienceMismatchError):  # still the verifier's whole judgement
+        verifier.verify(cognito_token(pool_ring, client_id="another-client"))
 
 
 def test_cognito_jwks_uri_defaults_to_the_pools_well_known_url() -> None:
@@ -170,7 +338,7 @@ def test_our_tokens_and_pool_tokens_are_both_accepted(
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
-        ({"iss": OTHER_POOL}, "IssuerMismatchError"),
+        ({"iss": OTHER_POOL}, "UntrustedIssuerError"),
         ({"client_id": "another-client"}, "AudienceMismatchError"),
         ({"token_use": "id"}, "TokenTypeError"),
         ({"headers": {"typ": "at+jwt"}}, "TokenTypeError"),
@@ -265,7 +433,7 @@ def test_verifier_errors_have_their_own_classes(environment: dict[str, str], poo
     from authorizer.config import JwksCacheSettings
 
     (trusted,) = parse_trusted_issuers([entry(pool_ring, required_groups=["admins"])])
-    verifier = trusted_verifier(trusted, JwksCacheSettings(1.0, 60, 3600), 30)
+    verifier = trusted_verifier(trusted, JwksCacheSettings(1.0, 60, 3600), leeway=30, max_token_bytes=8192)
     with pytest.raises(AudienceMismatchError):
         verifier.verify(cognito_token(pool_ring, client_id="x", **{"cognito:groups": ["admins"]}))
     with pytest.raises(TokenTypeError):
@@ -362,3 +530,96 @@ def test_real_pool_tokens_are_accepted_through_the_jwks_endpoint(
     # An app client the authorizer does not trust.
     other = [{**trusted[0], "client_ids": ["not-this-app"]}]
     assert authorize(env, other, result["AccessToken"], "GET /me") == {"isAuthorized": False}
+
+
+# --------------------------------------------------------------------------- header parameters per issuer
+
+
+@pytest.fixture(scope="module")
+def entra_rings() -> tuple[KeyRing, KeyRing]:
+    return load_key_ring(generate_private_key_pem("RS256")), load_key_ring(generate_private_key_pem("RS256"))
+
+
+def x5t_of(ring: KeyRing) -> str:
+    # Entra publishes each key's certificate thumbprint; any 20 bytes stand for it here.
+    return base64.urlsafe_b64encode(hashlib.sha1(ring.current.kid.encode()).digest()).decode().rstrip("=")  # noqa: S324
+
+
+def entra_entry(rings: tuple[KeyRing, ...], **overrides: Any) -> dict[str, Any]:
+    keys = [{**ring.current.public_jwk, "x5t": x5t_of(ring)} for ring in rings]
+    for key in keys:  # as Entra publishes them: no alg, no key_ops
+        key.pop("alg"), key.pop("key_ops", None)
+    return {**OIDC_ENTRY, "jwks": {"keys": keys}, **overrides}
+
+
+def entra_token(signer: KeyRing, *, kid: str | None = None, **headers: Any) -> str:
+    """Shaped as Microsoft Entra ID signs: header {typ, alg, kid, x5t}; the claims we require."""
+    now = int(time.time())
+    claims = {
+        "iss": ENTRA, "aud": ENTRA_AUDIENCE, "sub": "entra-user", "jti": str(uuid.uuid4()),
+        "iat": now, "nbf": now, "exp": now + 3600, "scp": "orders.read", "tid": "cafe",
+    }  # fmt: skip
+    header = {"typ": "JWT", "alg": "RS256", "kid": kid or signer.current.kid, **headers}
+    assert signer.current.private_key is not None
+    return jwt.encode(claims, signer.current.private_key, algorithm="RS256", headers=header)
+
+
+def test_setting_ignored_header_parameters_lets_x5t_through_for_that_issuer_only(
+    environment: dict[str, str], entra_rings: tuple[KeyRing, KeyRing], caplog: Any
+) -> None:
+    signer, _ = entra_rings
+    token = entra_token(signer, x5t=x5t_of(signer))
+    assert list(jwt.get_unverified_header(token)) == ["alg", "kid", "typ", "x5t"]
+    allowed = [entra_entry(entra_rings, ignored_header_parameters=["x5t"])]
+    assert authorize(environment, allowed, token)["isAuthorized"] is True
+    with caplog.at_level("INFO", logger="lambda_jwt_auth"):
+        assert authorize(environment, [entra_entry(entra_rings)], token) == {"isAuthorized": False}
+    assert "header parameter(s) not accepted: x5t" in caplog.text
+    # Allowing x5t allows nothing else: x5t#S256 must be named too.
+    sha256 = entra_token(signer, **{"x5t#S256": x5t_of(signer) + "AAAAAAAAAAAAAAAAAAAAAAAA"})
+    assert authorize(environment, allowed, sha256) == {"isAuthorized": False}
+    both = [entra_entry(entra_rings, ignored_header_parameters=["x5t", "x5t#S256"])]
+    assert authorize(environment, both, sha256)["isAuthorized"] is True
+
+
+def test_an_x5t_naming_another_key_selects_nothing(
+    environment: dict[str, str], entra_rings: tuple[KeyRing, KeyRing]
+) -> None:
+    first, second = entra_rings
+    trusted = [entra_entry(entra_rings, ignored_header_parameters=["x5t"])]
+    # Signed by the kid's key, x5t naming the other key: the kid's key verifies it.
+    assert authorize(environment, trusted, entra_token(first, x5t=x5t_of(second)))["isAuthorized"] is True
+    # Signed by the key the x5t names, under the other key's kid: refused, x5t is never a key.
+    forged = entra_token(second, kid=first.current.kid, x5t=x5t_of(second))
+    assert authorize(environment, trusted, forged) == {"isAuthorized": False}
+    # And with no kid at all, x5t does not stand in for it.
+    keyed = entra_token(first, x5t=x5t_of(first))
+    stripped = {k: v for k, v in jwt.get_unverified_header(keyed).items() if k != "kid"}
+    unkeyed = jwt.encode(
+        jwt.decode(keyed, options={"verify_signature": False}),
+        first.current.private_key,
+        algorithm="RS256",
+        headers=stripped,
+    )
+    assert "kid" not in jwt.get_unverified_header(unkeyed)
+    assert authorize(environment, trusted, unkeyed) == {"isAuthorized": False}
+
+
+def test_our_own_tokens_stay_as_strict_when_an_issuer_may_send_x5t(
+    environment: dict[str, str], ring: KeyRing, entra_rings: tuple[KeyRing, KeyRing]
+) -> None:
+    own = TokenIssuer(
+        ring, issuer=OWN, audience="orders-api", client_id="web", access_ttl=900, refresh_ttl=3600
+    )
+    token = own.issue("u1", "profile").access_token
+    trusted = [entra_entry(entra_rings, ignored_header_parameters=["x5t", "x5t#S256"])]
+    assert authorize(environment, trusted, token)["isAuthorized"] is True
+    for name in ("x5t", "x5t#S256"):
+        decoded = {**jwt.get_unverified_header(token), name: x5t_of(ring)}
+        resigned = jwt.encode(
+            jwt.decode(token, options={"verify_signature": False}),
+            ring.current.private_key,
+            algorithm=ring.current.alg,
+            headers=decoded,
+        )
+        assert authorize(environment, trusted, resigned) == {"isAuthorized": False}

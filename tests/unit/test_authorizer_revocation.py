@@ -7,6 +7,9 @@ Stubber for UnprocessedKeys (which moto never returns).
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from auth_service.denylist import Denylist
+from auth_service.denylist import IN_FLIGHT_SECONDS, Denylist
 from authorizer.claims import TokenClaims
 from authorizer.errors import AuthError, RevocationUnavailableError, TokenError, TokenRevokedError
 from authorizer.revocation import (
@@ -58,9 +61,18 @@ class CallCounter:
 
 
 def claims(
-    *, jti: str = "jti-1", sub: str = "user-1", sid: str | None = "sid-1", iat: int = T0, exp: int = T0 + 300
+    *,
+    jti: str = "jti-1",
+    sub: str = "user-1",
+    sid: str | None = "sid-1",
+    iat: int = T0,
+    exp: int = T0 + 300,
+    auth_time: Any = None,
 ) -> TokenClaims:
-    return TokenClaims(sub=sub, jti=jti, iat=iat, exp=exp, scope="orders:read", sid=sid, client_id="web")
+    raw = {} if auth_time is None else {"auth_time": auth_time}
+    return TokenClaims(
+        sub=sub, jti=jti, iat=iat, exp=exp, scope="orders:read", sid=sid, client_id="web", raw=raw
+    )
 
 
 def is_revoked(revocations: RevocationList, token: TokenClaims) -> bool:
@@ -133,8 +145,8 @@ def test_user_not_before_revokes_older_tokens_but_not_newer(
     revocations: RevocationList, denylist: Denylist, clock: Clock
 ) -> None:
     clock.now = T0 + 100.25
-    not_before = denylist.revoke_user("user-1", "password changed")
-    assert not_before == T0 + 101
+    sign_out = denylist.revoke_user("user-1", "password changed")
+    assert (sign_out.not_before, sign_out.signed_out_at) == (T0 + 101, T0 + 100.251)
     clock.now = T0 + 102
     assert revocations.lookup(claims(jti="old", iat=T0)) == "user signed out everywhere"
     # Issued in the very second of the sign-out (before or after it): refused too.
@@ -145,6 +157,43 @@ def test_user_not_before_revokes_older_tokens_but_not_newer(
     assert revocations.lookup(claims(jti="other", sub="user-2", iat=T0)) is None
     with pytest.raises(TokenRevokedError, match="signed out everywhere"):
         revocations.check(claims(jti="old-2", iat=T0 + 50))
+
+
+def test_a_sign_out_is_judged_by_when_the_session_began_not_by_iat(
+    revocations: RevocationList, denylist: Denylist, clock: Clock
+) -> None:
+    clock.now = T0 + 100.999
+    denylist.revoke_user("user-1", "operator")
+    clock.now = T0 + 102
+    # Signed after the sign-out (a refresh in flight), for a session that began before it: dead.
+    assert revocations.lookup(claims(jti="late", iat=T0 + 101, auth_time=T0)) == "user signed out everywhere"
+    assert revocations.lookup(claims(jti="later", iat=T0 + 5000, auth_time=T0 + 100)) == (
+        "user signed out everywhere"
+    )
+    # A session that began at the "not before" or later lives.
+    assert revocations.lookup(claims(jti="new", iat=T0 + 101, auth_time=T0 + 101)) is None
+    # An `auth_time` after `iat` (the issuer's clock ahead at login) counts as `iat`.
+    assert revocations.lookup(claims(jti="ahead", iat=T0 + 100, auth_time=T0 + 900)) == (
+        "user signed out everywhere"
+    )
+    # No usable `auth_time` (other issuers may send none): `iat` it is.
+    for odd in ("T0", True, [T0], float("nan")):
+        assert revocations.lookup(claims(jti=f"odd-{odd}", iat=T0 + 101, auth_time=odd)) is None
+    assert revocations.lookup(claims(jti="float", iat=T0 + 101, auth_time=T0 + 100.5)) == (
+        "user signed out everywhere"
+    )
+
+
+def test_a_revoked_cognito_login_ends_only_the_tokens_naming_it(
+    revocations: RevocationList, denylist: Denylist
+) -> None:
+    linked = dataclasses.replace(claims(), origin_jti="login-1")
+    other = dataclasses.replace(claims(jti="jti-2"), origin_jti="login-2")
+    assert revocations.lookup(linked) is None  # naming a login is no revocation by itself
+    denylist.revoke_origin("login-1", "logout")
+    assert revocations.lookup(linked) == "login revoked"
+    assert revocations.lookup(other) is None
+    assert revocations.lookup(claims(jti="jti-3")) is None
 
 
 def test_reasons_prefer_sid_then_user_then_jti(revocations: RevocationList, denylist: Denylist) -> None:
@@ -231,6 +280,22 @@ def test_user_revocation_outlives_every_token_issued_before_it(
     token = claims(iat=T0, exp=T0 + LIFETIME)
     clock.now = token.exp + LEEWAY - 0.001
     assert revocations.lookup(token) == "user signed out everywhere"
+
+
+@pytest.mark.parametrize("write", ["revoke_user", "revoke_session", "revoke_origin"])
+def test_items_outlive_the_tokens_a_request_in_flight_signs_after_them(
+    write: str, revocations: RevocationList, denylist: Denylist, clock: Clock
+) -> None:
+    # A refresh whose checks passed just before the revocation signs its pair up to a request's
+    # lifetime later (IN_FLIGHT_SECONDS): the longest-lived of those tokens must still be refused.
+    clock.now = T0 + 0.9
+    getattr(denylist, write)({"revoke_user": "user-1", "revoke_session": "sid-1"}.get(write, "login-1"), "x")
+    signed = T0 + IN_FLIGHT_SECONDS
+    token = dataclasses.replace(
+        claims(iat=signed, exp=signed + LIFETIME, auth_time=T0 - 600), origin_jti="login-1"
+    )
+    clock.now = token.exp + LEEWAY - 0.001
+    assert revocations.lookup(token) is not None
 
 
 def test_revocation_errors_are_auth_errors() -> None:
@@ -461,3 +526,66 @@ def test_throttling_error_fails_closed(clock: Clock) -> None:
     stubber.add_client_error("batch_get_item", "ProvisionedThroughputExceededException", http_status_code=400)
     with stubber, pytest.raises(RevocationUnavailableError):
         RevocationList(client, DENYLIST, clock=clock).check(claims())
+
+
+def read_failures(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [
+        json.loads(record.getMessage())
+        for record in caplog.records
+        if record.name == "lambda_jwt_auth.revocation" and record.levelno == logging.ERROR
+    ]
+
+
+def test_a_failed_read_on_the_issuing_side_says_what_failed(
+    dynamodb: Any, unreachable_client: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The issuing side reads through boto3: its errors carry DynamoDB's code, which operators
+    # need to tell a missing table or a throttled one from a network failure.
+    with pytest.raises(RevocationUnavailableError) as unavailable:
+        RevocationList(dynamodb, "no-such-table", clock=clock).lookup(claims())
+    # What the client of /auth/refresh or /auth/introspect is told (its 503's error_description).
+    assert str(unavailable.value) == "revocation state is unavailable"
+    client, stubber = _stubbed_client()
+    stubber.add_client_error("batch_get_item", "ProvisionedThroughputExceededException", http_status_code=400)
+    with stubber, pytest.raises(RevocationUnavailableError):
+        RevocationList(client, DENYLIST, clock=clock).lookup(claims(jti="jti-2"))
+    with pytest.raises(RevocationUnavailableError):
+        RevocationList(unreachable_client, DENYLIST, clock=clock).lookup(claims(jti="jti-3"))
+    refused = "denylist read failed; the request is refused (fail closed)"
+    assert read_failures(caplog) == [
+        {
+            "event": "denylist_read_failed",
+            "message": refused,
+            "error": "ResourceNotFoundException",
+            "error_code": "ResourceNotFoundException",
+            "jti": "jti-1",
+        },
+        {
+            "event": "denylist_read_failed",
+            "message": refused,
+            "error": "ProvisionedThroughputExceededException",
+            "error_code": "ProvisionedThroughputExceededException",
+            "jti": "jti-2",
+        },
+        {
+            "event": "denylist_read_failed",
+            "message": refused,
+            "error": "EndpointConnectionError",
+            "jti": "jti-3",
+        },
+    ]
+
+
+def test_a_failed_boto3_read_without_an_error_code_is_described_as_such() -> None:
+    # The issuing side reads with boto3: a ClientError whose answer names no error (a proxy's
+    # bare 5xx) is still a failed read, logged with its class and no code, never an AttributeError.
+    from botocore.exceptions import ClientError
+
+    from authorizer.revocation import _describe
+
+    assert _describe(ClientError({}, "BatchGetItem")) == ("ClientError", None)
+    assert _describe(ClientError({"Error": {"Code": "ThrottlingException"}}, "BatchGetItem")) == (
+        "ClientError",
+        "ThrottlingException",
+    )
+    assert _describe(TimeoutError()) == ("TimeoutError", None)

@@ -38,7 +38,7 @@ from authorizer.errors import (
     TokenTypeError,
 )
 from authorizer.keys import KeySet, algorithm_for_jwk, jwk_thumbprint
-from authorizer.verifier import ACCESS, REFRESH, TokenVerifier, decode_header
+from authorizer.verifier import ACCESS, REFRESH, TokenType, TokenVerifier, decode_header
 
 ISSUER = "https://auth.example.test"
 AUDIENCE = "orders-api"
@@ -75,6 +75,7 @@ def base_claims(**overrides: Any) -> dict[str, Any]:
         "sub": "user-42",
         "jti": "jti-0001",
         "iat": NOW,
+        "auth_time": NOW - 60,
         "exp": NOW + 300,
         "scope": "orders:read orders:write",
         "sid": "sid-0001",
@@ -134,12 +135,14 @@ def other_rings() -> dict[str, KeyRing]:
     return {alg: load_key_ring(generate_private_key_pem(alg)) for alg in ALGS}
 
 
-@pytest.fixture(scope="session")
+# Key sets and verifiers are built per test (they are cheap): a mutation tool that judges a
+# mutant by the tests that ran its code must see every test that relies on them.
+@pytest.fixture
 def key_set(rings: dict[str, KeyRing]) -> KeySet:
     return KeySet.from_jwks({"keys": [jwk for ring in rings.values() for jwk in ring.jwks()["keys"]]})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def make_verifier(key_set: KeySet) -> Callable[..., TokenVerifier]:
     def factory(**kwargs: Any) -> TokenVerifier:
         options: dict[str, Any] = {
@@ -155,7 +158,7 @@ def make_verifier(key_set: KeySet) -> Callable[..., TokenVerifier]:
     return factory
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def verifier(make_verifier: Callable[..., TokenVerifier]) -> TokenVerifier:
     return make_verifier()
 
@@ -220,8 +223,11 @@ def test_token_issued_by_token_issuer_verifies(
     assert claims.exp == NOW + 300
 
 
-def test_optional_claims_may_be_absent(rsa_ring: KeyRing, verifier: TokenVerifier) -> None:
-    claims = verifier.verify(make_token(rsa_ring, drop_claims=("scope", "sid", "client_id")))
+@pytest.mark.parametrize("sub", ["user-42", "usér-42"], ids=["ascii", "non-ascii"])
+def test_optional_claims_may_be_absent(sub: str, rsa_ring: KeyRing, verifier: TokenVerifier) -> None:
+    # A token without `scope` holds no scope, on the fast path (ASCII claims) and the full one.
+    token = make_token(rsa_ring, base_claims(sub=sub), drop_claims=("scope", "sid", "client_id"))
+    claims = verifier.verify(token)
     assert (claims.scope, claims.sid, claims.client_id, claims.scopes) == ("", None, None, frozenset())
 
 
@@ -447,6 +453,28 @@ def test_extra_header_parameters_are_refused(
         verifier.verify(make_token(rsa_ring, header={name: value}))
 
 
+@pytest.mark.parametrize("name", ["x5t", "x5t#S256"])
+def test_a_verifier_may_ignore_a_thumbprint_header_and_nothing_else(
+    name: str, rsa_ring: KeyRing, make_verifier: Callable[..., TokenVerifier]
+) -> None:
+    lenient = make_verifier(ignored_header_parameters=[name])
+    token = make_token(rsa_ring, header={name: b64url(bytes(20))})
+    assert lenient.verify(token).jti == "jti-0001"
+    with pytest.raises(MalformedTokenError, match=name.replace("#", "\\#")):
+        make_verifier().verify(token)  # the default, ours: as strict as ever
+    # The refusal (logged) names what was refused, never the parameter the issuer may send.
+    with pytest.raises(MalformedTokenError, match=r"header parameter\(s\) not accepted: jku$"):
+        lenient.verify(make_token(rsa_ring, header={name: "x", "jku": "https://attacker.example/jwks"}))
+
+
+@pytest.mark.parametrize("name", ["jku", "x5u", "jwk", "x5c", "crit", "b64", "zip", "cty", "nonce"])
+def test_a_verifier_never_ignores_a_header_parameter_that_could_matter(
+    name: str, make_verifier: Callable[..., TokenVerifier]
+) -> None:
+    with pytest.raises(ValueError, match="may never be ignored"):
+        make_verifier(ignored_header_parameters=["x5t", name])
+
+
 def test_jwk_header_with_the_attackers_own_key_is_refused(
     rsa_ring: KeyRing, other_rings: dict[str, KeyRing], verifier: TokenVerifier
 ) -> None:
@@ -470,7 +498,10 @@ def test_access_token_typ_spellings_are_accepted(
 
 @pytest.mark.parametrize(
     "typ",
-    ["JWT", "jwt", "rt+jwt", "application/jwt", "at+jwt ", "at+jws", "", "application/application/at+jwt", 1],
+    [
+        *("JWT", "jwt", "rt+jwt", "application/jwt", "at+jwt ", "at+jws", ""),
+        *("application/application/at+jwt", 1, None),
+    ],
 )
 def test_wrong_typ_is_refused(typ: Any, rsa_ring: KeyRing, verifier: TokenVerifier) -> None:
     with pytest.raises(TokenTypeError):
@@ -480,6 +511,18 @@ def test_wrong_typ_is_refused(typ: Any, rsa_ring: KeyRing, verifier: TokenVerifi
 def test_missing_typ_is_refused(rsa_ring: KeyRing, verifier: TokenVerifier) -> None:
     with pytest.raises(TokenTypeError):
         verifier.verify(make_token(rsa_ring, drop_header=("typ",)))
+
+
+def test_an_issuer_without_typ_accepts_none_or_jwt_and_refuses_a_null_typ(
+    rsa_ring: KeyRing, make_verifier: Callable[..., TokenVerifier]
+) -> None:
+    # As Cognito: no `typ` (or plain JWT). A `typ` that is present must be a media type.
+    untyped = make_verifier(token_type=TokenType("pool access", None))
+    assert untyped.verify(make_token(rsa_ring, drop_header=("typ",))).sub == "user-42"
+    assert untyped.verify(make_token(rsa_ring, header={"typ": "JWT"})).sub == "user-42"
+    for typ in (None, "", "at+jwt", 1):
+        with pytest.raises(TokenTypeError):
+            untyped.verify(make_token(rsa_ring, header={"typ": typ}))
 
 
 @pytest.fixture(scope="session")
@@ -496,7 +539,7 @@ def issued(rsa_ring: KeyRing) -> Any:
     return issuer.issue("alice", "orders:read")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def refresh_verifier(make_verifier: Callable[..., TokenVerifier]) -> TokenVerifier:
     return make_verifier(audience=ISSUER, token_type=REFRESH)
 
@@ -571,7 +614,8 @@ def test_refresh_token_addressed_to_the_api_is_still_refused(
     ],
 )
 def test_issuer_near_misses_are_refused(iss: Any, rsa_ring: KeyRing, verifier: TokenVerifier) -> None:
-    with pytest.raises(IssuerMismatchError):
+    # The refusal logged says which claim failed (the authorizer logs "IssuerMismatchError: ...").
+    with pytest.raises(IssuerMismatchError, match=r"^token 'iss' does not match the expected issuer$"):
         verifier.verify(make_token(rsa_ring, base_claims(iss=iss)))
 
 
@@ -586,7 +630,8 @@ def test_missing_or_null_issuer_is_refused(rsa_ring: KeyRing, verifier: TokenVer
     "aud", ["orders-api2", "Orders-api", "orders", "api", ISSUER, ["other-api"], [ISSUER]]
 )
 def test_wrong_audience_is_refused(aud: Any, rsa_ring: KeyRing, verifier: TokenVerifier) -> None:
-    with pytest.raises(AudienceMismatchError):
+    # Logged as a foreign audience, not as a malformed claim: the operator looks at AUTH_AUDIENCE.
+    with pytest.raises(AudienceMismatchError, match="is not accepted here"):
         verifier.verify(make_token(rsa_ring, base_claims(aud=aud)))
 
 
@@ -1049,3 +1094,139 @@ def test_key_set_built_from_a_key_ring_verifies_its_tokens(rsa_ring: KeyRing) ->
         rsa_ring.key_set(), issuer=ISSUER, audience=AUDIENCE, token_type=ACCESS, clock=fixed_clock(NOW)
     )
     assert verifier.verify(make_token(rsa_ring)).jti == "jti-0001"
+
+
+# --------------------------------------------------------------------------- when the session began
+
+
+@pytest.mark.parametrize(
+    ("auth_time", "session_start"),
+    [
+        (NOW - 600, NOW - 600),  # the usual: the login, some time before this token was signed
+        (NOW, NOW),
+        (NOW + 600, NOW),  # the issuer's clock ahead at login: never later than `iat`
+        (float(NOW - 600) + 0.5, NOW - 600),  # a NumericDate may have a fraction
+        (-5, -5),
+    ],
+)
+def test_the_session_start_is_auth_time_never_later_than_iat(
+    rsa_ring: KeyRing, verifier: TokenVerifier, auth_time: Any, session_start: int
+) -> None:
+    claims = verifier.verify(make_token(rsa_ring, base_claims(auth_time=auth_time)))
+    assert claims.session_start == session_start
+    # The same for a token the verifier reads the long way (a non-ASCII claim).
+    slow = verifier.verify(make_token(rsa_ring, base_claims(auth_time=auth_time, scope="é")))
+    assert slow.session_start == session_start
+
+
+@pytest.mark.parametrize("auth_time", [None, "1700000000", True, [NOW], float("nan")])
+def test_our_tokens_without_a_usable_auth_time_are_refused(
+    rsa_ring: KeyRing, verifier: TokenVerifier, auth_time: Any
+) -> None:
+    claims = base_claims() if auth_time is None else base_claims(auth_time=auth_time)
+    token = make_token(rsa_ring, claims, drop_claims=("auth_time",) if auth_time is None else ())
+    with pytest.raises(InvalidClaimError, match="auth_time"):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize("auth_time", [None, "1700000000", True])
+def test_another_issuers_tokens_without_a_usable_auth_time_begin_at_iat(
+    rsa_ring: KeyRing, make_verifier: Callable[..., TokenVerifier], auth_time: Any
+) -> None:
+    verifier = make_verifier(token_type=TokenType("OIDC access", "at+jwt"))
+    claims = base_claims() if auth_time is None else base_claims(auth_time=auth_time)
+    token = make_token(rsa_ring, claims, drop_claims=("auth_time",) if auth_time is None else ())
+    assert verifier.verify(token).session_start == NOW
+
+
+def test_a_limit_above_the_default_admits_a_longer_token(
+    rsa_ring: KeyRing, make_verifier: Callable[..., TokenVerifier]
+) -> None:
+    # AUTH_MAX_TOKEN_BYTES may be raised to 65536 (large Cognito group lists): the raised limit
+    # must hold for the whole verification, the parse included.
+    token = make_token(rsa_ring, base_claims(padding="x" * 9000))
+    assert len(token) > 8192
+    assert make_verifier(max_token_bytes=16384).verify(token).sub == "user-42"
+
+
+def test_a_verifier_built_without_a_leeway_allows_30_seconds(rsa_ring: KeyRing, key_set: KeySet) -> None:
+    # The documented default (AUTH_LEEWAY_SECONDS), also for a verifier built by hand.
+    exp = NOW + 300
+    token = make_token(rsa_ring, base_claims(exp=exp))
+
+    def built(now: float) -> TokenVerifier:
+        clock = fixed_clock(now)
+        return TokenVerifier(key_set, issuer=ISSUER, audience=AUDIENCE, token_type=ACCESS, clock=clock)
+
+    assert built(exp + 29.999).verify(token).exp == exp
+    with pytest.raises(TokenExpiredError):
+        built(exp + 30).verify(token)
+
+
+@pytest.mark.parametrize(("sub", "jti"), [(42, "jti-1"), ("user-42", 7), (["user-42"], "jti-1")])
+def test_a_sub_or_jti_that_is_no_string_is_refused_saying_so(
+    sub: Any, jti: Any, rsa_ring: KeyRing, verifier: TokenVerifier
+) -> None:
+    with pytest.raises(InvalidClaimError) as refused:
+        verifier.verify(make_token(rsa_ring, base_claims(sub=sub, jti=jti)))
+    assert str(refused.value) == "token 'sub' and 'jti' must be strings"
+
+
+def test_a_verifier_refuses_to_ignore_a_header_parameter_that_selects_keys(key_set: KeySet) -> None:
+    with pytest.raises(ValueError) as refused:
+        TokenVerifier(
+            key_set,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            token_type=ACCESS,
+            ignored_header_parameters=["x5u", "jku"],
+        )
+    assert str(refused.value) == "header parameters that may never be ignored: jku, x5u"
+
+
+def test_our_token_without_auth_time_is_refused_saying_so(rsa_ring: KeyRing, verifier: TokenVerifier) -> None:
+    with pytest.raises(InvalidClaimError) as refused:
+        verifier.verify(make_token(rsa_ring, base_claims(), drop_claims=("auth_time",)))
+    assert str(refused.value) == "token lacks the 'auth_time' claim"
+
+
+@pytest.mark.parametrize("name", ["origin_jti", "cognito_origin_jti"])
+def test_an_origin_that_is_no_string_is_refused_under_its_one_name(
+    name: str, rsa_ring: KeyRing, verifier: TokenVerifier
+) -> None:
+    # Either spelling is the token's Cognito login (`origin_jti`), and is named so.
+    with pytest.raises(InvalidClaimError) as refused:
+        verifier.verify(make_token(rsa_ring, base_claims(**{name: 12})))
+    assert str(refused.value) == "'origin_jti' must be a string of valid Unicode"
+
+
+def test_a_token_parsed_under_a_larger_limit_is_still_held_to_the_verifiers(
+    rsa_ring: KeyRing, make_verifier: Callable[..., TokenVerifier]
+) -> None:
+    # Issuer routing parses once, under the largest limit; each issuer's verifier has its own.
+    from authorizer.jws import parse_token
+
+    token = make_token(rsa_ring)
+    parsed = parse_token(token, max_bytes=len(token))
+    with pytest.raises(MalformedTokenError) as refused:
+        make_verifier(max_token_bytes=len(token) - 1).verify_signed(parsed)
+    assert str(refused.value) == f"token is longer than {len(token) - 1} bytes"
+
+
+def test_the_algorithm_refusal_names_every_name_the_key_answers_to(
+    ed_ring: KeyRing, ec_ring: KeyRing
+) -> None:
+    jwk = {name: value for name, value in ed_ring.jwks()["keys"][0].items() if name != "alg"}
+    keys = KeySet.from_jwks({"keys": [jwk]})
+    verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, token_type=ACCESS)
+    signer = ec_ring.current.private_key
+    token = make_token(ed_ring, header={"alg": "ES256"}, sign_alg="ES256", sign_key=signer)
+    with pytest.raises(AlgorithmNotAllowedError) as refused:
+        verifier.verify(token)
+    assert str(refused.value) == "algorithm must be EdDSA or Ed25519 for this key"
+
+
+def test_a_verifier_without_an_audience_cannot_be_built(key_set: KeySet) -> None:
+    with pytest.raises(ValueError) as refused:
+        TokenVerifier(key_set, issuer=ISSUER, audience=[], token_type=ACCESS)
+    assert str(refused.value) == "a verifier needs at least one accepted audience"

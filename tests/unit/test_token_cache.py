@@ -86,6 +86,7 @@ def sign(ring: KeyRing, *, issuer: str = ISSUER, typ: str | None = "at+jwt", **c
         "sub": "alice",
         "jti": str(uuid.uuid4()),
         "iat": int(NOW),
+        "auth_time": int(NOW),
         "exp": int(NOW) + 300,
         "scope": "orders:read",
         **claims,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import random
 import time
@@ -70,6 +71,7 @@ STRICTER = {
     "token-use": (
         "`token_use: refresh` on an access token; Cognito: `token_use` or `client_id` not configured"
     ),
+    "auth-time": "one of our own tokens without `auth_time` as a NumericDate (every one we issue has it)",
     "size": "longer than AUTH_MAX_TOKEN_BYTES",
 }
 
@@ -138,6 +140,7 @@ class Lab:
             "sub": f"user-{uuid.uuid4()}",
             "jti": str(uuid.uuid4()),
             "iat": now - 20,
+            "auth_time": now - 600,
             "exp": now + 900,
             "scope": "profile orders:read",
             "sid": str(uuid.uuid4()),
@@ -349,6 +352,9 @@ def stricter_class(lab: Lab, token: str) -> str | None:
         return "token-use"
     if not lab.cognito and use == "refresh":
         return "token-use"
+    auth_time = claims.get("auth_time")
+    if not lab.cognito and not (_number(auth_time) and math.isfinite(auth_time)):
+        return "auth-time"
     return None
 
 
@@ -418,7 +424,7 @@ def _claims_mutation(lab: Lab, rng: random.Random) -> str:
     now = int(time.time())
     name = rng.choice(
         ["iss", "aud", "sub", "jti", "iat", "exp", "nbf", "scope", "sid", "client_id", "origin_jti",
-         "token_use", "cognito:groups"]
+         "token_use", "cognito:groups", "auth_time"]
     )  # fmt: skip
     values: list[Any] = [
         None, "", 0, 1, -1, True, False, 1.5, now, now + 7200, now - 7200, float(now), str(now), [], {},
@@ -591,6 +597,8 @@ def test_mutated_and_forged_tokens(labs: dict[str, Lab], name: str) -> None:
         ("iat-bool", "stricter: claim-types"),
         ("sub-empty", "stricter: claim-types"),
         ("token-use-refresh", "stricter: token-use"),
+        ("auth-time-missing", "stricter: auth-time"),
+        ("auth-time-string", "stricter: auth-time"),
         ("high-s", "all accept"),
         ("duplicate-alg-none", "refused"),
     ],
@@ -614,6 +622,8 @@ def test_each_documented_class_is_reached(labs: dict[str, Lab], mutation: str, e
         "iat-bool": lambda: lab.token(claims={**claims, "iat": True}),
         "sub-empty": lambda: lab.token(claims={**claims, "sub": ""}),
         "token-use-refresh": lambda: lab.token(claims={**claims, "token_use": "refresh"}),
+        "auth-time-missing": lambda: lab.token(claims={k: v for k, v in claims.items() if k != "auth_time"}),
+        "auth-time-string": lambda: lab.token(claims={**claims, "auth_time": str(claims["auth_time"])}),
         "high-s": lambda: _signature_mutation_high_s(lab, f"{head}.{body}.{signature}"),
         "duplicate-alg-none": lambda: lab.token(json.dumps(header)[:-1].encode() + b', "alg": "none"}'),
     }
