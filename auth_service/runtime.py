@@ -55,7 +55,7 @@ def jwks() -> dict[str, Any]:
     common = config().common
     if common.jwks is None:
         return key_ring().jwks()
-    document = read_jwks(common.jwks, common.region)
+    document = read_jwks(common.jwks, common.region, ssm_endpoint=common.ssm_endpoint)
     KeySet.from_jwks(document)  # validate before publishing anything
     return {"keys": list(document["keys"])}
 
@@ -210,6 +210,7 @@ def cognito_verifier(token_use: str) -> TokenVerifier:
         token_use=token_use,
         client_ids=[settings.client_id],
         leeway=config().common.leeway,
+        max_token_bytes=config().common.max_token_bytes,
     )
 
 

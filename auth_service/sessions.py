@@ -2,16 +2,23 @@
 
 Nothing here knows about HTTP or Lambda events; refusals are `authorizer.errors` exceptions.
 
+Every token of a session carries when the session began (`auth_time`): the moment its
+credentials were checked, kept unchanged through every refresh. A user's sign-out everywhere
+("not before") is judged by it, here and in the authorizer: a session that began before it is
+dead, whichever of its tokens presents it, however recently that token was signed.
+
 A session started from a Cognito login (or a token exchange) names that login in its tokens
-(`cognito_origin_jti`). Ending such a session (logout, revoking its refresh token, refresh-token
-reuse) also revokes the login in the denylist (`origin#…`), so the authorizer refuses its Cognito
-tokens too, and revokes its Cognito refresh token at Cognito when the session carries it.
+(`origin_jti`, as Cognito's own tokens do). Ending such a session (logout, revoking its refresh
+token, refresh-token reuse) also revokes the login in the denylist (`origin#…`), so every token
+naming it stops working, Cognito's and those of every other session exchanged from it, and
+revokes its Cognito refresh token at Cognito when the session carries it.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Callable
 from concurrent.futures import wait
 from dataclasses import dataclass
@@ -22,7 +29,7 @@ from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, SealError, open_sealed
 from auth_service.side_by_side import SideBySide
-from auth_service.tokens import COGNITO_ORIGIN_CLAIM, CognitoLink, TokenIssuer, TokenPair
+from auth_service.tokens import CognitoLink, TokenIssuer, TokenPair
 from authorizer.claims import TokenClaims
 from authorizer.errors import InsufficientScopeError, MalformedTokenError, TokenError, TokenRevokedError
 from authorizer.log import log_event
@@ -42,6 +49,13 @@ class RefreshTokenReuseError(TokenRevokedError):
     """A retired refresh token was presented again: treated as theft, the session is revoked."""
 
 
+class SignedOutDuringSignInError(TokenRevokedError):
+    """The user was signed out everywhere after their credentials were checked, before the
+    session could start: no session is started, the client logs in again."""
+
+    error = "invalid_grant"
+
+
 @dataclass
 class Sessions:
     access: TokenVerifier
@@ -58,28 +72,49 @@ class Sessions:
     side_by_side: SideBySide | None = None
 
     def start(
-        self, sub: str, scope: str, *, cognito: CognitoLink | None = None, csrf_hash: str | None = None
+        self,
+        sub: str,
+        scope: str,
+        *,
+        authenticated_at: float,
+        cognito: CognitoLink | None = None,
+        csrf_hash: str | None = None,
     ) -> TokenPair:
-        """A new session's pair, issued once its `iat` clears the user's "not before".
+        """A new session for credentials checked at `authenticated_at` (our clock; for an
+        exchange, the Cognito login's `auth_time`), judged against the user's sign-out:
 
-        With `side_by_side`, the pair is signed while the user's "not before" is read, and
-        signed again (after waiting, at most a second) only if it was issued before it: the
-        signing costs no time of its own. Nothing leaves here before the read has answered.
+        - none, or it came in an earlier second: the session begins at `authenticated_at`'s
+          second (`auth_time`);
+        - the credentials were checked before the sign-out: refused
+          (`SignedOutDuringSignInError`), never signed past it;
+        - checked after it, within its second: a new login, which must work at once. It waits
+          for the "not before" (under a second) and begins there.
+
+        With `side_by_side`, the pair is signed while the user's item is read: the signing costs
+        no time of its own. Nothing leaves here before the read has answered.
         """
         issue = functools.partial(self._issuer().issue, sub, scope, cognito=cognito, csrf_hash=csrf_hash)
+        began = math.floor(authenticated_at)
+        pair: TokenPair | None = None
         if self.side_by_side is None:
-            self.denylist.wait_for_not_before(sub)
-            pair = issue()
+            sign_out = self.denylist.user_sign_out(sub)
         else:
-            pending = self.side_by_side.start(functools.partial(self.denylist.user_not_before, sub))
+            pending = self.side_by_side.start(functools.partial(self.denylist.user_sign_out, sub))
             try:
-                pair = issue()
+                pair = issue(auth_time=began)
             finally:
                 wait([pending])
-            not_before = pending.result()  # a failed read: RevocationUnavailableError, a 503
-            if not_before is not None and pair.issued_at < not_before:
-                self.denylist.wait_until(not_before)
-                pair = issue()
+            sign_out = pending.result()  # a failed read: RevocationUnavailableError, a 503
+        if sign_out is not None and began < sign_out.not_before:
+            if authenticated_at < sign_out.signed_out_at:
+                log_event(logger, "session_refused", sub=sub, reason="signed out during sign-in")
+                raise SignedOutDuringSignInError(
+                    "the user was signed out while this sign-in was in progress; log in again"
+                )
+            self.denylist.wait_until(sign_out.not_before)
+            began, pair = sign_out.not_before, None
+        if pair is None:
+            pair = issue(auth_time=began)
         log_event(
             logger,
             "session_started",
@@ -119,12 +154,13 @@ class Sessions:
                 logger, "refresh_token_reuse", logging.WARNING, sub=claims.sub, sid=claims.sid, jti=claims.jti
             )
             raise RefreshTokenReuseError("refresh token was already used; the session is revoked")
-        auth_time = claims.raw.get("auth_time")
         pair = self._issuer().issue(
             claims.sub,
             claims.scope,
             sid=claims.sid,
-            auth_time=auth_time if isinstance(auth_time, int) else None,
+            # The session's start, unchanged: a refresh racing a sign-out signs tokens that are
+            # dead at once, and no later rotation revives them.
+            auth_time=claims.session_start,
             # The Cognito login carries over, its refresh token sealed anew under the current key.
             cognito=self._cognito_link(refresh_token, claims),
             csrf_hash=csrf_hash,
@@ -267,5 +303,4 @@ class Sessions:
 
 
 def _origin_only(claims: TokenClaims) -> CognitoLink | None:
-    origin = claims.raw.get(COGNITO_ORIGIN_CLAIM)
-    return CognitoLink(origin) if isinstance(origin, str) and origin else None
+    return CognitoLink(claims.origin_jti) if claims.origin_jti else None

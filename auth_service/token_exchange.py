@@ -3,8 +3,11 @@
 The subject token is verified against the user pool (issuer, app client, `token_use`, keys),
 refused if its Cognito login (`origin_jti`), the token itself or its user is revoked in our
 denylist, and exchanged for a pair with the same scopes a password login through the pool gets.
-The new session names the Cognito login (`cognito_origin_jti`), so logging out of it also
-refuses the Cognito tokens of that login.
+The new session names the Cognito login (`origin_jti`), so ending it, or any other session
+exchanged from that login, refuses every token of that login, Cognito's and ours. It begins when
+the Cognito login did (its `auth_time`): a user's sign-out everywhere refuses every exchange of a
+Cognito login made before it, in the same second included (Cognito's `auth_time` has whole
+seconds).
 
 Nothing here knows about HTTP: refusals of the request are `ExchangeError`s with an RFC 6749 §5.2
 error code; refusals of the subject token are `authorizer.errors.TokenError`s (`invalid_grant`).
@@ -123,7 +126,8 @@ class TokenExchange:
             raise TokenRevokedError(reason)
         scope = self._scope(self._group_scopes.scope_for(claims.groups), request.scope)
         link = CognitoLink(claims.origin_jti) if claims.origin_jti else None
-        pair = self._sessions.start(claims.sub, scope, cognito=link)
+        # A sign-out written between the check above and this start is seen there: refused too.
+        pair = self._sessions.start(claims.sub, scope, authenticated_at=claims.session_start, cognito=link)
         log_event(
             logger,
             "token_exchanged",

@@ -1,8 +1,12 @@
 """Issue signed token pairs: an RFC 9068 access token and a single-use refresh token.
 
-A pair issued for a Cognito login also names that login (`cognito_origin_jti`, in both tokens)
-and, when we hold it, carries the login's Cognito refresh token sealed in the refresh token
-(`cognito_rt`, see `auth_service.sealing`), so that logout can revoke it without any state.
+Both tokens carry `auth_time`: when the session began (a login's credential check; kept through
+every refresh), which a user's sign-out everywhere is judged by.
+
+A pair issued for a Cognito login also names that login (`origin_jti`, in both tokens, as in
+Cognito's own) and, when we hold it, carries the login's Cognito refresh token sealed in the
+refresh token (`cognito_rt`, see `auth_service.sealing`), so that logout can revoke it without
+any state.
 """
 
 from __future__ import annotations
@@ -17,11 +21,11 @@ import jwt
 
 from auth_service.keys import KeyRing, PrivateKey
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, seal
+from authorizer.claims import ORIGIN_CLAIM
 from authorizer.cookies import CSRF_HASH_CLAIM
 from authorizer.verifier import ACCESS, REFRESH
 
 ACCESS_TYP, REFRESH_TYP = str(ACCESS.typ), str(REFRESH.typ)
-COGNITO_ORIGIN_CLAIM = "cognito_origin_jti"
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,9 @@ class TokenIssuer:
     ) -> TokenPair:
         """A new pair; `sid` continues an existing session (refresh) or a new one starts (login).
 
-        `csrf_hash` binds a cookie session's CSRF token to both tokens (authorizer.cookies).
+        `auth_time` is when the session began (`auth_service.sessions` always says; a pair issued
+        directly begins now). `csrf_hash` binds a cookie session's CSRF token to both tokens
+        (authorizer.cookies).
         """
         now = int(self._clock())
         sid = sid or str(uuid.uuid4())
@@ -99,7 +105,7 @@ class TokenIssuer:
             "auth_time": auth_time if auth_time is not None else now,
         }
         if cognito is not None:
-            common[COGNITO_ORIGIN_CLAIM] = cognito.origin_jti
+            common[ORIGIN_CLAIM] = cognito.origin_jti
         if csrf_hash is not None:
             common[CSRF_HASH_CLAIM] = csrf_hash
         access_jti, refresh_jti = str(uuid.uuid4()), str(uuid.uuid4())

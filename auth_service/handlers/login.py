@@ -23,12 +23,17 @@ Round trips to DynamoDB are most of a login's time besides the hash, so independ
    (after the password check, as before: a failed login does not read it, and a known username
    costs no more requests than an unknown one before the hash) while the tokens are signed
    (`Sessions.start`).
+
+The session begins when the credential check began (our clock, read just before it): a sign-out
+everywhere written after that moment, while the hash or Cognito was still at work, refuses the
+login (401 `invalid_grant`: log in again) instead of letting a session checked before it start.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -87,6 +92,7 @@ _cookies = runtime.session_cookies()
 class _Identity:
     sub: str
     scope: str
+    authenticated_at: float  # when the credential check began
     cognito: CognitoLink | None = None
 
 
@@ -115,7 +121,12 @@ def login(request: Request, client_ip: str | None = None) -> dict[str, Any]:
     csrf_token, csrf_hash = _cookies.new_csrf_token() if as_cookies else (None, None)
     pair = attempt.succeeded_while(
         functools.partial(
-            _sessions.start, identity.sub, identity.scope, cognito=identity.cognito, csrf_hash=csrf_hash
+            _sessions.start,
+            identity.sub,
+            identity.scope,
+            authenticated_at=identity.authenticated_at,
+            cognito=identity.cognito,
+            csrf_hash=csrf_hash,
         )
     )
     if csrf_token is not None:
@@ -137,11 +148,14 @@ def _identify(
     """Who the credentials belong to; None for wrong ones. Other refusals raise `HttpError`."""
     if _cognito is None:
         assert _users is not None and stored is not None
-        user = _users.check_password(stored.result(), password)
+        found = stored.result()
+        checked_at = time.time()
+        user = _users.check_password(found, password)
         if user is None:
             log_event(logger, "login_failed", request_id=request.request_id)
             return None
-        return _Identity(user.sub, user.scope)
+        return _Identity(user.sub, user.scope, checked_at)
+    checked_at = time.time()
     try:
         cognito_user = _cognito.authenticate(username, password)
     except CognitoLoginError as exc:
@@ -152,7 +166,7 @@ def _identify(
     link = (
         CognitoLink(cognito_user.origin_jti, cognito_user.refresh_token) if cognito_user.origin_jti else None
     )
-    return _Identity(cognito_user.sub, cognito_user.scope, link)
+    return _Identity(cognito_user.sub, cognito_user.scope, checked_at, link)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, open_sealed
 from auth_service.token_exchange import ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
-from auth_service.tokens import COGNITO_ORIGIN_CLAIM
+from authorizer.claims import ORIGIN_CLAIM
 from tests.e2e.conftest import CognitoService
 
 pytestmark = pytest.mark.e2e
@@ -115,7 +115,7 @@ def test_exchange_of_a_cognito_id_token(cognito_service: CognitoService) -> None
     body = response.json()
     assert body["issued_token_type"] == "urn:ietf:params:oauth:token-type:access_token"
     assert body["scope"] == "profile"
-    assert claims(body["access_token"])[COGNITO_ORIGIN_CLAIM] == claims(cognito["IdToken"])["origin_jti"]
+    assert claims(body["access_token"])[ORIGIN_CLAIM] == claims(cognito["IdToken"])["origin_jti"]
     me = service.me(body["access_token"])
     assert me.status_code == 200 and me.json()["sub"] == claims(cognito["IdToken"])["sub"]
 

@@ -26,6 +26,7 @@ def sign(service: Service, headers: dict[str, Any] | None = None, key: Any = Non
         "sub": "e2e-user",
         "aud": "lambda-jwt-auth-api",
         "iat": now,
+        "auth_time": now,
         "exp": now + 300,
         "jti": str(uuid.uuid4()),
         "scope": "profile",

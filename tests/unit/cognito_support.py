@@ -211,3 +211,65 @@ def handlers(env: dict[str, str]) -> Iterator[dict[str, ModuleType]]:
                 elif hasattr(handlers_package, attribute):
                     delattr(handlers_package, attribute)
             sys.modules.update(saved)
+
+
+# --------------------------------------------------------------------------- the authorizer on moto server
+
+
+def our_authorizer(endpoint: str, jwks: dict[str, Any]) -> Any:
+    """The real authorizer for our own tokens, reading the denylist on `endpoint`. It caches no
+    answer: each check reads the denylist as it is now."""
+    from authorizer.bootstrap import build_authorizer
+    from authorizer.config import AuthorizerConfig
+
+    config = AuthorizerConfig.from_env(
+        {
+            "AUTH_ISSUER": ISSUER,
+            "AUTH_AUDIENCE": AUDIENCE,
+            "AUTH_JWKS": json.dumps(jwks),
+            "AUTH_DENYLIST_TABLE": DENYLIST,
+            "AUTH_DYNAMODB_ENDPOINT": endpoint,
+            "AUTH_REVOCATION_CACHE_SECONDS": "0",
+            "AWS_REGION": REGION,
+        }
+    )
+    return build_authorizer(config)
+
+
+def authorizes(authorizer: Any, token: str) -> bool:
+    """Whether the authorizer lets `token` through to an API route (an HTTP API 2.0 request)."""
+    event = {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:api1/$default/GET/orders",
+        "routeKey": "GET /orders",
+        "rawPath": "/orders",
+        "headers": {"authorization": f"Bearer {token}"},
+        "requestContext": {"http": {"method": "GET", "path": "/orders"}},
+    }
+    return bool(authorizer.handle(event)["isAuthorized"])
+
+
+@contextmanager
+def signing_out_as_the_session_starts(denylist: Any, sub: str) -> Iterator[list[bool]]:
+    """While inside, the functions' first read of `sub`'s denylist item (the one a session's
+    start makes, once the credentials have been checked) comes right after `sub` is signed out
+    everywhere (`denylist.revoke_user`): a sign-out landing while a sign-in is in flight. Yields
+    a list that holds True once it happened.
+
+    A botocore hook on the functions' own DynamoDB client (`runtime.dynamodb()`): nothing of ours
+    is patched.
+    """
+    done: list[bool] = []
+
+    def sign_out_first(params: dict[str, Any], **_: Any) -> None:
+        if not done and params.get("Key", {}).get("pk", {}).get("S") == f"user#{sub}":
+            denylist.revoke_user(sub, "operator")
+            done.append(True)
+
+    events = runtime.dynamodb().meta.events
+    events.register("provide-client-params.dynamodb.GetItem", sign_out_first)
+    try:
+        yield done
+    finally:
+        events.unregister("provide-client-params.dynamodb.GetItem", sign_out_first)

@@ -7,7 +7,9 @@ fetched over HTTP by our `JwksCache`, and checked against the denylist on the sa
 from __future__ import annotations
 
 import json
+import math
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,11 +18,13 @@ from urllib.parse import urlencode
 import jwt
 import pytest
 
+from auth_service import runtime
 from auth_service.denylist import Denylist
+from auth_service.keys import load_key_ring
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM
 from auth_service.token_exchange import ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
-from auth_service.tokens import COGNITO_ORIGIN_CLAIM
-from authorizer.claims import TokenClaims
+from authorizer.authorization import Authorizer
+from authorizer.claims import ORIGIN_CLAIM, TokenClaims
 from authorizer.revocation import LOGIN_REVOKED, RevocationList, origin_key
 from tests.unit import cognito_support as support
 from tests.unit.cognito_support import DENYLIST, Pool, create_pool
@@ -91,7 +95,7 @@ def test_exchange_of_an_id_token(service: dict[str, Any], pool: Pool, user: tupl
     access, refresh = claims(body["access_token"]), claims(body["refresh_token"])
     assert access["sub"] == user[1] and access["iss"] == support.ISSUER
     origin = claims(cognito["IdToken"])["origin_jti"]
-    assert access[COGNITO_ORIGIN_CLAIM] == refresh[COGNITO_ORIGIN_CLAIM] == origin
+    assert access[ORIGIN_CLAIM] == refresh[ORIGIN_CLAIM] == origin
     assert COGNITO_REFRESH_TOKEN_CLAIM not in refresh  # we never held the Cognito refresh token
     # An ordinary session of ours: it refreshes.
     refreshed = service["refresh"].handler(
@@ -210,6 +214,152 @@ def test_a_user_signed_out_everywhere_is_refused(
     refused = exchange_token(service, token)
     assert refused["statusCode"] == 401
     assert payload(refused)["error_description"] == "user signed out everywhere"
+
+
+# --------------------------------------------------------------------------- one Cognito login, many sessions
+
+
+@pytest.fixture(scope="module")
+def authorizer(endpoint: str, rsa_pem: str) -> Authorizer:
+    authorizer: Authorizer = support.our_authorizer(endpoint, load_key_ring(rsa_pem).jwks())
+    return authorizer
+
+
+def call(service: dict[str, Any], name: str, body: Any, **options: Any) -> dict[str, Any]:
+    path = {"refresh": "/auth/refresh", "logout": "/auth/logout", "revoke": "/auth/revoke"}.get(name)
+    path = path or f"/auth/{name}"
+    response: dict[str, Any] = service[name].handler(http_event("POST", path, body, **options), None)
+    return response
+
+
+def active(service: dict[str, Any], token: str) -> bool:
+    caller = runtime.token_issuer().issue("auditor", "introspect").access_token
+    answer = call(service, "introspect", urlencode({"token": token}), content_type=FORM, token=caller)
+    assert answer["statusCode"] == 200, answer
+    return bool(payload(answer)["active"])
+
+
+@pytest.mark.parametrize("ending", ["logout", "refresh token reuse", "RFC 7009 revocation"])
+def test_ending_one_session_of_a_cognito_login_ends_every_session_of_it(
+    service: dict[str, Any], pool: Pool, user: tuple[str, str], authorizer: Authorizer, ending: str
+) -> None:
+    cognito = pool.tokens(user[0])
+    a = payload(exchange_token(service, cognito["IdToken"]))
+    b = payload(exchange_token(service, cognito["AccessToken"], ACCESS_TOKEN_TYPE))
+    assert support.authorizes(authorizer, b["access_token"]) and active(service, b["refresh_token"])
+    if ending == "logout":
+        ended = call(service, "logout", {"refresh_token": a["refresh_token"]}, token=a["access_token"])
+        assert ended["statusCode"] == 204
+    elif ending == "refresh token reuse":
+        assert call(service, "refresh", {"refresh_token": a["refresh_token"]})["statusCode"] == 200
+        assert call(service, "refresh", {"refresh_token": a["refresh_token"]})["statusCode"] == 401
+    else:
+        body = urlencode({"token": a["refresh_token"], "token_type_hint": "refresh_token"})
+        assert call(service, "revoke", body, content_type=FORM)["statusCode"] == 200
+    # Session B of the same Cognito login: refused by the authorizer, by refresh, by introspection.
+    assert not support.authorizes(authorizer, b["access_token"])
+    assert not active(service, b["access_token"]) and not active(service, b["refresh_token"])
+    refused = call(service, "refresh", {"refresh_token": b["refresh_token"]})
+    assert refused["statusCode"] == 401 and payload(refused)["error_description"] == LOGIN_REVOKED
+    # And that login's Cognito tokens are exchanged no more.
+    for token, token_type in (
+        (cognito["IdToken"], ID_TOKEN_TYPE),
+        (cognito["AccessToken"], ACCESS_TOKEN_TYPE),
+    ):
+        again = exchange_token(service, token, token_type)
+        assert again["statusCode"] == 401 and payload(again)["error_description"] == LOGIN_REVOKED
+
+
+# --------------------------------------------------------------------------- a sign-out in flight
+
+
+def test_an_exchange_racing_a_sign_out_is_refused_and_never_again_possible(
+    service: dict[str, Any], endpoint: str, pool: Pool, user: tuple[str, str], authorizer: Authorizer
+) -> None:
+    """The sign-out is written after the exchange checked the Cognito token, before its session
+    starts (whose read of the user's item sees it): refused, no pair; and that Cognito token
+    (minted before the sign-out) is refused from then on."""
+    name, sub = user
+    cognito = pool.tokens(name)
+    denylist = Denylist(
+        support.aws_client("dynamodb", endpoint), DENYLIST, max_token_lifetime=3600, leeway=30
+    )
+    with support.signing_out_as_the_session_starts(denylist, sub) as done:
+        raced = exchange_token(service, cognito["IdToken"])
+    assert done
+    assert raced["statusCode"] == 401, raced
+    assert payload(raced) == {
+        "error": "invalid_grant",
+        "error_description": "the user was signed out while this sign-in was in progress; log in again",
+    }
+    time.sleep(1.1)  # past the "not before": still refused, by the Cognito login's auth_time
+    for token, token_type in (
+        (cognito["IdToken"], ID_TOKEN_TYPE),
+        (cognito["AccessToken"], ACCESS_TOKEN_TYPE),
+    ):
+        again = exchange_token(service, token, token_type)
+        assert (
+            again["statusCode"] == 401 and payload(again)["error_description"] == "user signed out everywhere"
+        )
+    # A new Cognito login is a new session: it exchanges.
+    fresh = payload(exchange_token(service, pool.tokens(name)["IdToken"]))
+    assert support.authorizes(authorizer, fresh["access_token"])
+
+
+def test_exchanges_while_a_sign_out_is_being_written_leave_no_session_alive(
+    service: dict[str, Any], endpoint: str, pool: Pool, user: tuple[str, str], authorizer: Authorizer
+) -> None:
+    """The sign-out's PutItem is held back 1.3 s (a botocore hook in the revoker's client, as an
+    SDK retry would delay it); exchanges of a Cognito token minted before it go on meanwhile.
+    Once `revoke_user` has returned, none of the sessions they started works anywhere."""
+    name, sub = user
+    cognito = pool.tokens(name)
+    client = support.aws_client("dynamodb", endpoint)
+    client.meta.events.register("before-send.dynamodb.PutItem", lambda **_: time.sleep(1.3))
+    denylist = Denylist(client, DENYLIST, max_token_lifetime=3600, leeway=30)
+    signing_out = threading.Thread(target=denylist.revoke_user, args=(sub, "operator"))
+    started = time.time()
+    signing_out.start()
+    pairs = []
+    while signing_out.is_alive():
+        answer = exchange_token(service, cognito["IdToken"])
+        if answer["statusCode"] != 200:
+            break
+        pairs.append(payload(answer))
+        time.sleep(0.1)
+    signing_out.join()
+    assert any(claims(pair["access_token"])["iat"] >= math.floor(started) + 1 for pair in pairs), (
+        "no exchange signed a pair from the not-before on: the race did not happen"
+    )
+    for pair in pairs:
+        assert not support.authorizes(authorizer, pair["access_token"])
+        assert not active(service, pair["access_token"]) and not active(service, pair["refresh_token"])
+    for pair in pairs:
+        refused = call(service, "refresh", {"refresh_token": pair["refresh_token"]})
+        assert (
+            refused["statusCode"] == 401
+            and payload(refused)["error_description"] == "user signed out everywhere"
+        )
+    again = exchange_token(service, cognito["IdToken"])
+    assert again["statusCode"] == 401 and payload(again)["error_description"] == "user signed out everywhere"
+
+
+def test_a_cognito_login_in_the_second_of_a_sign_out_counts_as_before_it(
+    service: dict[str, Any], endpoint: str, pool: Pool, user: tuple[str, str]
+) -> None:
+    name, sub = user
+    denylist = Denylist(
+        support.aws_client("dynamodb", endpoint), DENYLIST, max_token_lifetime=3600, leeway=30
+    )
+    while time.time() % 1 > 0.5:  # leave the second room for a Cognito login after the sign-out
+        time.sleep(0.05)
+    sign_out = denylist.revoke_user(sub, "operator")
+    cognito = pool.tokens(name)  # Cognito's auth_time has whole seconds: the sign-out's second
+    assert claims(cognito["IdToken"])["auth_time"] == sign_out.not_before - 1
+    refused = exchange_token(service, cognito["IdToken"])
+    assert (
+        refused["statusCode"] == 401 and payload(refused)["error_description"] == "user signed out everywhere"
+    )
 
 
 @pytest.mark.parametrize(

@@ -38,8 +38,8 @@ from auth_service.sealing import (
 )
 from auth_service.sessions import RefreshTokenReuseError, Sessions
 from auth_service.tables import create_tables
-from auth_service.tokens import COGNITO_ORIGIN_CLAIM, CognitoLink, TokenIssuer, TokenPair
-from authorizer.claims import TokenClaims
+from auth_service.tokens import CognitoLink, TokenIssuer, TokenPair
+from authorizer.claims import ORIGIN_CLAIM, TokenClaims
 from authorizer.errors import TokenRevokedError
 from authorizer.revocation import LOGIN_REVOKED, RevocationList, origin_key
 from authorizer.verifier import ACCESS, REFRESH, TokenVerifier
@@ -151,7 +151,10 @@ class World:
 
     def login(self, origin: str | None = None, rt: str | None = COGNITO_RT) -> TokenPair:
         return self.sessions.start(
-            "cognito-sub", "profile", cognito=CognitoLink(origin or str(uuid.uuid4()), rt)
+            "cognito-sub",
+            "profile",
+            authenticated_at=time.time(),
+            cognito=CognitoLink(origin or str(uuid.uuid4()), rt),
         )
 
     def expect_revoke(self, token: str = COGNITO_RT, secret: str | None = None) -> None:
@@ -194,7 +197,7 @@ def claims_of(token: str) -> dict[str, Any]:
 def test_cognito_login_tokens_name_the_login_and_seal_its_refresh_token(world: World) -> None:
     pair = world.login("origin-1")
     access, refresh = claims_of(pair.access_token), claims_of(pair.refresh_token)
-    assert access[COGNITO_ORIGIN_CLAIM] == refresh[COGNITO_ORIGIN_CLAIM] == "origin-1"
+    assert access[ORIGIN_CLAIM] == refresh[ORIGIN_CLAIM] == "origin-1"
     assert COGNITO_REFRESH_TOKEN_CLAIM not in access
     sealed = refresh[COGNITO_REFRESH_TOKEN_CLAIM]
     assert COGNITO_RT not in pair.refresh_token and COGNITO_RT[:40] not in json.dumps(refresh)
@@ -202,8 +205,8 @@ def test_cognito_login_tokens_name_the_login_and_seal_its_refresh_token(world: W
 
 
 def test_table_sessions_carry_no_cognito_claims(world: World) -> None:
-    pair = world.sessions.start("table-sub", "profile")
-    assert COGNITO_ORIGIN_CLAIM not in claims_of(pair.access_token)
+    pair = world.sessions.start("table-sub", "profile", authenticated_at=time.time())
+    assert ORIGIN_CLAIM not in claims_of(pair.access_token)
     assert COGNITO_REFRESH_TOKEN_CLAIM not in claims_of(pair.refresh_token)
     world.sessions.logout(world.sessions.authenticate(pair.access_token), pair.refresh_token)
     assert (
@@ -272,12 +275,26 @@ def test_revoke_token_failure_does_not_fail_logout_and_logs_no_token(
     )
 
 
-def test_rfc7009_revoke_of_the_refresh_token_revokes_the_login(world: World) -> None:
+def test_rfc7009_revoke_of_the_refresh_token_revokes_the_login(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     pair = world.login("origin-5")
     world.expect_revoke()
-    world.sessions.revoke(pair.refresh_token, "refresh_token")
-    assert world.denylisted(origin_key("origin-5")) is not None
+    with caplog.at_level(logging.INFO):
+        world.sessions.revoke(pair.refresh_token, "refresh_token")
+    item = world.denylisted(origin_key("origin-5"))
+    # The item and the log line say why the login ended, for whom: what an operator looks up.
+    assert item is not None and item["reason"]["S"] == "refresh token revoked"
     assert world.denylisted(f"sid#{pair.sid}") is not None
+    ended = [json.loads(r.getMessage()) for r in caplog.records if "cognito_login_revoked" in r.getMessage()]
+    assert ended == [
+        {
+            "event": "cognito_login_revoked",
+            "sub": "cognito-sub",
+            "origin_jti": "origin-5",
+            "reason": "refresh token revoked",
+        }
+    ]
 
 
 def test_rfc7009_revoke_of_an_access_token_revokes_only_it(world: World) -> None:
@@ -291,7 +308,7 @@ def test_rotation_carries_the_login_and_reuse_revokes_it(world: World) -> None:
     first = world.login("origin-7")
     second = world.sessions.refresh(first.refresh_token)
     refresh = claims_of(second.refresh_token)
-    assert claims_of(second.access_token)[COGNITO_ORIGIN_CLAIM] == refresh[COGNITO_ORIGIN_CLAIM] == "origin-7"
+    assert claims_of(second.access_token)[ORIGIN_CLAIM] == refresh[ORIGIN_CLAIM] == "origin-7"
     assert refresh[COGNITO_REFRESH_TOKEN_CLAIM] != claims_of(first.refresh_token)[COGNITO_REFRESH_TOKEN_CLAIM]
     assert (
         open_sealed(world.ring, world.ring.current.kid, refresh[COGNITO_REFRESH_TOKEN_CLAIM], second.sid)
@@ -338,3 +355,32 @@ def test_a_session_without_the_cognito_refresh_token_revokes_the_login_only(worl
     assert COGNITO_REFRESH_TOKEN_CLAIM not in claims_of(pair.refresh_token)
     world.sessions.revoke(pair.refresh_token, "refresh_token")
     assert world.denylisted(origin_key("origin-10")) is not None
+
+
+def test_tokens_naming_the_login_by_its_old_claim_name_are_judged_and_renamed(world: World) -> None:
+    # Our tokens named the Cognito login `cognito_origin_jti` before they took Cognito's own name
+    # for it; such tokens are still about (refresh tokens live 30 days).
+    now, sid, key = int(time.time()), str(uuid.uuid4()), world.ring.current
+    common = {"iss": ISSUER, "sub": "cognito-sub", "iat": now, "auth_time": now - 60, "scope": "profile"}
+    common.update(sid=sid, client_id="ours", cognito_origin_jti="origin-legacy")
+
+    def sign(typ: str, **claims: Any) -> str:
+        headers = {"typ": typ, "kid": key.kid}
+        return jwt.encode({**common, "jti": str(uuid.uuid4()), **claims}, key.private_key, key.alg, headers)
+
+    access = sign("at+jwt", aud=AUDIENCE, exp=now + 900)
+    refresh = sign("rt+jwt", aud=ISSUER, exp=now + 3600, token_use="refresh")
+    assert world.sessions.authenticate(access).origin_jti == "origin-legacy"
+    renewed = world.sessions.refresh(refresh)
+    for token in (renewed.access_token, renewed.refresh_token):
+        assert claims_of(token)[ORIGIN_CLAIM] == "origin-legacy" and "cognito_origin_jti" not in claims_of(
+            token
+        )
+        assert claims_of(token)["auth_time"] == now - 60
+    # Ending the login (here: another session of it) reaches the old tokens and the renamed ones.
+    world.sessions.denylist.revoke_origin("origin-legacy", "logout")
+    for token in (access, renewed.access_token):
+        with pytest.raises(TokenRevokedError, match=LOGIN_REVOKED):
+            world.sessions.authenticate(token)
+    with pytest.raises(TokenRevokedError, match=LOGIN_REVOKED):
+        world.sessions.refresh(renewed.refresh_token)

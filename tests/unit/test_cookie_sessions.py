@@ -160,28 +160,37 @@ def test_csrf_passes() -> None:
     check_csrf(**csrf_request(origin=None))  # same-origin, Origin left out
 
 
+# What a refusal says (the 403's error_description, the authorizer's log reason): which rule failed.
+BAD_ORIGIN = "the request's Origin is not an allowed origin"
+CROSS_SITE = "a cross-site request without an Origin header"
+NO_HEADER = "the X-CSRF-Token header is required with cookie authentication"
+NO_COOKIE = "the csrf cookie is missing"
+MISMATCH = "X-CSRF-Token does not match the csrf cookie"
+NOT_BOUND = "the CSRF token does not belong to this session"
+
+
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
-        ({"origin": OTHER}, "Origin is not an allowed origin"),
-        ({"origin": "null"}, "Origin is not an allowed origin"),
-        ({"origin": f"{APP}/"}, "Origin is not an allowed origin"),
-        ({"origin": None, "fetch_site": "cross-site"}, "cross-site request without an Origin"),
-        ({"origin": None, "fetch_site": "same-site"}, "cross-site request without an Origin"),
-        ({"header_token": None}, "X-CSRF-Token header is required"),
-        ({"header_token": ""}, "X-CSRF-Token header is required"),
-        ({"cookie_token": None}, "csrf cookie is missing"),
-        ({"header_token": "other"}, "does not match the csrf cookie"),
-        ({"header_token": "\ud800", "cookie_token": "\ud800"}, "does not belong to this session"),
-        ({"claims": {}}, "does not belong to this session"),
-        ({"claims": {CSRF_HASH_CLAIM: 5}}, "does not belong to this session"),
-        ({"claims": {CSRF_HASH_CLAIM: csrf_hash("planted")}}, "does not belong to this session"),
+        ({"origin": OTHER}, BAD_ORIGIN),
+        ({"origin": "null"}, BAD_ORIGIN),
+        ({"origin": f"{APP}/"}, BAD_ORIGIN),
+        ({"origin": None, "fetch_site": "cross-site"}, CROSS_SITE),
+        ({"origin": None, "fetch_site": "same-site"}, CROSS_SITE),
+        ({"header_token": None}, NO_HEADER),
+        ({"header_token": ""}, NO_HEADER),
+        ({"cookie_token": None}, NO_COOKIE),
+        ({"header_token": "other"}, MISMATCH),
+        ({"header_token": "\ud800", "cookie_token": "\ud800"}, NOT_BOUND),
+        ({"claims": {}}, NOT_BOUND),
+        ({"claims": {CSRF_HASH_CLAIM: 5}}, NOT_BOUND),
+        ({"claims": {CSRF_HASH_CLAIM: csrf_hash("planted")}}, NOT_BOUND),
     ],
 )
 def test_csrf_refusals(overrides: dict[str, Any], reason: str) -> None:
-    with pytest.raises(CsrfError, match=reason) as raised:
+    with pytest.raises(CsrfError) as raised:
         check_csrf(**csrf_request(**overrides))
-    assert raised.value.error == "csrf"
+    assert (raised.value.error, str(raised.value)) == ("csrf", reason)
 
 
 def test_csrf_hash_is_unpadded_base64url_sha256() -> None:
@@ -217,6 +226,17 @@ def test_session_cookies_without_prefix_and_lax(ring: KeyRing) -> None:
         "csrf_token=csrf-value; Path=/; Max-Age=86400; Secure; SameSite=Lax",
     ]
     assert pair.access_token not in response["body"] and pair.refresh_token not in response["body"]
+    # The page reads its CSRF token and the lifetimes from the body.
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert response["headers"]["Cache-Control"] == "no-store"
+    assert json.loads(response["body"]) == {
+        "token_type": "cookie",
+        "expires_in": 900,
+        "refresh_expires_in": 86_400,
+        "scope": "profile",
+        "csrf_token": "csrf-value",
+    }
     cleared = session_cookies().cleared_response()
     assert cleared["statusCode"] == 204
     assert cleared["cookies"] == [
@@ -239,10 +259,51 @@ def test_cookie_delivery_is_asked_for_with_a_header() -> None:
     assert cookies.requested(request({"X-Token-Delivery": "cookie"}))  # a non-browser client
     with pytest.raises(CsrfError, match="Origin"):
         cookies.requested(request({"X-Token-Delivery": "cookie", "Origin": OTHER}))
-    with pytest.raises(HttpError, match="X-Token-Delivery must be cookie"):
+    # No Origin, but the browser says another site sent it.
+    with pytest.raises(CsrfError, match=f"^{CROSS_SITE}$"):
+        cookies.requested(request({"X-Token-Delivery": "cookie", "Sec-Fetch-Site": "cross-site"}))
+    assert cookies.requested(request({"X-Token-Delivery": "cookie", "Sec-Fetch-Site": "same-origin"}))
+    with pytest.raises(HttpError) as wrong:
         cookies.requested(request({"X-Token-Delivery": "body"}))
-    with pytest.raises(HttpError, match="cookie delivery is not enabled"):
+    with pytest.raises(HttpError) as off:
         session_cookies(enabled=False).requested(request({"X-Token-Delivery": "cookie"}))
+    assert [(e.value.status, e.value.error, e.value.description) for e in (wrong, off)] == [
+        (400, "invalid_request", "X-Token-Delivery must be cookie"),
+        (400, "invalid_request", "cookie delivery is not enabled (AUTH_COOKIES)"),
+    ]
+
+
+TOKEN = "the-csrf-token"
+JAR = (f"{NAMES.csrf}={TOKEN}",)
+FROM_OUR_PAGE = {"Origin": APP, "X-CSRF-Token": TOKEN}
+
+
+def test_the_service_checks_csrf_on_what_the_request_carries() -> None:
+    cookies = session_cookies()
+    claims = {CSRF_HASH_CLAIM: csrf_hash(TOKEN)}
+    cookies.check_csrf(request(FROM_OUR_PAGE, JAR), claims)
+    cookies.check_csrf(request({**FROM_OUR_PAGE, "Cookie": f"x=1; {NAMES.csrf}={TOKEN}"}), claims)
+    cookies.check_csrf(request({"X-CSRF-Token": TOKEN, "Sec-Fetch-Site": "same-origin"}, JAR), claims)
+
+
+@pytest.mark.parametrize(
+    ("headers", "jar", "bound_to", "reason"),
+    [
+        ({**FROM_OUR_PAGE, "Origin": OTHER}, JAR, TOKEN, BAD_ORIGIN),
+        ({"X-CSRF-Token": TOKEN, "Sec-Fetch-Site": "cross-site"}, JAR, TOKEN, CROSS_SITE),
+        ({"Origin": APP}, JAR, TOKEN, NO_HEADER),
+        (FROM_OUR_PAGE, (), TOKEN, NO_COOKIE),
+        (FROM_OUR_PAGE, (f"csrf_token={TOKEN}",), TOKEN, NO_COOKIE),  # not our cookie's name
+        ({**FROM_OUR_PAGE, "X-CSRF-Token": "other"}, JAR, TOKEN, MISMATCH),
+        (FROM_OUR_PAGE, JAR, "planted", NOT_BOUND),
+    ],
+)
+def test_the_service_refuses_what_fails_a_csrf_rule(
+    headers: dict[str, str], jar: tuple[str, ...], bound_to: str, reason: str
+) -> None:
+    with pytest.raises(CsrfError) as raised:
+        session_cookies().check_csrf(request(headers, jar), {CSRF_HASH_CLAIM: csrf_hash(bound_to)})
+    assert str(raised.value) == reason
 
 
 def test_request_cookies_from_the_event_list_or_the_header() -> None:

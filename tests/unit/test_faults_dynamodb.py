@@ -630,7 +630,41 @@ def test_grace_keeps_a_revoked_token_revoked(
             authorizer.revocations.check(claims)
     warnings = json_records(caplog, REVOCATION_LOGGER, logging.WARNING)
     assert [w["answer"] for w in warnings] == ["revoked"] * 3
+    for warning in warnings:  # what failed, with which code, for which token
+        assert warning["message"] == "denylist read failed; answering from the last known state (grace mode)"
+        assert warning["error_code"] == "ProvisionedThroughputExceededException"
+        assert warning["jti"] == pair.access_jti
     ledger.record(faults, "refused, revoked from grace", 3)
+
+
+@pytest.mark.parametrize(("grace", "cache_seconds"), [(1, 5), (1, 0), (60, 0)])
+def test_grace_holds_for_exactly_its_seconds_past_the_reuse_window(
+    grace: int,
+    cache_seconds: int,
+    with_clock: Callable[..., Authorizer],
+    faults: FaultyDynamoDB,
+    issuer: TokenIssuer,
+    sleeps: list[float],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The smallest grace AUTH_REVOCATION_GRACE_SECONDS takes is one second, not "off"; and with
+    # AUTH_REVOCATION_CACHE_SECONDS=0 (every request reads DynamoDB) each answer is still kept
+    # as the last known state that grace falls back on.
+    caplog.set_level(logging.INFO)
+    t0 = time.time()
+    clock = Clock(t0)
+    authorizer = with_clock(clock, grace=grace, cache_seconds=cache_seconds)
+    pair = issuer.issue(f"grace-{grace}-cache-{cache_seconds}", "orders:read")
+    assert allowed(authorizer, pair.access_token)
+    faults.always = "silent"
+    clock.now = t0 + cache_seconds + 0.5
+    assert allowed(authorizer, pair.access_token)
+    clock.now = t0 + cache_seconds + grace
+    assert not allowed(authorizer, pair.access_token)
+    assert [w["answer"] for w in json_records(caplog, REVOCATION_LOGGER, logging.WARNING)] == ["not revoked"]
+    with pytest.raises(RevocationUnavailableError) as refused:
+        authorizer.revocations.check(authorizer.verifier.verify(pair.access_token))
+    assert str(refused.value) == "revocation state is unavailable"
 
 
 def test_grace_off_refuses_even_a_recently_seen_token(
@@ -770,7 +804,7 @@ class Service:
         return FaultInjector(runtime.dynamodb(), operation)
 
     def start(self, sub: str = "alice") -> TokenPair:
-        return runtime.sessions(signing=True).start(sub, "profile orders:read")
+        return runtime.sessions(signing=True).start(sub, "profile orders:read", authenticated_at=time.time())
 
     def state(self, pair: TokenPair) -> dict[str, tuple[str, ...]]:
         """The denylist items of one session, by role, without their ids or write times."""

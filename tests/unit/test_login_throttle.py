@@ -15,6 +15,9 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from moto import mock_aws
 
 from auth_service.config import LoginThrottleSettings, ServiceConfig, ThrottleLimit
@@ -29,8 +32,10 @@ from auth_service.login_throttle import (
     source_ip,
     throttle_key,
 )
+from auth_service.sealing import sealing_key
 from auth_service.tables import create_tables
 from authorizer.errors import ConfigurationError
+from tests.unit.dynamodb_endpoint import closed_port
 
 DENYLIST = "throttle-denylist"
 KEY = bytes(range(32))
@@ -140,6 +145,46 @@ def test_the_fifth_failure_locks_for_fifteen_minutes(throttle: LoginThrottle, cl
     throttle.admit("alice", IP).failed()  # the lock is over: a new window, one failure
 
 
+def test_after_a_lock_ends_the_full_allowance_starts_again(
+    client: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    throttle = make(client, clock, user=2, ip=0)
+    fail(throttle, times=2)
+    clock.advance(900)  # the lock and the window are over
+    fail(throttle)  # the first failure of a new window: not a lock
+    throttle.admit("alice", IP).abandoned()
+    assert number(item(client, throttle.user_key("alice")), "locked_until") is None
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="lambda_jwt_auth.login_throttle"):
+        fail(throttle)
+    assert refused(throttle).retry_after == 900
+    [line] = [json.loads(record.getMessage()) for record in caplog.records]
+    assert line["event"] == "login_locked"
+    assert (line["limit"], line["key"], line["failures"], line["locked_until"]) == (
+        "user",
+        throttle.user_key("alice"),
+        2,
+        T0 + 900 + 900,
+    )
+
+
+def test_a_lock_in_a_window_its_own_attempt_started_names_its_counter(
+    client: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    throttle = make(client, clock, user=1, ip=0)
+    fail(throttle)
+    clock.advance(900)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="lambda_jwt_auth.login_throttle"):
+        fail(throttle)  # the lock is over: this failure starts a window, and locks it again
+    [line] = [json.loads(record.getMessage()) for record in caplog.records]
+    assert (line["limit"], line["key"], line["failures"]) == ("user", throttle.user_key("alice"), 1)
+    clock.advance(900)
+    throttle.admit("alice", IP).succeeded()  # a success in a window it started resets the name
+    counter = item(client, throttle.user_key("alice"))
+    assert counter is not None and "failures" not in counter and "window_start" not in counter
+
+
 def test_the_lock_starts_at_the_last_failure_not_the_first(throttle: LoginThrottle, clock: Clock) -> None:
     fail(throttle, times=4)
     clock.advance(600)
@@ -176,7 +221,11 @@ def test_failures_outside_the_window_do_not_add_up(
 ) -> None:
     fail(throttle, times=4)
     clock.advance(900)  # the window is over
-    fail(throttle, times=4)
+    fail(throttle)
+    # The failure that starts a new window lives (DynamoDB TTL) until that window ends.
+    for pk in (throttle.user_key("alice"), IP_PREFIX + IP):
+        assert number(item(client, pk), "expires_at") == T0 + 900 + 900
+    fail(throttle, times=3)
     counter = item(client, throttle.user_key("alice"))
     assert number(counter, "failures") == 4
     assert number(counter, "window_start") == T0 + 900
@@ -322,8 +371,10 @@ def test_the_username_key_depends_on_the_hmac_key(client: Any, clock: Clock) -> 
     one = LoginThrottle(client, DENYLIST, settings, key=b"1" * 32, clock=clock)
     two = LoginThrottle(client, DENYLIST, settings, key=b"2" * 32, clock=clock)
     assert one.user_key("alice") != two.user_key("alice")
-    with pytest.raises(ValueError, match="at least 16 bytes"):
-        LoginThrottle(client, DENYLIST, settings, key=b"short", clock=clock)
+    LoginThrottle(client, DENYLIST, settings, key=b"k" * 16, clock=clock)  # 128 bits will do
+    with pytest.raises(ValueError) as short:
+        LoginThrottle(client, DENYLIST, settings, key=b"k" * 15, clock=clock)
+    assert str(short.value) == "the username HMAC key must be at least 16 bytes"
 
 
 def test_the_hmac_key_comes_from_the_signing_key(rsa_pem: str) -> None:
@@ -331,6 +382,14 @@ def test_the_hmac_key_comes_from_the_signing_key(rsa_pem: str) -> None:
     assert private is not None
     key = throttle_key(private)
     assert len(key) == 32 and key == throttle_key(private)
+    # HKDF-SHA256 of the PKCS#8 DER with its own `info`, so no other key derived from the
+    # signing key (sealing.py's) is the same key; a fixed derivation keeps counters across deploys.
+    der = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    info = b"lambda-jwt-auth login throttle"
+    assert key == HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(der)
+    assert key != sealing_key(private)
 
 
 def test_odd_usernames_have_keys_too(throttle: LoginThrottle) -> None:
@@ -363,6 +422,28 @@ def test_a_success_in_flight_lifts_a_lock(throttle: LoginThrottle) -> None:
     throttle.admit("alice", IP).abandoned()
 
 
+def test_a_window_other_attempts_keep_restarting_is_refused_briefly(client: Any, clock: Clock) -> None:
+    throttle = make(client, clock, user=5, ip=0)
+    pk = throttle.user_key("alice")
+    writes: list[str] = []
+
+    def other_attempts(params: dict[str, Any], **_: Any) -> None:
+        # Between our writes, others land: before each "count" write the window has just expired,
+        # before each "new window" write another attempt has just started one.
+        counting = "ADD" in params["UpdateExpression"]
+        writes.append("count" if counting else "new window")
+        start = T0 - 900 if counting else T0
+        client.put_item(
+            TableName=DENYLIST,
+            Item={"pk": {"S": pk}, "failures": {"N": "1"}, "window_start": {"N": str(start)}},
+        )
+
+    client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", other_attempts)
+    error = refused(throttle)
+    assert (error.retry_after, error.limit) == (1, "user")  # a 429 to retry in a second, not a 500
+    assert 2 < len(writes) <= 10  # it tries again, a bounded number of times
+
+
 # --------------------------------------------------------------------------- limits switched off
 
 
@@ -375,6 +456,13 @@ def test_a_zero_limit_switches_that_counter_off(client: Any, clock: Clock) -> No
         IP_PREFIX + "192.0.2.1",
         IP_PREFIX + "192.0.2.2",
     ]
+
+
+def test_a_zero_address_limit_leaves_the_username_counted(client: Any, clock: Clock) -> None:
+    throttle = make(client, clock, user=2, ip=0)
+    fail(throttle, "amy", address="192.0.2.1", times=2)
+    assert refused(throttle, "amy", address="192.0.2.9").limit == "user"
+    assert [found["pk"]["S"] for found in all_items(client)] == [throttle.user_key("amy")]
 
 
 # --------------------------------------------------------------------------- outages: fail open
@@ -393,6 +481,20 @@ def test_an_unreachable_counter_store_fails_open(
     assert events and all(event["event"] == "login_throttle_unavailable" for event in events)
     assert events[0]["error"] == "ResourceNotFoundException"
     assert len(events) == 10  # one call per attempt: an outage costs no more than one timeout
+
+
+def test_an_unreachable_endpoint_fails_open_and_says_why(caplog: pytest.LogCaptureFixture) -> None:
+    endpoint = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{closed_port()}",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
+    )
+    throttle = make(endpoint, Clock())
+    with caplog.at_level(logging.ERROR, logger="lambda_jwt_auth.login_throttle"):
+        assert throttle.admit("alice", IP).reservations == []
+    [line] = [json.loads(record.getMessage()) for record in caplog.records]
+    assert (line["event"], line["error"]) == ("login_throttle_unavailable", "EndpointConnectionError")
 
 
 def test_settling_during_an_outage_is_quiet(client: Any, clock: Clock) -> None:

@@ -6,26 +6,39 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import argon2
 import boto3
+import jwt
 import pytest
+import yaml
+from botocore.config import Config
 from moto import mock_aws
 
-from auth_service.denylist import Denylist
+from auth_service.denylist import IN_FLIGHT_SECONDS, Denylist
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
-from auth_service.sessions import RefreshTokenReuseError, Sessions
+from auth_service.sessions import RefreshTokenReuseError, Sessions, SignedOutDuringSignInError
 from auth_service.side_by_side import SideBySide
 from auth_service.tables import create_tables
 from auth_service.tokens import TokenIssuer, TokenPair
 from auth_service.users import DEFAULT_HASHER, User, UserError, UserTable
 from authorizer.claims import TokenClaims
-from authorizer.errors import InsufficientScopeError, RevocationUnavailableError, TokenRevokedError
+from authorizer.cookies import CSRF_HASH_CLAIM, CsrfError, check_csrf, csrf_hash
+from authorizer.errors import (
+    InsufficientScopeError,
+    InvalidClaimError,
+    RevocationUnavailableError,
+    TokenRevokedError,
+)
 from authorizer.revocation import RevocationList
 from authorizer.verifier import ACCESS, REFRESH, TokenVerifier
 
@@ -36,7 +49,9 @@ USERS = "test-users"
 ACCESS_TTL = 900
 REFRESH_TTL = 3600
 LEEWAY = 30
-HORIZON = REFRESH_TTL + LEEWAY
+# A sign-out, session or login item outlives every token issued before it, and those a request
+# still in flight then signs afterwards (auth_service.denylist.IN_FLIGHT_SECONDS).
+HORIZON = REFRESH_TTL + LEEWAY + IN_FLIGHT_SECONDS
 
 
 def build_sessions(
@@ -124,15 +139,20 @@ def revoked(sessions: Sessions, pair: TokenPair) -> str | None:
     return sessions.revocations.lookup(access_claims(sessions, pair))
 
 
+def login(sessions: Sessions, sub: str, scope: str) -> TokenPair:
+    """A new session, its credentials checked just now."""
+    return sessions.start(sub, scope, authenticated_at=time.time())
+
+
 def admin(sessions: Sessions) -> TokenClaims:
-    return access_claims(sessions, sessions.start("admin-sub", "profile introspect"))
+    return access_claims(sessions, login(sessions, "admin-sub", "profile introspect"))
 
 
 # --------------------------------------------------------------------------- start / refresh
 
 
 def test_start_issues_a_verified_pair(sessions: Sessions, dynamodb: Any) -> None:
-    pair = sessions.start("user-1", "profile orders:read")
+    pair = login(sessions, "user-1", "profile orders:read")
     claims = sessions.authenticate(pair.access_token)
     assert (claims.sub, claims.scope, claims.sid, claims.jti) == (
         "user-1",
@@ -146,7 +166,7 @@ def test_start_issues_a_verified_pair(sessions: Sessions, dynamodb: Any) -> None
 
 
 def test_refresh_rotates_within_the_session(sessions: Sessions, dynamodb: Any) -> None:
-    first = sessions.start("user-1", "profile")
+    first = login(sessions, "user-1", "profile")
     second = sessions.refresh(first.refresh_token)
 
     assert second.sid == first.sid
@@ -170,9 +190,9 @@ def test_refresh_rotates_within_the_session(sessions: Sessions, dynamodb: Any) -
 
 
 def test_reusing_a_retired_refresh_token_revokes_the_whole_session(sessions: Sessions, dynamodb: Any) -> None:
-    first = sessions.start("user-1", "profile")
+    first = login(sessions, "user-1", "profile")
     second = sessions.refresh(first.refresh_token)
-    other = sessions.start("user-1", "profile")  # another session of the same user
+    other = login(sessions, "user-1", "profile")  # another session of the same user
 
     with pytest.raises(RefreshTokenReuseError):
         sessions.refresh(first.refresh_token)
@@ -193,7 +213,7 @@ def test_reusing_a_retired_refresh_token_revokes_the_whole_session(sessions: Ses
 
 
 def test_concurrent_refresh_has_exactly_one_winner(sessions: Sessions) -> None:
-    pair = sessions.start("user-1", "profile")
+    pair = login(sessions, "user-1", "profile")
     threads = 8
     barrier = threading.Barrier(threads)
     results: list[TokenPair | BaseException] = []
@@ -225,12 +245,56 @@ def test_concurrent_refresh_has_exactly_one_winner(sessions: Sessions) -> None:
     assert revoked(sessions, winners[0]) == "session revoked"
 
 
+APP = "https://app.example.test"
+
+
+def csrf_guard(csrf_token: str, origin: str = APP) -> Callable[[TokenClaims], None]:
+    """The cookie flow's check (auth_service.handlers.refresh), for a request from `origin` that
+    sends `csrf_token` in its header and cookie."""
+
+    def guard(claims: TokenClaims) -> None:
+        check_csrf(
+            origin=origin,
+            fetch_site="same-site",
+            header_token=csrf_token,
+            cookie_token=csrf_token,
+            claims=claims.raw,
+            allowed_origins=frozenset({APP}),
+        )
+
+    return guard
+
+
+def test_a_cookie_refresh_must_pass_the_csrf_check_and_rebinds_the_pair(
+    sessions: Sessions, dynamodb: Any
+) -> None:
+    first_token, second_token = "csrf-one", "csrf-two"
+    pair = sessions.start("user-1", "profile", authenticated_at=time.time(), csrf_hash=csrf_hash(first_token))
+    # A cross-site request, or one with another session's CSRF token, is refused before the
+    # token is used: nothing is retired, and no reuse is suspected.
+    for refused in (csrf_guard(first_token, origin="https://evil.example.test"), csrf_guard(second_token)):
+        with pytest.raises(CsrfError):
+            sessions.refresh(pair.refresh_token, csrf_hash=csrf_hash(second_token), guard=refused)
+    assert all_items(dynamodb) == []
+    # The right one rotates, and binds both new tokens to the CSRF token sent out with them.
+    renewed = sessions.refresh(
+        pair.refresh_token, csrf_hash=csrf_hash(second_token), guard=csrf_guard(first_token)
+    )
+    for token in (renewed.access_token, renewed.refresh_token):
+        assert jwt.decode(token, options={"verify_signature": False})[CSRF_HASH_CLAIM] == csrf_hash(
+            second_token
+        )
+    with pytest.raises(CsrfError):
+        sessions.refresh(renewed.refresh_token, guard=csrf_guard(first_token))  # the old one is spent
+    assert sessions.refresh(renewed.refresh_token, guard=csrf_guard(second_token)).sid == pair.sid
+
+
 # --------------------------------------------------------------------------- logout
 
 
 def test_logout_revokes_session_token_and_refresh_token(sessions: Sessions, dynamodb: Any) -> None:
     now = int(time.time())
-    pair = sessions.start("user-1", "profile")
+    pair = login(sessions, "user-1", "profile")
     claims = sessions.authenticate(pair.access_token)
     refresh_claims = sessions.refresh_verifier.verify(pair.refresh_token)
 
@@ -254,7 +318,7 @@ def test_logout_revokes_session_token_and_refresh_token(sessions: Sessions, dyna
 def test_refresh_after_logout_is_not_reported_as_reuse(
     sessions: Sessions, dynamodb: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pair = sessions.start("user-1", "profile")
+    pair = login(sessions, "user-1", "profile")
     sessions.logout(sessions.authenticate(pair.access_token), pair.refresh_token)
     with pytest.raises(TokenRevokedError) as info:
         sessions.refresh(pair.refresh_token)
@@ -266,7 +330,7 @@ def test_refresh_after_logout_is_not_reported_as_reuse(
 
 
 def test_logout_without_refresh_token_still_ends_the_session(sessions: Sessions) -> None:
-    pair = sessions.start("user-1", "profile")
+    pair = login(sessions, "user-1", "profile")
     sessions.logout(sessions.authenticate(pair.access_token))
     assert revoked(sessions, pair) == "session revoked"
     with pytest.raises(TokenRevokedError):
@@ -274,8 +338,8 @@ def test_logout_without_refresh_token_still_ends_the_session(sessions: Sessions)
 
 
 def test_logout_with_another_users_refresh_token_leaves_it_alone(sessions: Sessions, dynamodb: Any) -> None:
-    mine = sessions.start("user-1", "profile")
-    theirs = sessions.start("user-2", "profile")
+    mine = login(sessions, "user-1", "profile")
+    theirs = login(sessions, "user-2", "profile")
 
     sessions.logout(sessions.authenticate(mine.access_token), theirs.refresh_token)
 
@@ -287,14 +351,14 @@ def test_logout_with_another_users_refresh_token_leaves_it_alone(sessions: Sessi
 
 @pytest.mark.parametrize("bad", ["garbage", "a.b.c", ""])
 def test_logout_ignores_an_unusable_refresh_token(sessions: Sessions, bad: str) -> None:
-    pair = sessions.start("user-1", "profile")
+    pair = login(sessions, "user-1", "profile")
     sessions.logout(sessions.authenticate(pair.access_token), bad)
     assert revoked(sessions, pair) == "session revoked"
 
 
 def test_logout_with_an_access_token_in_place_of_the_refresh_token(sessions: Sessions, dynamodb: Any) -> None:
-    pair = sessions.start("user-1", "profile")
-    other = sessions.start("user-1", "profile")
+    pair = login(sessions, "user-1", "profile")
+    other = login(sessions, "user-1", "profile")
     sessions.logout(sessions.authenticate(pair.access_token), other.access_token)
     assert item(dynamodb, f"jti#{other.access_jti}") is None  # not a refresh token: ignored
 
@@ -304,7 +368,7 @@ def test_logout_with_an_access_token_in_place_of_the_refresh_token(sessions: Ses
 
 @pytest.mark.parametrize("hint", [None, "access_token", "refresh_token", "bogus"])
 def test_revoke_access_token_keeps_the_session(sessions: Sessions, dynamodb: Any, hint: str | None) -> None:
-    pair = sessions.start("user-1", "profile")
+    pair = login(sessions, "user-1", "profile")
     sessions.revoke(pair.access_token, hint)
 
     assert revoked(sessions, pair) == "token revoked"
@@ -314,7 +378,7 @@ def test_revoke_access_token_keeps_the_session(sessions: Sessions, dynamodb: Any
 
 @pytest.mark.parametrize("hint", [None, "refresh_token", "access_token"])
 def test_revoke_refresh_token_ends_the_grant(sessions: Sessions, dynamodb: Any, hint: str | None) -> None:
-    pair = sessions.start("user-1", "profile")
+    pair = login(sessions, "user-1", "profile")
     sessions.revoke(pair.refresh_token, hint)
 
     assert revoked(sessions, pair) == "session revoked"  # §2.1: its access tokens go too
@@ -348,15 +412,15 @@ def test_revoke_of_a_token_from_another_key_is_a_no_op(sessions: Sessions, dynam
 
 
 def test_introspect_requires_the_scope(sessions: Sessions) -> None:
-    caller = access_claims(sessions, sessions.start("user-1", "profile introspection"))
-    token = sessions.start("user-2", "profile").access_token
+    caller = access_claims(sessions, login(sessions, "user-1", "profile introspection"))
+    token = login(sessions, "user-2", "profile").access_token
     with pytest.raises(InsufficientScopeError) as info:
         sessions.introspect(caller, token)
     assert info.value.error == "insufficient_scope"
 
 
 def test_introspect_access_token(sessions: Sessions) -> None:
-    pair = sessions.start("user-2", "profile orders:read")
+    pair = login(sessions, "user-2", "profile orders:read")
     claims = access_claims(sessions, pair)
     assert sessions.introspect(admin(sessions), pair.access_token) == {
         "active": True,
@@ -375,7 +439,7 @@ def test_introspect_access_token(sessions: Sessions) -> None:
 
 @pytest.mark.parametrize("hint", [None, "refresh_token", "access_token"])
 def test_introspect_refresh_token(sessions: Sessions, hint: str | None) -> None:
-    pair = sessions.start("user-2", "profile")
+    pair = login(sessions, "user-2", "profile")
     result = sessions.introspect(admin(sessions), pair.refresh_token, hint)
     assert result["active"] is True
     assert result["token_type"] == "refresh_token"
@@ -385,7 +449,7 @@ def test_introspect_refresh_token(sessions: Sessions, hint: str | None) -> None:
 
 def test_introspect_revoked_tokens_are_inactive(sessions: Sessions) -> None:
     caller = admin(sessions)
-    pair = sessions.start("user-2", "profile")
+    pair = login(sessions, "user-2", "profile")
     sessions.revoke(pair.refresh_token)
     assert sessions.introspect(caller, pair.access_token) == {"active": False}
     assert sessions.introspect(caller, pair.refresh_token) == {"active": False}
@@ -408,20 +472,82 @@ def test_introspect_garbage_is_inactive(sessions: Sessions, token: str) -> None:
 def test_introspection_scope_is_configurable(dynamodb: Any, ring: KeyRing) -> None:
     sessions = build_sessions(dynamodb, ring)
     sessions.introspection_scope = "admin:introspect"
-    pair = sessions.start("user-2", "profile")
+    pair = login(sessions, "user-2", "profile")
     with pytest.raises(InsufficientScopeError):
         sessions.introspect(admin(sessions), pair.access_token)  # has "introspect" only
-    caller = access_claims(sessions, sessions.start("svc", "admin:introspect"))
+    caller = access_claims(sessions, login(sessions, "svc", "admin:introspect"))
     assert sessions.introspect(caller, pair.access_token)["active"] is True
+
+
+def session_log(caplog: pytest.LogCaptureFixture) -> list[tuple[int, dict[str, Any]]]:
+    return [
+        (record.levelno, json.loads(record.getMessage()))
+        for record in caplog.records
+        if record.name == "lambda_jwt_auth.sessions"
+    ]
+
+
+def test_each_step_of_a_session_logs_one_line_naming_it(
+    sessions: Sessions, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Operators follow a session (sid) and its tokens (jti) through these lines, and alert on
+    # reuse (a stolen refresh token): each says what happened, to whom, as identifiers only.
+    caplog.set_level(logging.INFO, logger="lambda_jwt_auth")
+    pair = login(sessions, "user-1", "profile")
+    renewed = sessions.refresh(pair.refresh_token)
+    with pytest.raises(RefreshTokenReuseError):
+        sessions.refresh(pair.refresh_token)
+    other = login(sessions, "user-2", "profile")
+    sessions.logout(access_claims(sessions, other), other.refresh_token)
+    third = login(sessions, "user-3", "profile")
+    sessions.revoke(third.refresh_token)
+    sessions.denylist.revoke_user("user-4", "operator")
+    with pytest.raises(SignedOutDuringSignInError):
+        sessions.start("user-4", "profile", authenticated_at=time.time() - 5)
+
+    def started(p: TokenPair, sub: str) -> tuple[int, dict[str, Any]]:
+        return logging.INFO, {"event": "session_started", "sub": sub, "sid": p.sid, "jti": p.access_jti}
+
+    assert session_log(caplog) == [
+        started(pair, "user-1"),
+        (
+            logging.INFO,
+            {
+                "event": "refreshed",
+                "sub": "user-1",
+                "sid": pair.sid,
+                "jti": pair.refresh_jti,
+                "new_jti": renewed.access_jti,
+            },
+        ),
+        (
+            logging.WARNING,
+            {"event": "refresh_token_reuse", "sub": "user-1", "sid": pair.sid, "jti": pair.refresh_jti},
+        ),
+        started(other, "user-2"),
+        (logging.INFO, {"event": "logout", "sub": "user-2", "sid": other.sid, "jti": other.access_jti}),
+        started(third, "user-3"),
+        (
+            logging.INFO,
+            {
+                "event": "revoked",
+                "sub": "user-3",
+                "sid": third.sid,
+                "jti": third.refresh_jti,
+                "token_type": "refresh_token",
+            },
+        ),
+        (logging.INFO, {"event": "session_refused", "sub": "user-4", "reason": "signed out during sign-in"}),
+    ]
 
 
 # --------------------------------------------------------------------------- revoke_user / not before
 
 
-def test_revoke_user_then_start_waits_and_new_tokens_are_valid(sessions: Sessions) -> None:
-    before = sessions.start("user-1", "profile")
-    other_user = sessions.start("user-2", "profile")
-    not_before = sessions.denylist.revoke_user("user-1", "operator")
+def test_revoke_user_then_a_new_login_works_at_once(sessions: Sessions) -> None:
+    before = login(sessions, "user-1", "profile")
+    other_user = login(sessions, "user-2", "profile")
+    sign_out = sessions.denylist.revoke_user("user-1", "operator")
 
     assert revoked(sessions, before) == "user signed out everywhere"
     with pytest.raises(TokenRevokedError):
@@ -429,10 +555,10 @@ def test_revoke_user_then_start_waits_and_new_tokens_are_valid(sessions: Session
     assert revoked(sessions, other_user) is None
 
     started = time.monotonic()
-    after = sessions.start("user-1", "profile")
+    after = login(sessions, "user-1", "profile")
     assert time.monotonic() - started <= 1.5
     claims = access_claims(sessions, after)
-    assert claims.iat >= not_before
+    assert claims.session_start >= sign_out.not_before and claims.iat >= claims.session_start
     assert revoked(sessions, after) is None
     assert sessions.refresh(after.refresh_token).sid == after.sid
 
@@ -450,64 +576,150 @@ class FakeClock:
         self.now += seconds
 
 
-def test_not_before_with_an_injected_clock(dynamodb: Any, ring: KeyRing) -> None:
-    start = time.time() // 1 + 0.25
-    clock = FakeClock(start)
-    sessions = build_sessions(dynamodb, ring, clock=clock)
-    not_before = sessions.denylist.revoke_user("user-1", "operator")
-    assert not_before == int(start) + 1
+def test_revoke_user_writes_the_not_before_and_the_instant(dynamodb: Any) -> None:
+    clock = FakeClock(1_800_000_000.2504)
+    denylist = Denylist(dynamodb, DENYLIST, max_token_lifetime=REFRESH_TTL, leeway=LEEWAY, clock=clock)
+    sign_out = denylist.revoke_user("u1", "operator")
+    assert (sign_out.not_before, sign_out.signed_out_at) == (1_800_000_001, 1_800_000_000.251)
+    assert sign_out.expires_at == 1_800_000_000 + HORIZON
+    stored = item(dynamodb, "user#u1")
+    assert stored is not None
+    assert (stored["not_before"]["N"], stored["signed_out_at"]["N"]) == ("1800000001", "1800000000.251")
+    assert (stored["expires_at"]["N"], stored["revoked_at"]["N"]) == (str(sign_out.expires_at), "1800000000")
+    assert denylist.user_sign_out("u1") == sign_out
+    # The instant is never before the clock's reading, and never past the "not before".
+    for fraction in (0.0, 0.0004, 0.999, 0.9999):
+        clock.now = 1_800_000_100 + fraction
+        written = denylist.revoke_user("u2", "operator")
+        assert clock.now < written.signed_out_at <= written.not_before == 1_800_000_101
 
-    same_second = sessions.issuer.issue("user-1", "profile")  # type: ignore[union-attr]
-    assert revoked(sessions, same_second) == "user signed out everywhere"  # why `start` must wait
 
-    sessions.denylist.wait_for_not_before("user-1", sleep=clock.sleep)
-    assert clock.sleeps == [pytest.approx(0.75)]
-    after = sessions.issuer.issue("user-1", "profile")  # type: ignore[union-attr]
+@pytest.mark.parametrize("side_by_side", [None, SideBySide()], ids=["read-then-sign", "side-by-side"])
+def test_start_judges_the_moment_the_credentials_were_checked(
+    dynamodb: Any, ring: KeyRing, side_by_side: SideBySide | None
+) -> None:
+    second = time.time() // 1 + 10
+    clock = FakeClock(second + 0.25)
+    sessions = build_sessions(dynamodb, ring, clock=clock, sleep=clock.sleep, side_by_side=side_by_side)
+    sign_out = sessions.denylist.revoke_user("user-1", "operator")
+    assert sign_out.not_before == second + 1
+
+    # Checked before the sign-out, the session would start before it: refused, never re-signed.
+    clock.now = second + 0.5
+    with pytest.raises(SignedOutDuringSignInError) as refused:
+        sessions.start("user-1", "profile", authenticated_at=second + 0.2)
+    assert (refused.value.error, str(refused.value)) == (
+        "invalid_grant",
+        "the user was signed out while this sign-in was in progress; log in again",
+    )
+    assert clock.sleeps == []
+    # Checked after it within its second: a new login. It waits for the "not before", begins there.
+    after = sessions.start("user-1", "profile", authenticated_at=second + 0.3)
+    assert clock.sleeps == [pytest.approx(0.5)]
+    claims = access_claims(sessions, after)
+    assert claims.raw["auth_time"] == claims.session_start == after.issued_at == second + 1
     assert revoked(sessions, after) is None
+    # In a later second: at once, beginning in the second the credentials were checked.
+    clock.now = second + 2.5
+    later = sessions.start("user-1", "profile", authenticated_at=second + 2.1)
+    assert len(clock.sleeps) == 1 and access_claims(sessions, later).raw["auth_time"] == second + 2
+    assert revoked(sessions, later) is None
+    # Another user is not concerned.
+    other = sessions.start("user-2", "profile", authenticated_at=second + 2.1)
+    assert len(clock.sleeps) == 1 and revoked(sessions, other) is None
 
-    # No wait for a user who was never revoked, nor once the second has passed.
-    sessions.denylist.wait_for_not_before("user-2", sleep=clock.sleep)
-    sessions.denylist.wait_for_not_before("user-1", sleep=clock.sleep)
-    assert len(clock.sleeps) == 1
+
+@pytest.mark.parametrize("side_by_side", [None, SideBySide()], ids=["read-then-sign", "side-by-side"])
+def test_a_session_begins_when_its_credentials_were_checked_not_when_it_is_signed(
+    dynamodb: Any, ring: KeyRing, side_by_side: SideBySide | None
+) -> None:
+    # A token exchange starts a session from a Cognito login made long before: every token of it
+    # says when that login was (`auth_time`), however late the pair is signed.
+    sessions = build_sessions(dynamodb, ring, side_by_side=side_by_side)
+    logged_in = time.time() - 3600.5
+    pair = sessions.start("user-1", "profile", authenticated_at=logged_in)
+    for token in (pair.access_token, pair.refresh_token):
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["auth_time"] == int(logged_in) < claims["iat"]
 
 
-def test_start_signs_while_reading_not_before_and_signs_again_when_revoked(
+def test_a_sign_out_written_without_its_instant_refuses_every_login_of_its_second(
     dynamodb: Any, ring: KeyRing
 ) -> None:
-    start = time.time() // 1 + 0.25
-    clock = FakeClock(start)
-    sessions = build_sessions(dynamodb, ring, clock=clock, sleep=clock.sleep, side_by_side=SideBySide())
-    not_before = sessions.denylist.revoke_user("user-1", "operator")
+    second = time.time() // 1 + 10
+    clock = FakeClock(second + 0.9)
+    sessions = build_sessions(dynamodb, ring, clock=clock, sleep=clock.sleep)
+    dynamodb.put_item(  # as the sign-outs of earlier versions were written
+        TableName=DENYLIST,
+        Item={
+            "pk": {"S": "user#user-1"},
+            "expires_at": {"N": str(int(second) + HORIZON)},
+            "not_before": {"N": str(int(second) + 1)},
+            "reason": {"S": "operator"},
+        },
+    )
+    with pytest.raises(SignedOutDuringSignInError):
+        sessions.start("user-1", "profile", authenticated_at=second + 0.8)
+    clock.now = second + 1.1
+    assert revoked(sessions, sessions.start("user-1", "profile", authenticated_at=second + 1.0)) is None
 
-    # Signed alongside the read, in the revoked second: signed again once the second is over.
-    after = sessions.start("user-1", "profile")
-    assert clock.sleeps == [pytest.approx(0.75)]
-    assert after.issued_at == not_before and access_claims(sessions, after).iat == not_before
-    assert revoked(sessions, after) is None
 
-    # Signed once when the first pair clears it, or nothing is revoked.
-    sessions.start("user-1", "profile")
-    sessions.start("user-2", "profile")
-    assert len(clock.sleeps) == 1
+def test_refresh_carries_the_session_start_and_never_waits(dynamodb: Any, ring: KeyRing) -> None:
+    second = time.time() // 1 - 100
+    clock = FakeClock(second + 0.5)
+    sessions = build_sessions(dynamodb, ring, clock=clock, sleep=clock.sleep)
+    pair = sessions.start("user-1", "profile", authenticated_at=second + 0.4)
+    clock.now += 60
+    renewed = sessions.refresh(pair.refresh_token)
+    for token in (renewed.access_token, renewed.refresh_token):
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert (claims["auth_time"], claims["iat"]) == (second, second + 60)
+    assert clock.sleeps == []
+
+
+def test_a_refresh_token_of_ours_without_auth_time_is_refused(sessions: Sessions, ring: KeyRing) -> None:
+    # Every refresh token we issue says when its session began; one without cannot be judged by it.
+    now, key = int(time.time()), ring.current
+    claims = {"iss": ISSUER, "aud": ISSUER, "sub": "user-1", "iat": now, "exp": now + 600, "scope": "profile"}
+    claims.update(jti=str(uuid.uuid4()), sid=str(uuid.uuid4()), token_use="refresh")
+    token = jwt.encode(claims, key.private_key, key.alg, {"typ": "rt+jwt", "kid": key.kid})
+    with pytest.raises(InvalidClaimError, match="auth_time"):
+        sessions.refresh(token)
+    assert sessions.refresh(
+        jwt.encode({**claims, "auth_time": now}, key.private_key, key.alg, {"typ": "rt+jwt", "kid": key.kid})
+    )
 
 
 def test_start_is_a_503_when_not_before_cannot_be_read(dynamodb: Any, ring: KeyRing) -> None:
     sessions = build_sessions(dynamodb, ring, table="no-such-table", side_by_side=SideBySide())
     with pytest.raises(RevocationUnavailableError):
-        sessions.start("user-1", "profile")
+        login(sessions, "user-1", "profile")
 
 
-def test_user_not_before_ignores_an_expired_item(dynamodb: Any, ring: KeyRing) -> None:
+def test_user_sign_out_ignores_an_expired_item(dynamodb: Any, ring: KeyRing) -> None:
     clock = FakeClock(time.time())
     sessions = build_sessions(dynamodb, ring, clock=clock)
-    not_before = sessions.denylist.revoke_user("user-1", "operator")
-    assert sessions.denylist.user_not_before("user-1") == not_before
-    assert sessions.denylist.user_not_before("user-2") is None
+    sign_out = sessions.denylist.revoke_user("user-1", "operator")
+    assert sessions.denylist.user_sign_out("user-1") == sign_out
+    assert sessions.denylist.user_sign_out("user-2") is None
     clock.now += HORIZON + 1
-    assert sessions.denylist.user_not_before("user-1") is None
+    assert sessions.denylist.user_sign_out("user-1") is None
 
 
 # --------------------------------------------------------------------------- denylist items
+
+
+def test_items_outlive_a_request_of_any_function_in_flight() -> None:
+    class TemplateLoader(yaml.SafeLoader):
+        """serverless.yml carries CloudFormation tags (!Sub, !Ref ...): read them as plain nodes."""
+
+    TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    text = (Path(__file__).resolve().parents[2] / "serverless.yml").read_text()
+    definition = yaml.load(text, Loader=TemplateLoader)  # noqa: S506 - a SafeLoader, tags dropped
+    timeouts = [definition["provider"]["timeout"]]
+    timeouts += [function.get("timeout", 0) for function in definition["functions"].values()]
+    # API Gateway hands a client no answer after 30 s (HTTP API); Lambda ends a function at its timeout.
+    assert max(*timeouts, 30) <= IN_FLIGHT_SECONDS
 
 
 def test_denylist_items_and_ttls(dynamodb: Any) -> None:
@@ -516,7 +728,7 @@ def test_denylist_items_and_ttls(dynamodb: Any) -> None:
     denylist.revoke_token("j1", 1_800_000_900, "revoked")
     denylist.revoke_jti("j2", "operator")
     denylist.revoke_session("s1", "logout")
-    assert denylist.revoke_user("u1", "operator") == 1_800_000_001
+    assert denylist.revoke_user("u1", "operator").not_before == 1_800_000_001
     assert denylist.claim_refresh_token("r1", 1_800_003_600) is True
     assert denylist.claim_refresh_token("r1", 1_800_003_600) is False
 
@@ -563,7 +775,7 @@ def test_denylist_failures_are_revocation_unavailable(
         lambda: denylist.revoke_session("s", "logout"),
         lambda: denylist.revoke_token("j", 1, "logout"),
         lambda: denylist.claim_refresh_token("j", 1),
-        lambda: denylist.user_not_before("u"),
+        lambda: denylist.user_sign_out("u"),
         lambda: denylist.revoke_user("u", "operator"),
     ):
         with pytest.raises(RevocationUnavailableError):
@@ -571,9 +783,77 @@ def test_denylist_failures_are_revocation_unavailable(
     assert "ResourceNotFoundException" in caplog.text
 
 
+def denylist_errors(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [
+        json.loads(record.getMessage())
+        for record in caplog.records
+        if record.name == "lambda_jwt_auth.denylist" and record.levelno == logging.ERROR
+    ]
+
+
+def test_denylist_failures_log_what_failed_and_why(dynamodb: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # Operators alert on these lines: the event says which side failed, the fields what DynamoDB said.
+    missing = Denylist(dynamodb, "no-such-table", max_token_lifetime=REFRESH_TTL, leeway=LEEWAY)
+    with pytest.raises(RevocationUnavailableError) as unavailable:
+        missing.revoke_session("s", "logout")
+    # What the client is told (the 503's error_description): what happened, and what to do.
+    assert str(unavailable.value) == "the denylist is unavailable; retry later"
+    with pytest.raises(RevocationUnavailableError):
+        missing.user_sign_out("u")
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    unreachable = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        config=Config(connect_timeout=0.5, read_timeout=0.5, retries={"total_max_attempts": 1}),
+    )
+    with pytest.raises(RevocationUnavailableError):
+        Denylist(unreachable, DENYLIST, max_token_lifetime=REFRESH_TTL, leeway=LEEWAY).claim_refresh_token(
+            "j", 1
+        )
+    assert denylist_errors(caplog) == [
+        {
+            "event": "denylist_write_failed",
+            "message": "denylist write failed; answering 503",
+            "error": "ResourceNotFoundException",
+            "error_code": "ResourceNotFoundException",
+        },
+        {
+            "event": "denylist_read_failed",
+            "message": "denylist read failed; answering 503",
+            "error": "ResourceNotFoundException",
+            "error_code": "ResourceNotFoundException",
+        },
+        # No answer at all: no error code to report.
+        {
+            "event": "denylist_write_failed",
+            "message": "denylist write failed; answering 503",
+            "error": "EndpointConnectionError",
+        },
+    ]
+
+
+def test_the_sign_out_is_read_strongly_consistent(dynamodb: Any) -> None:
+    # An eventually consistent read may miss a sign-out written a moment ago: a login or an
+    # exchange checked before it would then start a session that outlives it.
+    requests: list[dict[str, Any]] = []
+
+    def capture(**kwargs: Any) -> None:
+        requests.append(kwargs["params"])
+
+    dynamodb.meta.events.register("before-parameter-build.dynamodb.GetItem", capture)
+    try:
+        Denylist(dynamodb, DENYLIST, max_token_lifetime=REFRESH_TTL, leeway=LEEWAY).user_sign_out("u1")
+    finally:
+        dynamodb.meta.events.unregister("before-parameter-build.dynamodb.GetItem", capture)
+    assert requests == [{"TableName": DENYLIST, "Key": {"pk": {"S": "user#u1"}}, "ConsistentRead": True}]
+
+
 def test_refresh_fails_closed_when_the_denylist_is_unavailable(dynamodb: Any, ring: KeyRing) -> None:
     sessions = build_sessions(dynamodb, ring)
-    pair = sessions.start("user-1", "profile")
+    pair = login(sessions, "user-1", "profile")
     broken = build_sessions(dynamodb, ring, table="no-such-table")
     with pytest.raises(RevocationUnavailableError):
         broken.refresh(pair.refresh_token)
@@ -585,11 +865,11 @@ def test_refresh_fails_closed_when_the_denylist_is_unavailable(dynamodb: Any, ri
 
 def test_sessions_without_an_issuer_cannot_start_or_refresh(dynamodb: Any, ring: KeyRing) -> None:
     full = build_sessions(dynamodb, ring)
-    pair = full.start("user-1", "profile")
+    pair = login(full, "user-1", "profile")
     verify_only = build_sessions(dynamodb, ring)
     verify_only.issuer = None
     with pytest.raises(RuntimeError, match="signing key"):
-        verify_only.start("user-1", "profile")
+        login(verify_only, "user-1", "profile")
     assert verify_only.authenticate(pair.access_token).sub == "user-1"
 
 
