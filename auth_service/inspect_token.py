@@ -1,17 +1,23 @@
-"""inspect-token: decode a lambda-jwt-auth token and report, check by check, whether it is valid.
+"""inspect-token: decode a token, and judge it exactly as the authorizer would.
 
 Usage:
-    inspect-token TOKEN [--jwks URL|FILE | --issuer URL] [--audience AUD]
-                  [--type access|refresh] [--leeway SECONDS] [--json]
+    inspect-token TOKEN [--issuer URL [--jwks URL|FILE | --jwks-uri URL]] [--audience AUD]...
+                  [--type access|refresh|cognito-access|cognito-id] [--leeway SECONDS]
+                  [--denylist-table NAME [--dynamodb-endpoint URL] [--region REGION]] [--json]
 
 TOKEN may be ``-`` to read it from stdin; a leading ``Bearer `` is accepted.
 
-Exit codes: 0 = valid (signature verified and every performed check passed),
-1 = invalid or unverified, 2 = usage error (bad arguments, unreadable JWKS file,
-unreachable JWKS URL, or input that is not a JWT at all).
+The verdict is the authorizer's own verifier's (`authorizer.verifier.TokenVerifier`, or the
+Cognito verifier for user pools), with its key rules and the service's leeway: one set of rules.
+This module only gathers the inputs and explains the answer to a human.
 
-What is printed is limited to the token's own decoded parts and values the operator
-passed in: key material, JWKS contents and server responses are never echoed.
+Exit codes: 0 = valid: signature and claims, and the denylist says not revoked;
+3 = valid signature and claims, revocation NOT checked (no --denylist-table);
+1 = invalid (refused, or revoked), or unverified (no keys given); 2 = usage error, or a source
+that could not be read (JWKS, discovery document, denylist), or input that is not a JWT at all.
+
+What is printed is limited to the token's own decoded parts and values the operator passed in:
+key material, JWKS contents and server responses are never echoed.
 """
 
 from __future__ import annotations
@@ -20,38 +26,80 @@ import argparse
 import base64
 import binascii
 import json
+import math
+import os
 import re
 import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import jwt
-from jwt.exceptions import (
-    ExpiredSignatureError,
-    ImmatureSignatureError,
-    InvalidAudienceError,
-    InvalidIssuerError,
-    InvalidKeyError,
+from auth_service.inspect_keys import Keys, KeySourceError, keys_from_file, keys_from_issuer, keys_from_url
+from authorizer.claims import TokenClaims
+from authorizer.cognito import cognito_verifier
+from authorizer.config import DEFAULT_LEEWAY_SECONDS, MAX_LEEWAY_SECONDS, read_leeway, read_max_token_bytes
+from authorizer.env import EnvReader
+from authorizer.errors import (
+    AlgorithmNotAllowedError,
+    AudienceMismatchError,
+    AuthError,
+    InsufficientScopeError,
+    InvalidClaimError,
     InvalidSignatureError,
-    MissingRequiredClaimError,
-    PyJWTError,
+    IssuerMismatchError,
+    KidNotFoundError,
+    MalformedTokenError,
+    RevocationUnavailableError,
+    TokenExpiredError,
+    TokenNotYetValidError,
+    TokenTypeError,
 )
-from jwt.types import Options
+from authorizer.jws import decode_part
+from authorizer.revocation import RevocationList
+from authorizer.verifier import ACCESS, REFRESH, TokenVerifier
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+EXIT_REVOCATION_NOT_CHECKED = 3
 
-# The issuer only ever signs with these; everything else (none, HS*, PS*, ES384...) is refused.
-ALLOWED_ALGORITHMS = ("EdDSA", "ES256", "RS256")
-EXPECTED_TYP = {"access": "at+jwt", "refresh": "rt+jwt"}
-CHECK_NAMES = ("signature", "exp", "nbf", "iss", "aud", "typ")
+VALID = "VALID"
+VALID_REVOCATION_NOT_CHECKED = "VALID_REVOCATION_NOT_CHECKED"
+INVALID = "INVALID"
+UNVERIFIED = "UNVERIFIED"
+EXIT_CODES = {
+    VALID: EXIT_VALID,
+    VALID_REVOCATION_NOT_CHECKED: EXIT_REVOCATION_NOT_CHECKED,
+    INVALID: EXIT_INVALID,
+    UNVERIFIED: EXIT_INVALID,
+}
+
+# --type: what the token is presented as, described for the report.
+TOKEN_TYPES = {
+    "access": "our access token (typ at+jwt)",
+    "refresh": "our refresh token (typ rt+jwt, token_use refresh)",
+    "cognito-access": "a Cognito user pool access token (token_use access, client_id)",
+    "cognito-id": "a Cognito user pool ID token (token_use id, aud)",
+}
 TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
-HTTP_TIMEOUT_SECONDS = 5.0
-DISCOVERY_PATH = "/.well-known/openid-configuration"
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+# The check that refused the token, by the verifier's exception (first match wins).
+_FAILED_CHECK: tuple[tuple[type[AuthError], str], ...] = (
+    (InvalidSignatureError, "signature"),
+    (AlgorithmNotAllowedError, "alg"),
+    (KidNotFoundError, "kid"),
+    (TokenTypeError, "type"),
+    (IssuerMismatchError, "iss"),
+    (AudienceMismatchError, "aud"),
+    (TokenExpiredError, "exp"),
+    (TokenNotYetValidError, "iat/nbf"),
+    (InvalidClaimError, "claims"),
+    (InsufficientScopeError, "scope"),
+    (MalformedTokenError, "format"),
+)
 
 # (text when the instant is in the future, text when it is now or in the past)
 RELATIVE_PHRASES = {
@@ -59,27 +107,6 @@ RELATIVE_PHRASES = {
     "iat": ("issued in {d} (in the future)", "issued {d} ago"),
     "nbf": ("becomes valid in {d}", "valid since {d} ago"),
     "auth_time": ("authenticated in {d} (in the future)", "authenticated {d} ago"),
-}
-
-# The signature check verifies the signature only; each claim is checked on its own
-# so that every verdict can be reported separately.
-SIGNATURE_ONLY = Options(
-    verify_signature=True,
-    # A short RSA key is a failure, not a warning on stderr.
-    enforce_minimum_key_length=True,
-    verify_exp=False,
-    verify_nbf=False,
-    verify_iat=False,
-    verify_aud=False,
-    verify_iss=False,
-    verify_sub=False,
-    verify_jti=False,
-)
-# The one algorithm each acceptable key type may be used with, by (kty, crv).
-_ALG_BY_KEY_TYPE: dict[tuple[Any, Any], str] = {
-    ("RSA", None): "RS256",
-    ("EC", "P-256"): "ES256",
-    ("OKP", "Ed25519"): "EdDSA",
 }
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 _BEARER_PREFIX = re.compile(r"^bearer(\s+|$)", re.IGNORECASE)
@@ -97,12 +124,25 @@ class Token:
 
 
 @dataclass(frozen=True)
-class Check:
-    ok: bool | None  # None: the check was not performed
-    detail: str
+class Failure:
+    check: str  # which check refused the token (see _FAILED_CHECK)
+    reason: str  # the verifier's reason
+    detail: str = ""  # what a human wants beside it (how long ago it expired...)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "detail": self.detail}
+
+@dataclass(frozen=True)
+class Judgement:
+    """What inspect-token was asked to judge the token as: the authorizer's settings."""
+
+    issuer: str
+    audiences: tuple[str, ...]
+    token_type: str
+    leeway: int
+    max_token_bytes: int  # AUTH_MAX_TOKEN_BYTES, as the service reads it
+    keys: Keys
+    denylist_table: str | None
+    region: str
+    dynamodb_endpoint: str | None
 
 
 # --------------------------------------------------------------------------- arguments
@@ -112,51 +152,141 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inspect-token",
         description=(
-            "Decode a lambda-jwt-auth access or refresh token, show its header, claims and "
-            "times, and check it. Without --jwks or --issuer the signature is not verified "
-            "and the result is UNVERIFIED."
+            "Decode a token, show its header, claims and times, and judge it with the authorizer's "
+            "own verifier. Without --issuer nothing is verified and the result is UNVERIFIED."
         ),
-        epilog="Exit codes: 0 valid, 1 invalid or unverified, 2 usage error.",
+        epilog=(
+            "Exit codes: 0 valid (revocation checked), 3 valid but revocation NOT checked, "
+            "1 invalid or unverified, 2 usage error or unreadable source."
+        ),
     )
     parser.add_argument("token", metavar="TOKEN", help="the JWT, or '-' to read it from stdin")
-    parser.add_argument(
-        "--jwks",
-        metavar="URL|FILE",
-        help="verify with this JWKS: an http(s) URL or a JSON file",
-    )
     parser.add_argument(
         "--issuer",
         metavar="URL",
         help=(
-            "expected issuer (iss check). Without --jwks, its keys are found by discovery: "
-            f"URL{DISCOVERY_PATH} must name exactly URL as issuer, then its jwks_uri is fetched"
+            "the exact issuer (iss). Without --jwks, its keys are found by discovery: "
+            "URL/.well-known/openid-configuration must name exactly URL as issuer, and a "
+            "jwks_uri on the issuer's host (or the one named with --jwks-uri)"
         ),
     )
-    parser.add_argument("--audience", metavar="AUD", help="expected audience (aud check)")
+    parser.add_argument(
+        "--jwks",
+        metavar="URL|FILE",
+        help="verify with this JWKS instead (an https URL or a JSON file): not the issuer's own keys",
+    )
+    parser.add_argument(
+        "--jwks-uri",
+        metavar="URL",
+        help="the jwks_uri the issuer's discovery document must name, when it is on another host",
+    )
+    parser.add_argument(
+        "--audience",
+        metavar="AUD",
+        action="append",
+        help="an accepted audience (for Cognito types: an app client id); repeat for several. "
+        "Default for --type refresh: the issuer",
+    )
     parser.add_argument(
         "--type",
-        choices=sorted(EXPECTED_TYP),
-        help="expected token type: access (typ at+jwt) or refresh (typ rt+jwt)",
+        choices=list(TOKEN_TYPES),
+        help="what the token is presented as (default: access, what the authorizer accepts)",
     )
     parser.add_argument(
         "--leeway",
         metavar="SECONDS",
-        type=_non_negative_int,
-        default=0,
-        help="clock skew allowed for exp and nbf (default 0)",
+        type=_leeway,
+        help=f"clock skew allowed for exp, iat and nbf (default: AUTH_LEEWAY_SECONDS, else "
+        f"{DEFAULT_LEEWAY_SECONDS}, as the service)",
+    )
+    parser.add_argument(
+        "--denylist-table",
+        metavar="NAME",
+        help="check revocation in this DynamoDB denylist table (strongly consistent), as the authorizer",
+    )
+    parser.add_argument(
+        "--dynamodb-endpoint",
+        metavar="URL",
+        help="with --denylist-table: the DynamoDB endpoint (default: AUTH_DYNAMODB_ENDPOINT, else AWS)",
+    )
+    parser.add_argument(
+        "--region",
+        help="with --denylist-table: the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
-def _non_negative_int(text: str) -> int:
+def _leeway(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
+    if not 0 <= value <= MAX_LEEWAY_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_LEEWAY_SECONDS}")
     return value
+
+
+def judgement(args: argparse.Namespace) -> Judgement | None:
+    """The settings to judge with, or None to only decode (no --issuer, no --jwks)."""
+    judging = {
+        "--audience": args.audience,
+        "--type": args.type,
+        "--leeway": args.leeway,
+        "--jwks-uri": args.jwks_uri,
+        "--denylist-table": args.denylist_table,
+    }
+    if args.issuer is None:
+        if args.jwks is not None:
+            raise UsageError("--jwks needs --issuer: the authorizer checks iss exactly")
+        given = [name for name, value in judging.items() if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} judge(s) a token: pass --issuer too")
+        _only_with_denylist(args)
+        return None
+    if args.jwks is not None and args.jwks_uri is not None:
+        raise UsageError("give --jwks or --jwks-uri, not both")
+    _only_with_denylist(args)
+    token_type = args.type or ACCESS.name
+    # Our refresh tokens are addressed to the issuer itself.
+    audiences = tuple(args.audience or ([args.issuer] if token_type == REFRESH.name else []))
+    if not audiences:
+        raise UsageError("--audience is required: the authorizer accepts only its configured audiences")
+    env = EnvReader(os.environ)
+    leeway = read_leeway(env) if args.leeway is None else args.leeway
+    max_token_bytes = read_max_token_bytes(env)
+    if env.problems:
+        raise UsageError("; ".join(env.problems))
+    return Judgement(
+        issuer=args.issuer,
+        audiences=audiences,
+        token_type=token_type,
+        leeway=leeway,
+        max_token_bytes=max_token_bytes,
+        keys=load_keys(args),
+        denylist_table=args.denylist_table,
+        region=args.region or env.text("AWS_REGION") or env.text("AWS_DEFAULT_REGION") or "us-east-1",
+        dynamodb_endpoint=args.dynamodb_endpoint or env.text("AUTH_DYNAMODB_ENDPOINT"),
+    )
+
+
+def _only_with_denylist(args: argparse.Namespace) -> None:
+    if args.denylist_table is None:
+        options = {"--dynamodb-endpoint": args.dynamodb_endpoint, "--region": args.region}
+        given = [name for name, value in options.items() if value]
+        if given:
+            raise UsageError(f"{', '.join(given)} only applies with --denylist-table")
+
+
+def load_keys(args: argparse.Namespace) -> Keys:
+    try:
+        if args.jwks is None:
+            return keys_from_issuer(args.issuer, args.jwks_uri)
+        if args.jwks.startswith(("https://", "http://")):
+            return keys_from_url(args.jwks)
+        return keys_from_file(args.jwks)
+    except KeySourceError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- token input
@@ -172,7 +302,7 @@ def read_token(argument: str) -> str:
 
 
 def parse_token(raw: str) -> Token:
-    """Split and decode a compact JWS without verifying anything (that comes later)."""
+    """Decode a compact JWS for display only: the verifier judges it, more strictly."""
     parts = raw.split(".")
     if len(parts) == 5:
         raise UsageError("the token has 5 parts: it is an encrypted JWE, not a signed JWT")
@@ -197,289 +327,92 @@ def _decode_json_part(segment: str, name: str) -> dict[str, Any]:
     return value
 
 
-# --------------------------------------------------------------------------- key sources
+# --------------------------------------------------------------------------- judging
 
 
-def load_keys(args: argparse.Namespace) -> list[dict[str, Any]] | None:
-    """Return the JWKS keys to verify with, or None when the operator gave no key source."""
-    if args.jwks:
-        if _is_http_url(args.jwks):
-            return _jwk_list(_fetch_json(args.jwks, "JWKS URL"), "JWKS URL")
-        return _jwk_list(_read_json_file(args.jwks), "JWKS file")
-    if args.issuer:
-        jwks_uri = discover_jwks_uri(args.issuer)
-        return _jwk_list(_fetch_json(jwks_uri, "jwks_uri from discovery"), "jwks_uri")
-    return None
-
-
-def discover_jwks_uri(issuer: str) -> str:
-    if not _is_http_url(issuer):
-        raise UsageError("--issuer must be an http(s) URL")
-    # OpenID Connect Discovery 1.0 §4: drop a terminating "/" before appending the path.
-    url = issuer.rstrip("/") + DISCOVERY_PATH
-    document = _fetch_json(url, "discovery document")
-    if not isinstance(document, dict):
-        raise UsageError(f"discovery failed: {url} is not a JSON object")
-    # A document naming another issuer could hand us an attacker's keys (mix-up attack).
-    if document.get("issuer") != issuer:
-        raise UsageError(f"discovery failed: the issuer in {url} is not exactly {issuer}")
-    jwks_uri = document.get("jwks_uri")
-    if not isinstance(jwks_uri, str) or not _is_http_url(jwks_uri):
-        raise UsageError(f"discovery failed: {url} has no http(s) jwks_uri")
-    return jwks_uri
-
-
-def _is_http_url(text: str) -> bool:
-    return text.startswith(("https://", "http://"))
-
-
-def _fetch_json(url: str, what: str) -> Any:
-    # Imported lazily: requests is only needed for URLs, and reading a JWKS file or
-    # decoding a token must keep working where only the core dependencies are installed.
-    try:
-        import requests
-    except ImportError:
-        raise UsageError(
-            f"cannot fetch the {what}: the 'requests' package is not installed (pass --jwks FILE instead)"
-        ) from None
-    # Reasons are named by us, never copied from the response or exception text, so a
-    # server-supplied URL or body is never echoed.
-    try:
-        response = requests.get(url, timeout=HTTP_TIMEOUT_SECONDS)
-    except requests.Timeout:
-        raise UsageError(f"cannot fetch the {what}: timed out after 5 s") from None
-    except requests.RequestException as exc:
-        reason = type(exc).__name__
-        raise UsageError(f"cannot fetch the {what}: request failed ({reason})") from None
-    if response.status_code != 200:
-        raise UsageError(f"cannot fetch the {what}: HTTP {response.status_code}")
-    try:
-        return response.json()
-    except ValueError:
-        raise UsageError(f"cannot fetch the {what}: the response is not JSON") from None
-
-
-def _read_json_file(path: str) -> Any:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
-        raise UsageError(f"cannot read JWKS file {path}: {reason}") from None
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise UsageError(f"JWKS file {path} is not valid JSON") from None
-
-
-def _jwk_list(document: Any, source: str) -> list[dict[str, Any]]:
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise UsageError(f"the {source} is not a JWKS (a JSON object with a 'keys' list)")
-    keys = [key for key in document["keys"] if isinstance(key, dict)]
-    if not keys:
-        raise UsageError(f"the {source} contains no keys")
-    return keys
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def key_algorithm(jwk: dict[str, Any]) -> str | None:
-    """The only algorithm this key may verify, or None if the key is not acceptable.
-
-    Derived from kty/crv so that a key cannot be talked into another algorithm: a JWK
-    whose own "alg" disagrees with its type is refused rather than trusted.
-    """
-    kty, crv = jwk.get("kty"), jwk.get("crv")
-    derived = _ALG_BY_KEY_TYPE.get((kty, None if kty == "RSA" else crv))
-    declared = jwk.get("alg")
-    if derived is None or (declared is not None and declared != derived):
-        return None
-    return derived
-
-
-def select_key(header: dict[str, Any], keys: list[dict[str, Any]]) -> dict[str, Any] | str:
-    """The JWK to verify with, or the reason none could be chosen."""
-    kid = header.get("kid")
-    # Encryption keys must not verify signatures; keys without "use" are fine.
-    signing = [key for key in keys if key.get("use", "sig") == "sig"]
-    if kid is None:
-        if len(signing) == 1:
-            return signing[0]
-        return f"the token has no kid and the JWKS has {len(signing)} signing keys"
-    matches = [key for key in signing if key.get("kid") == kid]
-    if not matches:
-        return f"no signing key with kid {kid!r} in the JWKS"
-    if len(matches) > 1:
-        return f"the JWKS has {len(matches)} signing keys with kid {kid!r}"
-    return matches[0]
-
-
-def check_signature(token: Token, keys: list[dict[str, Any]] | None) -> Check:
-    if keys is None:
-        return Check(None, "NOT VERIFIED: pass --jwks or --issuer to check the signature")
-    alg = token.header.get("alg")
-    refusal = _refuse_algorithm(alg)
-    if refusal:
-        return Check(False, refusal)
-    selected = select_key(token.header, keys)
-    if isinstance(selected, str):
-        return Check(False, selected)
-    # The algorithm is pinned by the key, never by the token header (RFC 8725 §3.1).
-    key_alg = key_algorithm(selected)
-    if key_alg is None:
-        return Check(False, "the matching JWKS key is not an RS256, ES256 or Ed25519 key")
-    if alg != key_alg:
-        return Check(False, f"the token says alg {alg!r} but its key is for {key_alg!r}")
-    return _verify_with_key(token, selected, key_alg)
-
-
-def _refuse_algorithm(alg: Any) -> str | None:
-    if not isinstance(alg, str) or not alg:
-        return "the token header has no alg"
-    if alg.lower() == "none":
-        return "alg 'none' (an unsigned token) is always refused"
-    if alg.upper().startswith("HS"):
-        return f"alg {alg!r} (HMAC) is always refused: the issuer signs with public keys only"
-    if alg not in ALLOWED_ALGORITHMS:
-        return f"alg {alg!r} is not accepted (only {', '.join(ALLOWED_ALGORITHMS)})"
-    return None
-
-
-def _verify_with_key(token: Token, jwk: dict[str, Any], key_alg: str) -> Check:
-    kid = token.header.get("kid")
-    which = f"the key with kid {kid!r}" if kid is not None else "the only key in the JWKS"
-    try:
-        key = jwt.PyJWK(jwk, algorithm=key_alg)
-    except PyJWTError:
-        # PyJWT's message would include the JWK itself: keep it out of the output.
-        return Check(False, f"{which} could not be loaded from the JWKS")
-    try:
-        jwt.decode(token.raw, key=key, algorithms=[key_alg], options=SIGNATURE_ONLY)
-    except InvalidSignatureError:
-        return Check(False, f"the signature does not match {which}")
-    except InvalidKeyError as exc:
-        return Check(False, f"{which} was rejected: {exc}")
-    except PyJWTError as exc:
-        return Check(False, f"rejected: {exc}")
-    return Check(True, f"{key_alg}, verified with {which}")
-
-
-def check_exp(token: Token, leeway: int, now: float) -> Check:
-    try:
-        _claim_check(token, Options(verify_exp=True, require=["exp"]), leeway=leeway)
-    except MissingRequiredClaimError:
-        return Check(False, "no exp claim: the token never expires")
-    except ExpiredSignatureError:
-        return Check(False, _relative("exp", token.claims["exp"], now) + _leeway_note(leeway))
-    except PyJWTError as exc:
-        return Check(False, str(exc))
-    return Check(True, _relative("exp", token.claims["exp"], now))
-
-
-def check_nbf(token: Token, leeway: int, now: float) -> Check:
-    if "nbf" not in token.claims:
-        return Check(None, "no nbf claim")
-    try:
-        _claim_check(token, Options(verify_nbf=True), leeway=leeway)
-    except ImmatureSignatureError:
-        return Check(False, _relative("nbf", token.claims["nbf"], now) + _leeway_note(leeway))
-    except PyJWTError as exc:
-        return Check(False, str(exc))
-    return Check(True, _relative("nbf", token.claims["nbf"], now))
-
-
-def check_iss(token: Token, issuer: str | None) -> Check:
-    if issuer is None:
-        return Check(None, "not checked: pass --issuer")
-    try:
-        _claim_check(token, Options(verify_iss=True), issuer=issuer)
-    except MissingRequiredClaimError:
-        return Check(False, "no iss claim")
-    except InvalidIssuerError:
-        return Check(False, f"iss is {token.claims.get('iss')!r}, expected {issuer!r}")
-    except PyJWTError as exc:
-        return Check(False, str(exc))
-    return Check(True, f"iss is {issuer!r}")
-
-
-def check_aud(token: Token, audience: str | None) -> Check:
-    if audience is None:
-        return Check(None, "not checked: pass --audience")
-    try:
-        _claim_check(token, Options(verify_aud=True), audience=audience)
-    except MissingRequiredClaimError:
-        return Check(False, "no aud claim")
-    except InvalidAudienceError:
-        return Check(False, f"aud is {token.claims.get('aud')!r}, expected {audience!r}")
-    except PyJWTError as exc:
-        return Check(False, str(exc))
-    return Check(True, f"aud contains {audience!r}")
-
-
-def _claim_check(
-    token: Token,
-    options: Options,
-    *,
-    leeway: int = 0,
-    issuer: str | None = None,
-    audience: str | None = None,
-) -> None:
-    """Run exactly one PyJWT claim check on the claims; raises PyJWTError on failure."""
-    # verify_signature=False makes every other verify_* default to off, so only the
-    # check named in `options` runs (the signature has its own verdict).
-    only_this_check: Options = {**options, "verify_signature": False}
-    jwt.decode(
-        token.raw,
-        options=only_this_check,
-        leeway=leeway,
-        issuer=issuer,
-        audience=audience,
+def build_verifier(judged: Judgement) -> TokenVerifier:
+    """The verifier the authorizer builds for this issuer, audience and token type."""
+    keys = judged.keys.key_set
+    if judged.token_type.startswith("cognito-"):
+        return cognito_verifier(
+            keys,
+            issuer=judged.issuer,
+            token_use=judged.token_type.removeprefix("cognito-"),
+            client_ids=judged.audiences,
+            leeway=judged.leeway,
+            max_token_bytes=judged.max_token_bytes,
+        )
+    return TokenVerifier(
+        keys,
+        issuer=judged.issuer,
+        audience=judged.audiences,
+        token_type=REFRESH if judged.token_type == REFRESH.name else ACCESS,
+        leeway=judged.leeway,
+        max_token_bytes=judged.max_token_bytes,
     )
 
 
-def check_typ(token: Token, expected_type: str | None) -> Check:
-    found = token.header.get("typ")
-    kind = _token_kind(found)
-    if expected_type is None:
-        if found is None:
-            return Check(None, "no typ header; not checked: pass --type")
-        return Check(None, f"typ is {found!r}{kind}; not checked: pass --type")
-    expected = EXPECTED_TYP[expected_type]
-    if _normalise_typ(found) != expected:
-        return Check(False, f"typ is {found!r}, expected {expected!r} ({expected_type} token)")
-    # token_use is the issuer's second marker of a refresh token; it must agree with typ.
-    is_refresh_use = token.claims.get("token_use") == "refresh"
-    if is_refresh_use != (expected_type == "refresh"):
-        token_use = token.claims.get("token_use")
-        return Check(False, f"typ is {expected!r} but token_use is {token_use!r}")
-    return Check(True, f"typ is {found!r}{kind}")
+def verify(token: Token, judged: Judgement, now: float) -> TokenClaims | Failure:
+    try:
+        return build_verifier(judged).verify(token.raw)
+    except AuthError as exc:
+        return describe_failure(exc, token, judged.leeway, now)
 
 
-def _normalise_typ(typ: Any) -> str | None:
-    if not isinstance(typ, str):
-        return None
-    # RFC 7515 §4.1.9: "application/" may be omitted from typ, so both forms are the same.
-    normalised: str = typ.lower().removeprefix("application/")
-    return normalised
+def describe_failure(exc: AuthError, token: Token, leeway: int, now: float) -> Failure:
+    check = next((name for kind, name in _FAILED_CHECK if isinstance(exc, kind)), "format")
+    reason = str(exc)
+    detail = ""
+    if isinstance(exc, MalformedTokenError):
+        part = _undecodable_part(token.raw)
+        if part == "signature":
+            check = "signature"
+            reason = (
+                "the signature part is empty"
+                if token.raw.endswith(".")
+                else "the signature is not valid base64url"
+            )
+        elif part is not None:
+            reason = f"the {part}: {reason}"
+    elif isinstance(exc, TokenTypeError):
+        detail = f"typ {token.header.get('typ')!r}, token_use {token.claims.get('token_use')!r}"
+    elif isinstance(exc, TokenExpiredError | TokenNotYetValidError):
+        names = ("exp",) if isinstance(exc, TokenExpiredError) else ("iat", "nbf")
+        times = [_relative(name, token.claims[name], now) for name in names if name in token.claims]
+        detail = "; ".join([*times, f"leeway {leeway} s"])
+    return Failure(check, reason, detail)
 
 
-def _token_kind(typ: Any) -> str:
-    names = {value: name for name, value in EXPECTED_TYP.items()}
-    name = names.get(_normalise_typ(typ) or "")
-    return f" ({name} token)" if name else ""
+def _undecodable_part(raw: str) -> str | None:
+    """Which part of a three-part token is not canonical base64url, if one is."""
+    for name, part in zip(("header", "payload", "signature"), raw.split("."), strict=True):
+        try:
+            if not part:
+                raise MalformedTokenError("empty")
+            decode_part(part.encode("ascii"))
+        except (MalformedTokenError, UnicodeEncodeError):
+            return name
+    return None
 
 
-def run_checks(
-    token: Token, keys: list[dict[str, Any]] | None, args: argparse.Namespace, now: float
-) -> dict[str, Check]:
-    return {
-        "signature": check_signature(token, keys),
-        "exp": check_exp(token, args.leeway, now),
-        "nbf": check_nbf(token, args.leeway, now),
-        "iss": check_iss(token, args.issuer),
-        "aud": check_aud(token, args.audience),
-        "typ": check_typ(token, args.type),
-    }
+def check_revocation(claims: TokenClaims, judged: Judgement) -> str | None:
+    """Why the denylist says the token is revoked, or None: the authorizer's rules, read fresh."""
+    assert judged.denylist_table is not None
+    from auth_service.aws import dynamodb_client  # boto3: only when the denylist is asked
+
+    endpoint = judged.dynamodb_endpoint
+    if endpoint and urlsplit(endpoint).hostname in _LOOPBACK_HOSTS:
+        from auth_service.local.dynamodb import use_dummy_credentials_if_unset
+
+        # A local endpoint (`auth-service serve`) takes any signature; a new shell has no credentials.
+        use_dummy_credentials_if_unset()
+    client = dynamodb_client(judged.region, endpoint)
+    revocations = RevocationList(client, judged.denylist_table, cache_seconds=0)
+    try:
+        return revocations.lookup(claims)
+    except RevocationUnavailableError:
+        where = f"table {judged.denylist_table} in {judged.region}" + (f" at {endpoint}" if endpoint else "")
+        raise UsageError(f"cannot check revocation: the denylist ({where}) could not be read") from None
 
 
 # --------------------------------------------------------------------------- times
@@ -517,8 +450,13 @@ def _iso_utc(value: float) -> str | None:
 def _relative(name: str, value: Any, now: float) -> str:
     if not _is_number(value):
         return f"{name} is not a number"
+    try:
+        delta = float(value) - now
+    except OverflowError:
+        delta = math.inf
+    if not math.isfinite(delta):
+        return f"{name} is not a finite number"
     future, past = RELATIVE_PHRASES[name]
-    delta = float(value) - now
     phrase = future if delta > 0 else past
     return phrase.format(d=format_duration(abs(delta)))
 
@@ -537,61 +475,109 @@ def format_duration(seconds: float) -> str:
     return f"{days} d" + (f" {hours} h" if hours else "")
 
 
-def _leeway_note(leeway: int) -> str:
-    return f" (leeway {leeway} s)" if leeway else ""
-
-
 # --------------------------------------------------------------------------- report
 
 
-def build_report(token: Token, checks: dict[str, Check], now: float) -> dict[str, Any]:
-    verified = checks["signature"].ok is True
-    # "Not performed" (None) does not fail a token; only an explicit False does.
-    valid = verified and all(check.ok is not False for check in checks.values())
-    status = "VALID" if valid else "INVALID"
-    if checks["signature"].ok is None:
-        status = "UNVERIFIED"
-    return {
-        "status": status,
-        "verified": verified,
-        "valid": valid,
+def build_report(token: Token, judged: Judgement | None, now: float) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "status": UNVERIFIED,
+        "valid": False,
+        "failure": None,
+        "revocation": {"checked": False, "revoked": None, "reason": None},
+        "judged_as": None,
         "header": token.header,
         "claims": token.claims,
         "times": describe_times(token.claims, now),
-        "checks": {name: checks[name].as_dict() for name in CHECK_NAMES},
     }
+    if judged is None:
+        return report
+    report["judged_as"] = {
+        "issuer": judged.issuer,
+        "audiences": list(judged.audiences),
+        "type": judged.token_type,
+        "leeway": judged.leeway,
+        "keys": judged.keys.label,
+        "keys_from_issuer": judged.keys.from_issuer,
+        "skipped_keys": list(judged.keys.skipped),
+    }
+    verified = verify(token, judged, now)
+    if isinstance(verified, Failure):
+        report["status"] = INVALID
+        report["failure"] = {"check": verified.check, "reason": verified.reason, "detail": verified.detail}
+        return report
+    report["valid"] = True
+    if judged.denylist_table is None:
+        report["status"] = VALID_REVOCATION_NOT_CHECKED
+        return report
+    reason = check_revocation(verified, judged)
+    report["revocation"] = {"checked": True, "revoked": reason is not None, "reason": reason}
+    if reason is None:
+        report["status"] = VALID
+    else:
+        report["status"] = INVALID
+        report["failure"] = {"check": "revocation", "reason": reason, "detail": ""}
+    return report
+
+
+def result_line(report: dict[str, Any]) -> str:
+    status = report["status"]
+    judged = report["judged_as"]
+    if status == UNVERIFIED:
+        return "Result: UNVERIFIED (nothing checked: pass --issuer and --audience, and --type, to judge it)"
+    if status == VALID:
+        text = "VALID (signature, claims and revocation)"
+    elif status == VALID_REVOCATION_NOT_CHECKED:
+        text = "VALID (signature and claims; revocation NOT checked)"
+    else:
+        failure = report["failure"]
+        text = f"INVALID ({failure['check']}: {failure['reason']})"
+    if not judged["keys_from_issuer"]:
+        text += f"; {judged['keys']}"
+    return "Result: " + text
 
 
 def render_text(report: dict[str, Any]) -> str:
-    lines: list[str] = []
-    if report["status"] == "UNVERIFIED":
-        lines += [
-            "UNVERIFIED: the signature was not checked (no --jwks or --issuer);",
-            "            nothing below can be trusted.",
-            "",
-        ]
-    lines += ["Header", _pretty(report["header"]), "", "Claims", _pretty(report["claims"]), ""]
+    lines = [result_line(report), ""]
+    judged = report["judged_as"]
+    if judged is not None:
+        lines += _judgement_lines(report, judged)
+    lines += ["Header", _pretty(report["header"]), "", "Claims", _pretty(report["claims"])]
     if report["times"]:
-        lines.append("Times (UTC)")
+        lines += ["", "Times (UTC)"]
         for name, info in report["times"].items():
             utc = info["utc"] or repr(info["value"])
             lines.append(f"  {name:<10} {utc:<21} {info['relative']}")
-        lines.append("")
-    lines.append("Checks")
-    for name, check in report["checks"].items():
-        verdict = {True: "PASS", False: "FAIL", None: "SKIPPED"}[check["ok"]]
-        lines.append(f"  {name:<10} {verdict:<8} {check['detail']}")
-    lines += ["", "Result: " + _result_line(report)]
     return _printable("\n".join(lines))
 
 
-def _result_line(report: dict[str, Any]) -> str:
-    if report["status"] == "VALID":
-        return "VALID"
-    if report["status"] == "UNVERIFIED":
-        return "UNVERIFIED (signature not checked)"
-    failed = [name for name, check in report["checks"].items() if check["ok"] is False]
-    return "INVALID (failed: " + ", ".join(failed) + ")"
+def _judgement_lines(report: dict[str, Any], judged: dict[str, Any]) -> list[str]:
+    failure = report["failure"]
+    revocation = report["revocation"]
+    if report["valid"]:
+        verdict = "PASS: signature and claims, as the authorizer checks them"
+    else:
+        verdict = f"FAIL at {failure['check']}: {failure['reason']}"
+        if failure["detail"]:
+            verdict += f" ({failure['detail']})"
+    if revocation["checked"]:
+        checked = "REVOKED: " + revocation["reason"] if revocation["revoked"] else "not revoked"
+    elif report["valid"]:
+        checked = "NOT checked: pass --denylist-table (and --dynamodb-endpoint, --region)"
+    else:
+        checked = "not checked: the token is refused before"
+    lines = [
+        "Judged as the authorizer does",
+        f"  issuer     {judged['issuer']}",
+        f"  audience   {', '.join(judged['audiences'])}",
+        f"  type       {judged['type']}: {TOKEN_TYPES[judged['type']]}",
+        f"  keys       {judged['keys'].removeprefix('keys from ')}",
+        *(f"             (skipped: {reason})" for reason in judged["skipped_keys"]),
+        f"  leeway     {judged['leeway']} s",
+        f"  verifier   {verdict}",
+        f"  revocation {checked}",
+        "",
+    ]
+    return lines
 
 
 def _pretty(value: dict[str, Any]) -> str:
@@ -603,6 +589,18 @@ def _printable(text: str) -> str:
     return "".join(char if char == "\n" or char.isprintable() else f"\\u{ord(char):04x}" for char in text)
 
 
+def _emit(text: str) -> None:
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader is gone (`| head -1`): nothing more to say. Point stdout at /dev/null so the
+        # flush at exit does not fail again with a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -612,20 +610,17 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits itself; hand its code back as our return value
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    now = time.time()
     try:
         token = parse_token(read_token(args.token))
-        keys = load_keys(args)
+        judged = judgement(args)
+        report = build_report(token, judged, now)
     except UsageError as exc:
         print(f"inspect-token: error: {_printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    now = time.time()
-    report = build_report(token, run_checks(token, keys, args, now), now)
-    if args.json:
-        # ensure_ascii keeps any control or non-ASCII characters from the token escaped.
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        print(render_text(report))
-    return EXIT_VALID if report["valid"] else EXIT_INVALID
+    # ensure_ascii keeps any control or non-ASCII characters from the token escaped.
+    _emit(json.dumps(report, indent=2, default=str) if args.json else render_text(report))
+    return EXIT_CODES[report["status"]]
 
 
 if __name__ == "__main__":
