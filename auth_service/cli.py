@@ -11,6 +11,8 @@ import json
 import os
 import re
 import sys
+import time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,10 +22,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from auth_service.tables import LOCAL_DENYLIST_TABLE, LOCAL_USERS_TABLE
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+# A compact JWS or JWE: base64url segments, the first a JSON header ("eyJ" is `{"`).
+_TOKEN = re.compile(r"eyJ[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*){2,4}")
+_MAX_ECHOED = 64  # longer values are not repeated back: they may be pasted secrets
+_MAX_SUB = 255  # OpenID Connect: a `sub` is at most 255 ASCII characters
 
 
 class UsageError(Exception):
     """Wrong input from the operator: reported in one line, exit status 2."""
+
+
+class CommandFailed(Exception):
+    """The command could not do what was asked (nothing, or only part of it, was done): exit 1."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"auth-service: {exc}", file=sys.stderr)
         return 2
+    except CommandFailed as exc:
+        print(f"auth-service: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -69,6 +82,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help="with --cookies: an origin allowed to use the session (repeatable; default: this server's)",
     )
+    from auth_service.local.container_limits import DEFAULT_MAX_CONTAINERS
+
+    serve.add_argument(
+        "--containers",
+        action="append",
+        default=[],
+        metavar="N|FUNCTION=N",
+        help="containers (processes) a function may run at once, started on demand: N for every"
+        f" function, FUNCTION=N for one (repeatable; default: {DEFAULT_MAX_CONTAINERS})",
+    )
     serve.set_defaults(run=_serve)
 
     users = commands.add_parser("users", help="manage users of the DynamoDB identity backend")
@@ -89,12 +112,18 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("pem", type=Path, help="PEM bundle: the signing key first, then retired keys")
     publish.set_defaults(run=_keys_jwks)
 
-    revoke = commands.add_parser("revoke", help="revoke a token, a session or all of a user's tokens")
+    revoke = commands.add_parser("revoke", help="revoke a token, a session, or sign a user out everywhere")
     target = revoke.add_mutually_exclusive_group(required=True)
-    target.add_argument("--jti", help="one token, by its jti")
-    target.add_argument("--sid", help="every token of one login session")
+    target.add_argument("--jti", help="one token, by its jti (a UUID, as ours and Cognito's are)")
+    target.add_argument("--sid", help="every token of one login session, by its sid (a UUID)")
     target.add_argument(
-        "--user", help="every token of a user (sub, or username of the users table or of the user pool)"
+        "--user",
+        metavar="USERNAME",
+        help="every session of a user, by username: of the users table, or of the user pool "
+        "with --cognito-user-pool-id",
+    )
+    target.add_argument(
+        "--sub", help="every session of a user, by the `sub` their tokens carry (any trusted issuer's)"
     )
     _dynamodb_options(revoke)
     env = os.environ.get
@@ -142,6 +171,12 @@ def _serve(args: argparse.Namespace) -> int:
         ) from None
     import logging
 
+    from auth_service.local.container_limits import ContainerLimits
+
+    try:
+        containers = ContainerLimits.parse(args.containers)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     # What CloudWatch would show: the functions' JSON log lines, one per event.
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     logging.getLogger("botocore").setLevel(logging.WARNING)
@@ -154,6 +189,7 @@ def _serve(args: argparse.Namespace) -> int:
         cognito=args.cognito,
         cookies=args.cookies,
         allowed_origins=args.allowed_origin,
+        containers=containers,
     )
     if args.config is not None:
         options.config = args.config
@@ -220,8 +256,14 @@ def _revoke(args: argparse.Namespace) -> int:
     from auth_service.denylist import Denylist
     from authorizer.env import EnvReader
     from authorizer.errors import RevocationUnavailableError
+    from authorizer.revocation import jti_key, sid_key
 
-    client = _dynamodb(args)
+    # Everything the operator typed is checked before anything is written.
+    jti = _uuid_argument("--jti", "jti", args.jti) if args.jti is not None else None
+    sid = _uuid_argument("--sid", "sid", args.sid) if args.sid is not None else None
+    sub = _sub_argument(args.sub) if args.sub is not None else None
+    if args.user is not None and not args.user.strip():
+        raise UsageError("--user needs a username")
     # Outlive any token the revocation could concern: read the lifetimes as the functions do.
     env = EnvReader(os.environ)
     lifetime = max(
@@ -231,28 +273,57 @@ def _revoke(args: argparse.Namespace) -> int:
     leeway = env.integer("AUTH_LEEWAY_SECONDS", 30, maximum=300)
     if env.problems:
         raise UsageError("; ".join(env.problems))
+    client = _dynamodb(args)
     denylist = Denylist(client, args.denylist_table, max_token_lifetime=lifetime, leeway=leeway)
     try:
-        if args.jti:
-            denylist.revoke_jti(args.jti, "operator")
-            result: dict[str, Any] = {"revoked": "token", "jti": args.jti}
-        elif args.sid:
-            denylist.revoke_session(args.sid, "operator")
-            result = {"revoked": "session", "sid": args.sid}
+        if jti is not None:
+            expires_at = denylist.revoke_jti(jti, "operator")
+            result: dict[str, Any] = {
+                "revoked": "token",
+                "jti": jti,
+                "item": jti_key(jti),
+                "expires_at": expires_at,
+            }
+        elif sid is not None:
+            expires_at = denylist.revoke_session(sid, "operator")
+            result = {"revoked": "session", "sid": sid, "item": sid_key(sid), "expires_at": expires_at}
+        elif sub is not None:
+            result = _sign_out(denylist, client, sub)
+            if args.cognito_user_pool_id:
+                print(
+                    "auth-service: note: --sub writes our denylist only; to also sign a user of the "
+                    "pool out at Cognito, use --user USERNAME",
+                    file=sys.stderr,
+                )
         elif args.cognito_user_pool_id:
-            return _revoke_cognito_user(args, denylist)
+            return _revoke_cognito_user(args, denylist, client)
         else:
-            sub = _resolve_user(args, client)
-            not_before = denylist.revoke_user(sub, "operator")
-            result = {"revoked": "user", "sub": sub, "not_before": not_before}
+            username, found = _table_user(args, client)
+            result = {"username": username, **_sign_out(denylist, client, found)}
     except RevocationUnavailableError as exc:
-        print(f"auth-service: {exc}", file=sys.stderr)
-        return 1
+        raise CommandFailed(f"{exc}; nothing was revoked") from None
     print(json.dumps(result))
     return 0
 
 
-def _revoke_cognito_user(args: argparse.Namespace, denylist: Any) -> int:
+def _sign_out(denylist: Any, client: Any, sub: str) -> dict[str, Any]:
+    """Write the user's sign-out; what was written, as the JSON output reports it."""
+    from authorizer.revocation import user_key
+
+    clock = _DynamoDBClock(client)
+    sign_out = denylist.revoke_user(sub, "operator")
+    clock.warn_if_off()
+    return {
+        "revoked": "user",
+        "sub": sub,
+        "item": user_key(sub),
+        "not_before": sign_out.not_before,
+        "signed_out_at": sign_out.signed_out_at,
+        "expires_at": sign_out.expires_at,
+    }
+
+
+def _revoke_cognito_user(args: argparse.Namespace, denylist: Any, client: Any) -> int:
     """Our tokens (and the pool's, by `sub`) refused from now on, then Cognito's own sign-out."""
     from auth_service.cognito_admin import CognitoAdminError, find_user, global_sign_out
     from auth_service.cognito_client import cognito_client
@@ -263,9 +334,8 @@ def _revoke_cognito_user(args: argparse.Namespace, denylist: Any) -> int:
     try:
         user = find_user(cognito, pool_id, args.user)
     except CognitoAdminError as exc:
-        raise UsageError(str(exc)) from None
-    not_before = denylist.revoke_user(user.sub, "operator")
-    result: dict[str, Any] = {"revoked": "user", "sub": user.sub, "not_before": not_before}
+        raise CommandFailed(f"{exc}; nothing was revoked") from None
+    result: dict[str, Any] = {"username": user.username, **_sign_out(denylist, client, user.sub)}
     outcome: dict[str, Any] = {"user_pool_id": pool_id, "username": user.username}
     status = 0
     try:
@@ -282,22 +352,106 @@ def _revoke_cognito_user(args: argparse.Namespace, denylist: Any) -> int:
     return status
 
 
-def _resolve_user(args: argparse.Namespace, client: Any) -> str:
-    if _UUID.fullmatch(args.user):
-        return str(args.user).lower()
+def _table_user(args: argparse.Namespace, client: Any) -> tuple[str, str]:
+    """(username, sub) of a user of the users table; `--user` is always a username."""
     from auth_service.users import normalize_username
 
+    username = normalize_username(args.user)
     try:
-        item = client.get_item(
-            TableName=args.users_table, Key={"username": {"S": normalize_username(args.user)}}
-        )
+        item = client.get_item(TableName=args.users_table, Key={"username": {"S": username}})
     except (BotoCoreError, ClientError) as exc:
-        raise UsageError(
-            f"cannot look {args.user!r} up in table {args.users_table}: {type(exc).__name__}"
+        raise CommandFailed(
+            f"cannot look {args.user!r} up in table {args.users_table}: {type(exc).__name__}; "
+            "nothing was revoked"
         ) from None
     if "Item" not in item:
-        raise UsageError(f"no user {args.user!r} in table {args.users_table}; pass the user's sub instead")
-    return str(item["Item"]["sub"]["S"])
+        raise CommandFailed(
+            f"no user {args.user!r} in table {args.users_table}; nothing was revoked "
+            "(a Cognito user: pass --cognito-user-pool-id; by the tokens' sub: --sub)"
+        )
+    return username, str(item["Item"]["sub"]["S"])
+
+
+def _uuid_argument(option: str, claim: str, value: str) -> str:
+    """Our `jti` and `sid` values, and Cognito's, are UUIDs: anything else names no token of ours."""
+    if _UUID.fullmatch(value.strip()):
+        return value.strip().lower()  # UUIDs are case-insensitive; ours are written in lower case
+    raise UsageError(f"{option} must be a UUID (8-4-4-4-12 hex digits), {_described(value, claim)}")
+
+
+def _sub_argument(value: str) -> str:
+    """A `sub` exactly as tokens carry it (case-sensitive); only the obviously wrong is refused."""
+    if _TOKEN.fullmatch(value.strip()):
+        raise UsageError(f"--sub {_described(value, 'sub')}")
+    if not value or len(value) > _MAX_SUB or not value.isprintable() or value != value.strip():
+        raise UsageError(
+            f"--sub must be 1 to {_MAX_SUB} printable characters without surrounding spaces, "
+            f"{_described(value, 'sub')}"
+        )
+    return value
+
+
+def _described(value: str, claim: str) -> str:
+    """What was given instead, in words: a pasted token or a long value is never repeated back."""
+    if _TOKEN.fullmatch(value.strip()):
+        return f"not a token: this looks like a JWT; pass its {claim!r} claim (inspect-token shows it)"
+    if len(value) > _MAX_ECHOED or not value.isprintable():
+        return f"not the {len(value)}-character value given"
+    return f"not {value!r}"
+
+
+class _DynamoDBClock:
+    """Compares this machine's clock with DynamoDB's (the `Date` of its answer to the write).
+
+    The "not before" of a sign-out comes from this clock, and sessions are started and judged by
+    the functions' clocks: when the two disagree by more than a second, a sign-in close to the
+    sign-out may be judged on the wrong side of it. `Date` has whole seconds: only a difference
+    that is more than a second whichever way the header was rounded is reported.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._seen: tuple[float, float, str] | None = None  # (sent, answered, Date)
+        self._sent = 0.0
+        client.meta.events.register("before-send.dynamodb.PutItem", self._before_send)
+        client.meta.events.register("after-call.dynamodb.PutItem", self._after_call)
+
+    def _before_send(self, **_: Any) -> None:
+        self._sent = time.time()
+
+    def _after_call(self, http_response: Any = None, **_: Any) -> None:
+        date = http_response.headers.get("Date") if http_response is not None else None
+        if date:
+            self._seen = (self._sent, time.time(), str(date))
+
+    def warn_if_off(self) -> None:
+        if self._seen is None:
+            return
+        offset = clock_offset(*self._seen)
+        if offset is not None:
+            way = "ahead of" if offset > 0 else "behind"
+            print(
+                f"auth-service: warning: this machine's clock is about {abs(offset):.0f} s {way} "
+                "DynamoDB's; the sign-out's not_before comes from this clock, so sign-ins that "
+                "close to it may be judged on the wrong side of it (README: The revocation delay)",
+                file=sys.stderr,
+            )
+
+
+def clock_offset(sent: float, answered: float, date: str, *, tolerance: float = 1.0) -> float | None:
+    """About how far our clock is ahead of the server's (negative: behind); None when it may be
+    within `tolerance`, or the header cannot be read.
+
+    The server wrote `Date` at a moment that our clock put between `sent` and `answered`, and its
+    own clock in [Date, Date + 1): our clock's lead lies between the two bounds below.
+    """
+    try:
+        server = parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    least, most = sent - (server + 1), answered - server
+    if least > tolerance or most < -tolerance:
+        return (least + most) / 2
+    return None
 
 
 if __name__ == "__main__":

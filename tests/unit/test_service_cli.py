@@ -22,7 +22,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from moto import mock_aws
 
-from auth_service.cli import main
+from auth_service.cli import clock_offset, main
 from auth_service.keys import generate_private_key_pem, load_key_ring
 from auth_service.tables import create_tables
 from auth_service.users import UserTable
@@ -244,23 +244,40 @@ def test_keys_jwks_unusable_input_is_exit_2(
 
 
 def test_revoke_jti(dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    jti = str(uuid.uuid4())
     before = int(time.time())
-    assert main(["revoke", "--jti", "jti-123", *TABLES]) == 0
-    assert json.loads(capsys.readouterr().out) == {"revoked": "token", "jti": "jti-123"}
-    found = denylist_item(dynamodb, "jti#jti-123")
+    assert main(["revoke", "--jti", jti.upper(), *TABLES]) == 0  # UUIDs are case-insensitive
+    printed = json.loads(capsys.readouterr().out)
+    found = denylist_item(dynamodb, f"jti#{jti}")
     assert found is not None
+    assert printed == {
+        "revoked": "token",
+        "jti": jti,
+        "item": f"jti#{jti}",
+        "expires_at": int(found["expires_at"]["N"]),
+    }
     assert found["reason"]["S"] == "operator"
-    # Kept for the longest refresh token lifetime (default 30 days) plus the leeway.
-    assert before + 2_592_030 <= int(found["expires_at"]["N"]) <= int(time.time()) + 2_592_030
-    claims = TokenClaims(sub="u", jti="jti-123", iat=before, exp=before + 60)
+    # Kept for the longest refresh token lifetime (default 30 days), the leeway and a request's
+    # time in flight.
+    assert before + 2_592_090 <= printed["expires_at"] <= int(time.time()) + 2_592_090
+    claims = TokenClaims(sub="u", jti=jti, iat=before, exp=before + 60)
     assert RevocationList(dynamodb, DENYLIST, cache_seconds=0).lookup(claims) == "token revoked"
 
 
 def test_revoke_sid_revokes_the_session(dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["revoke", "--sid", "sid-9", *TABLES]) == 0
-    assert json.loads(capsys.readouterr().out) == {"revoked": "session", "sid": "sid-9"}
+    sid = str(uuid.uuid4())
+    assert main(["revoke", "--sid", sid, *TABLES]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    found = denylist_item(dynamodb, f"sid#{sid}")
+    assert found is not None
+    assert printed == {
+        "revoked": "session",
+        "sid": sid,
+        "item": f"sid#{sid}",
+        "expires_at": int(found["expires_at"]["N"]),
+    }
     now = int(time.time())
-    claims = TokenClaims(sub="u", jti="j", iat=now, exp=now + 60, sid="sid-9")
+    claims = TokenClaims(sub="u", jti="j", iat=now, exp=now + 60, sid=sid)
     assert RevocationList(dynamodb, DENYLIST, cache_seconds=0).lookup(claims) == "session revoked"
 
 
@@ -271,45 +288,105 @@ def test_revoke_lifetime_and_leeway_from_the_environment(
     monkeypatch.setenv("AUTH_ACCESS_TOKEN_TTL", "300")  # the longer of the two lifetimes counts
     monkeypatch.setenv("AUTH_LEEWAY_SECONDS", "10")
     monkeypatch.setenv("AUTH_DENYLIST_TABLE", DENYLIST)
+    sid = str(uuid.uuid4())
     before = int(time.time())
-    assert main(["revoke", "--sid", "s"]) == 0
-    found = denylist_item(dynamodb, "sid#s")
+    assert main(["revoke", "--sid", sid]) == 0
+    found = denylist_item(dynamodb, f"sid#{sid}")
     assert found is not None
-    assert before + 610 <= int(found["expires_at"]["N"]) <= int(time.time()) + 610
+    assert before + 670 <= int(found["expires_at"]["N"]) <= int(time.time()) + 670
 
 
-def test_revoke_user_by_sub(dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_revoke_sub_signs_the_user_out_everywhere(dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> None:
     sub = str(uuid.uuid4())
     before = time.time()
-    assert main(["revoke", "--user", sub.upper(), *TABLES]) == 0
+    assert main(["revoke", "--sub", sub, *TABLES]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["revoked"] == "user"
-    assert printed["sub"] == sub
-    assert int(before) < printed["not_before"] <= int(time.time()) + 1
     found = denylist_item(dynamodb, f"user#{sub}")
     assert found is not None
-    assert int(found["not_before"]["N"]) == printed["not_before"]
+    # The output is what was written.
+    assert printed == {
+        "revoked": "user",
+        "sub": sub,
+        "item": f"user#{sub}",
+        "not_before": int(found["not_before"]["N"]),
+        "signed_out_at": float(found["signed_out_at"]["N"]),
+        "expires_at": int(found["expires_at"]["N"]),
+    }
+    assert before < printed["signed_out_at"] <= printed["not_before"] <= int(time.time()) + 1
     revocations = RevocationList(dynamodb, DENYLIST, cache_seconds=0)
-    issued_before = TokenClaims(sub=sub, jti="a", iat=int(before) - 5, exp=int(before) + 600)
-    issued_after = TokenClaims(sub=sub, jti="b", iat=printed["not_before"], exp=int(before) + 600)
-    assert revocations.lookup(issued_before) == "user signed out everywhere"
-    assert revocations.lookup(issued_after) is None
+    began_before = TokenClaims(sub=sub, jti="a", iat=int(before) - 5, exp=int(before) + 600)
+    began_after = TokenClaims(sub=sub, jti="b", iat=printed["not_before"], exp=int(before) + 600)
+    assert revocations.lookup(began_before) == "user signed out everywhere"
+    assert revocations.lookup(began_after) is None
+
+
+def test_revoke_sub_is_written_exactly_as_given(dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # Another trusted issuer's `sub` (case-sensitive, not a UUID) is a sub all the same.
+    assert main(["revoke", "--sub", "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ", *TABLES]) == 0
+    assert json.loads(capsys.readouterr().out)["sub"] == "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ"
+    assert denylist_item(dynamodb, "user#AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ") is not None
 
 
 @pytest.mark.parametrize("spelling", ["alice", "ALICE", " Alice "])
 def test_revoke_user_by_username(dynamodb: Any, capsys: pytest.CaptureFixture[str], spelling: str) -> None:
     sub = UserTable(dynamodb, USERS).add("Alice", PASSWORD)
     assert main(["revoke", "--user", spelling, *TABLES]) == 0
-    assert json.loads(capsys.readouterr().out)["sub"] == sub
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["username"], printed["sub"], printed["item"]) == ("alice", sub, f"user#{sub}")
     assert denylist_item(dynamodb, f"user#{sub}") is not None
     assert denylist_item(dynamodb, f"user#{spelling}") is None
 
 
-def test_revoke_unknown_username_is_exit_2(dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["revoke", "--user", "nobody", *TABLES]) == 2
+def test_a_uuid_shaped_username_is_a_username(dynamodb: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    name = str(uuid.uuid4())
+    sub = UserTable(dynamodb, USERS).add(name, PASSWORD)
+    assert main(["revoke", "--user", name, *TABLES]) == 0
+    assert json.loads(capsys.readouterr().out)["sub"] == sub
+    assert denylist_item(dynamodb, f"user#{sub}") is not None
+    assert denylist_item(dynamodb, f"user#{name}") is None
+
+
+@pytest.mark.parametrize("name", ["nobody", str(uuid.uuid4())])
+def test_revoke_unknown_username_is_exit_1_and_revokes_nobody(
+    dynamodb: Any, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    assert main(["revoke", "--user", name, *TABLES]) == 1
     out, err = capsys.readouterr()
     assert out == ""
-    assert "no user 'nobody'" in err and "sub" in err
+    assert f"no user {name!r} in table {USERS}; nothing was revoked" in err
+    assert "--sub" in err
+    assert dynamodb.scan(TableName=DENYLIST)["Count"] == 0
+
+
+JWT_LIKE = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--jti", "jti-123"], "--jti must be a UUID (8-4-4-4-12 hex digits), not 'jti-123'"),
+        (["--sid", "sid-9"], "--sid must be a UUID (8-4-4-4-12 hex digits), not 'sid-9'"),
+        (["--jti", ""], "--jti must be a UUID"),
+        (["--sid", str(uuid.uuid4()) + "0"], "--sid must be a UUID"),
+        (["--jti", "{" + str(uuid.uuid4()) + "}"], "--jti must be a UUID"),
+        (["--jti", JWT_LIKE], "not a token: this looks like a JWT; pass its 'jti' claim"),
+        (["--sid", JWT_LIKE], "not a token: this looks like a JWT; pass its 'sid' claim"),
+        (["--sub", JWT_LIKE], "not a token: this looks like a JWT; pass its 'sub' claim"),
+        (["--jti", "x" * 300], "not the 300-character value given"),
+        (["--sub", ""], "--sub must be 1 to 255 printable characters"),
+        (["--sub", " padded "], "--sub must be 1 to 255 printable characters"),
+        (["--sub", "a\nb"], "--sub must be 1 to 255 printable characters"),
+        (["--user", "  "], "--user needs a username"),
+    ],
+)
+def test_malformed_targets_are_usage_errors_and_write_nothing(
+    dynamodb: Any, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(["revoke", *argv, *TABLES]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("auth-service: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+    assert JWT_LIKE not in err and "x" * 300 not in err  # a pasted token is never echoed
     assert dynamodb.scan(TableName=DENYLIST)["Count"] == 0
 
 
@@ -317,9 +394,37 @@ def test_revoke_when_dynamodb_is_down_is_exit_1(dynamodb: Any, capsys: pytest.Ca
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code = main(["revoke", "--jti", "x", "--dynamodb-endpoint", f"http://127.0.0.1:{port}", *TABLES])
+    endpoint = ["--dynamodb-endpoint", f"http://127.0.0.1:{port}"]
+    code = main(["revoke", "--jti", str(uuid.uuid4()), *endpoint, *TABLES])
     assert code == 1
-    assert "denylist is unavailable" in capsys.readouterr().err
+    assert "denylist is unavailable; retry later; nothing was revoked" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("sent", "answered", "date", "offset"),
+    [
+        # DynamoDB's Date has whole seconds: the server's clock read [Date, Date + 1).
+        (1_800_000_000.2, 1_800_000_000.3, "Fri, 15 Jan 2027 08:00:00 GMT", None),
+        (1_800_000_001.9, 1_800_000_002.0, "Fri, 15 Jan 2027 08:00:00 GMT", None),  # 0.9 to 2.0 s ahead
+        (1_800_000_002.1, 1_800_000_002.2, "Fri, 15 Jan 2027 08:00:00 GMT", 1.65),  # 1.1 to 2.2 s ahead
+        (1_799_999_998.8, 1_799_999_998.9, "Fri, 15 Jan 2027 08:00:00 GMT", -1.65),  # 1.1 to 2.2 s behind
+        (1_800_000_000.2, 1_800_000_000.3, "not a date", None),
+    ],
+)
+def test_clock_offset_from_the_date_header(
+    sent: float, answered: float, date: str, offset: float | None
+) -> None:
+    assert clock_offset(sent, answered, date) == (None if offset is None else pytest.approx(offset))
+
+
+def test_revoke_with_a_malformed_lifetime_is_a_usage_error(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AUTH_REFRESH_TOKEN_TTL", "thirty days")
+    sid = str(uuid.uuid4())
+    assert main(["revoke", "--sid", sid, *TABLES]) == 2
+    assert "AUTH_REFRESH_TOKEN_TTL must be a whole number" in capsys.readouterr().err
+    assert denylist_item(dynamodb, f"sid#{sid}") is None
 
 
 @pytest.mark.parametrize(
@@ -350,12 +455,3 @@ def test_console_script_generates_a_key(tmp_path: Path) -> None:
     ring = load_key_ring(result.stdout)
     assert ring.current.alg == "ES256"
     assert f"kid {ring.current.kid}" in result.stderr
-
-
-def test_revoke_with_a_malformed_lifetime_is_a_usage_error(
-    dynamodb: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("AUTH_REFRESH_TOKEN_TTL", "thirty days")
-    assert main(["revoke", "--sid", "s", *TABLES]) == 2
-    assert "AUTH_REFRESH_TOKEN_TTL must be a whole number" in capsys.readouterr().err
-    assert denylist_item(dynamodb, "sid#s") is None
