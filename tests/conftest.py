@@ -8,12 +8,15 @@ boto3 inside `mock_aws()` are the ones the authorizer reads, signed request and 
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 
 import authorizer.dynamodb
@@ -38,6 +41,29 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _moto_dynamodb_writes_are_atomic() -> Iterator[None]:
+    """DynamoDB applies each write, its condition included, atomically; moto checks a condition
+    and then writes without a lock, so two concurrent conditional puts of one item can both
+    succeed. The tests that race refreshes need DynamoDB's behaviour, not moto's: each write
+    runs under one lock (auth_service.local.dynamodb does the same for `serve`)."""
+    lock = threading.RLock()
+
+    def atomic(write: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(write)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return write(*args, **kwargs)
+
+        return locked
+
+    writes = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in writes:
+            patch.setattr(DynamoDBBackend, name, atomic(getattr(DynamoDBBackend, name)))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,16 @@
 """The DynamoDB that `auth-service serve` talks to: an embedded moto server, or one given.
 
 moto runs in this process on 127.0.0.1 and a free port, so nothing outside the machine is
-reachable and several servers can run side by side (e.g. in tests).
+reachable and several servers can run side by side (e.g. in tests). It answers one request at a
+time: moto checks a write's condition and then writes, without a lock, so two conditional writes
+racing from two containers could both succeed, where DynamoDB applies one and refuses the other.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -39,25 +42,46 @@ def use_dummy_credentials_if_unset(environ: MutableMapping[str, str] | None = No
     return True
 
 
+class OneRequestAtATime:
+    """WSGI middleware: the wrapped application handles one request at a time."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: Any, start_response: Any) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))  # the whole answer, inside the lock
+
+
 class EmbeddedDynamoDB:
     """A moto server for DynamoDB on 127.0.0.1; start() returns its endpoint URL."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self._host = host
-        self._server: Any = None  # moto.server.ThreadedMotoServer, imported lazily
+        self._server: Any = None  # a werkzeug server, imported lazily with moto
+        self._thread: threading.Thread | None = None
         self.endpoint_url: str | None = None
 
     def start(self) -> str:
         # Imported here: moto is only in the `local` extra and is slow to import.
-        from moto.server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
 
         # werkzeug would otherwise log every DynamoDB call to stderr at INFO.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         _forget_moto_dynamodb_data()
-        server = ThreadedMotoServer(ip_address=self._host, port=0, verbose=False)
-        server.start()
+        # What moto's ThreadedMotoServer builds, with requests answered one at a time.
+        app = OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+        server = make_server(self._host, 0, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
         self._server = server
-        host, port = server.get_host_and_port()
+        host, port = str(server.server_address[0]), int(server.server_address[1])
         self.endpoint_url = f"http://{host}:{port}"
         return self.endpoint_url
 
@@ -65,7 +89,11 @@ class EmbeddedDynamoDB:
         """Stop the server; safe to call when it never started or already stopped."""
         server, self._server = self._server, None
         if server is not None:
-            server.stop()
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
 
 def _forget_moto_dynamodb_data() -> None:

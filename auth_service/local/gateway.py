@@ -1,4 +1,4 @@
-"""API Gateway HTTP API in front of in-process Lambda functions: pure request in, response out.
+"""API Gateway HTTP API in front of the Lambda functions' containers: request in, response out.
 
 For each request: refuse bodies over the 10 MB HTTP API limit (413), pick the route (404 when
 none matches), run the route's Lambda authorizer if it has one (401 when an identity source is
@@ -7,6 +7,7 @@ invoke the integration with a payload format 2.0 event and turn its output into 
 (500 when it raises or returns something malformed). Every response carries the
 `apigw-requestid` header, as HTTP APIs do. Failures are printed to stderr with their traceback,
 where CloudWatch Logs would have them; the client only sees API Gateway's generic message.
+Each function runs in its own pool of containers (lambda_runtime.py); `close()` stops them all.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from auth_service.local.authorization import (
     MalformedAuthorizerResponseError,
     interpret,
 )
+from auth_service.local.container import InvocationError
+from auth_service.local.container_limits import ContainerLimits
+from auth_service.local.container_template import ContainerTemplate
 from auth_service.local.events import ApiIdentity, HttpApiRequest, new_request_id
-from auth_service.local.lambda_runtime import LocalFunction
+from auth_service.local.lambda_runtime import FunctionPool, close_pools
 from auth_service.local.responses import (
     FORBIDDEN,
     INTERNAL_SERVER_ERROR,
@@ -62,26 +66,47 @@ class HttpApiGateway:
         *,
         api: ApiIdentity | None = None,
         clock: Callable[[], float] = time.time,
+        containers: ContainerLimits | None = None,
+        template: ContainerTemplate | None = None,
     ) -> None:
-        """`functions` replaces the in-process Lambda functions (by name), e.g. in tests."""
+        """`functions` replaces the functions' container pools (by name), e.g. in tests.
+
+        `template` forks the containers (default: this process's shared one).
+        """
         self.definition = definition
         self.api = api or ApiIdentity()
         self._clock = clock
         self._routes = RouteTable(definition.routes)
         self._cache = AuthorizerCache(clock)
-        self.functions: Mapping[str, FunctionInvoker] = (
-            functions
-            if functions is not None
-            else {
-                name: LocalFunction(
+        limits = containers or ContainerLimits()
+        limits.check(definition.functions)
+        self.pools: dict[str, FunctionPool] = {}
+        # One template forks the containers of every function (started with the first one).
+        template = template or ContainerTemplate.shared()
+        if functions is None:
+            # Nothing starts here: a function's first container starts with its first invocation.
+            code_root = definition.source.resolve().parent
+            for name, function in definition.functions.items():
+                self.pools[name] = FunctionPool(
                     function,
                     service=definition.service,
+                    code_root=code_root,
+                    max_containers=limits.for_function(name),
                     region=self.api.region,
                     account_id=self.api.account_id,
+                    template=template,
                 )
-                for name, function in definition.functions.items()
-            }
-        )
+        self.functions: Mapping[str, FunctionInvoker] = functions if functions is not None else self.pools
+
+    def close(self) -> None:
+        """Stop every container of every function; safe to call more than once."""
+        close_pools(self.pools.values())
+
+    def __enter__(self) -> HttpApiGateway:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def handle(
         self,
@@ -132,14 +157,14 @@ class HttpApiGateway:
         function = match.route.function
         try:
             output = self.functions[function].invoke(request.integration_event(match, authorizer_context))
-        except Exception:
-            _log_failure(request_id, f"function {function!r} failed")
+        except Exception as exc:
+            _log_failure(request_id, f"function {function!r} failed", exc)
             return INTERNAL_SERVER_ERROR
         try:
             return from_integration_output(output)
         except MalformedIntegrationResponseError as exc:
             problem = f"function {function!r} returned a malformed response: {exc}"
-            _log_failure(request_id, problem, with_traceback=False)
+            _log_failure(request_id, problem)
             return INTERNAL_SERVER_ERROR
 
     def _authorize(self, request: HttpApiRequest, match: RouteMatch) -> Mapping[str, Any] | None:
@@ -162,8 +187,8 @@ class HttpApiGateway:
         if answer is None:
             try:
                 answer = self.functions[authorizer.function].invoke(request.authorizer_event(match, identity))
-            except Exception:
-                _log_failure(request.request_id, f"authorizer {name!r} failed")
+            except Exception as exc:
+                _log_failure(request.request_id, f"authorizer {name!r} failed", exc)
                 raise _Denied(INTERNAL_SERVER_ERROR) from None
         try:
             verdict = interpret(
@@ -173,7 +198,7 @@ class HttpApiGateway:
             )
         except MalformedAuthorizerResponseError as exc:
             problem = f"authorizer {name!r} answered badly: {exc}"
-            _log_failure(request.request_id, problem, with_traceback=False)
+            _log_failure(request.request_id, problem)
             raise _Denied(INTERNAL_SERVER_ERROR) from None
         if cacheable and not from_cache:
             self._cache.put(name, tuple(identity), answer, authorizer.result_ttl_seconds)
@@ -182,8 +207,12 @@ class HttpApiGateway:
         return verdict.context
 
 
-def _log_failure(request_id: str, what: str, with_traceback: bool = True) -> None:
+def _log_failure(request_id: str, what: str, error: Exception | None = None) -> None:
     # sys.stderr is looked up at call time so redirected or captured stderr is honoured.
+    if isinstance(error, InvocationError):
+        # The container has logged the handler's traceback already; Lambda reports the error.
+        print(f"[{request_id}] {what}: {error}", file=sys.stderr)
+        return
     print(f"[{request_id}] {what}", file=sys.stderr)
-    if with_traceback:
-        traceback.print_exc(file=sys.stderr)
+    if error is not None:
+        traceback.print_exception(error, file=sys.stderr)

@@ -3,7 +3,9 @@
 Order matters: the socket is bound first, because the token issuer is the server's own URL and
 the handlers read it from the environment when they are first imported; then the environment is
 set, DynamoDB started and its tables created, users seeded, and only then are requests served.
-SIGINT and SIGTERM stop everything cleanly (exit status 0).
+Each function runs in up to `containers` processes of its own, started on demand
+(lambda_runtime.py), all reaching the same DynamoDB endpoint. SIGINT and SIGTERM stop everything
+cleanly, every container included (exit status 0).
 
 With `cognito`, logins go through a user pool in the embedded moto server instead of the user
 table: the users are seeded there, and the authorizer also trusts the pool's access tokens.
@@ -16,7 +18,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from auth_service.local.container_limits import ContainerLimits
+from auth_service.local.container_template import ContainerTemplate
 from auth_service.local.demo_page import DemoPageInFront
 from auth_service.local.dynamodb import (
     EmbeddedDynamoDB,
@@ -42,6 +46,8 @@ from auth_service.local.users_file import (
     read_users_document,
     seed_users,
 )
+from authorizer.config import cookies_enabled
+from authorizer.env import EnvReader
 
 if TYPE_CHECKING:
     from auth_service.local.cognito import LocalUserPool
@@ -79,6 +85,8 @@ class ServeOptions:
     # Browser sessions: tokens in cookies (also on with AUTH_COOKIES=on in the environment).
     cookies: bool = False
     allowed_origins: list[str] = field(default_factory=list)  # default: this server's own origins
+    # How many containers (processes) each function may run at once.
+    containers: ContainerLimits = field(default_factory=ContainerLimits)
 
 
 class ServeError(Exception):
@@ -106,17 +114,24 @@ def run(
 
 
 def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str], None] | None) -> int:
-    cookies = options.cookies or os.environ.get("AUTH_COOKIES", "").strip().lower() in ("on", "true", "1")
+    # Read as the functions read it, so the gateway and the functions agree on cookie mode.
+    cookies = options.cookies or cookies_enabled(EnvReader(os.environ))
+    if options.allowed_origins and not cookies:
+        raise ServeError("--allowed-origin is for browser sessions: add --cookies (or set AUTH_COOKIES=on)")
     # As `--param="cookies=on"` deploys it: the authorizer without identity sources (serverless.yml).
     definition = load_service_definition(options.config, {"cookies": "on"} if cookies else None)
     document = read_users_document(options.users_file) if options.users_file else UsersDocument([])
     users = document.users
     keys = _signing_keys(options.signing_key_file)
 
-    # Nothing is imported by building the gateway: functions cold-start on their first request.
-    gateway = DemoPageInFront(HttpApiGateway(definition))
+    # Nothing is started by building the gateway: functions cold-start on their first request.
+    template = ContainerTemplate()
     try:
-        server = LocalHttpServer(gateway, options.host, options.port)
+        api = HttpApiGateway(definition, containers=options.containers, template=template)
+    except ValueError as exc:
+        raise ServeError(str(exc)) from None
+    try:
+        server = LocalHttpServer(DemoPageInFront(api), options.host, options.port)
     except OSError as exc:
         raise ServeError(f"cannot listen on {options.host}:{options.port}: {exc.strerror}") from None
     embedded: EmbeddedDynamoDB | None = None
@@ -127,10 +142,6 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
         _set_environment(url, keys)
         if cookies:
             _set_cookie_environment(server.port, options.allowed_origins)
-        # The code root of serverless.yml is what Lambda would have on its path (/var/task).
-        code_root = str(options.config.resolve().parent)
-        if code_root not in sys.path:
-            sys.path.insert(0, code_root)
 
         if options.dynamodb_endpoint:
             endpoint = options.dynamodb_endpoint
@@ -153,7 +164,8 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
             seed_users(client, LOCAL_USERS_TABLE, users, lambda line: print(line, flush=True))
 
         server.start()
-        _print_banner(url, endpoint, embedded is not None, keys.ephemeral, users, pool)
+        containers = {name: pool.max_containers for name, pool in api.pools.items()}
+        _print_banner(url, endpoint, embedded is not None, keys.ephemeral, users, containers, pool)
         if cookies:
             origins = os.environ["AUTH_ALLOWED_ORIGINS"]
             print(f"Browser sessions (cookies) on; allowed origins: {origins}", flush=True)
@@ -168,6 +180,8 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
         return 0
     finally:
         server.shutdown()
+        api.close()
+        template.close()
         if embedded is not None:
             embedded.stop()
         if cognito_server is not None:
@@ -260,6 +274,7 @@ def _print_banner(
     embedded: bool,
     ephemeral: bool,
     users: list[SeedUser],
+    containers: Mapping[str, int],
     pool: LocalUserPool | None = None,
 ) -> None:
     username = users[0].username if users else "<username>"
@@ -271,6 +286,8 @@ def _print_banner(
         f"  DynamoDB: {endpoint}{' (embedded moto, in memory)' if embedded else ''}",
         "  signing key: " + ("ephemeral RS256, new on every start" if ephemeral else "from --signing-key"),
         f"  users: {len(users)} seeded{where}" if users else "  users: none (pass --users FILE to add some)",
+        "  containers per function (processes, started on demand): "
+        + ", ".join(f"{name} {count}" for name, count in containers.items()),
     ]
     if pool is not None:
         lines += [
@@ -322,13 +339,11 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 @contextmanager
 def _restored_process_state() -> Iterator[None]:
-    """Put os.environ and sys.path back afterwards, so in-process callers (tests) see no change."""
+    """Put os.environ back afterwards, so in-process callers (tests) see no change."""
     environ = dict(os.environ)
-    path = list(sys.path)
     try:
         yield
     finally:
         with suppress(Exception):
             os.environ.clear()
             os.environ.update(environ)
-        sys.path[:] = path

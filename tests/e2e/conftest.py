@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
+from tests.e2e.container_log import assert_no_container_left
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = [
@@ -33,6 +34,19 @@ def new_user_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "AWS_"))}
 
 
+def cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """`auth-service ARGUMENTS` (the real CLI, a new process) in a new user's shell."""
+    return subprocess.run(
+        [sys.executable, "-m", "auth_service.cli", *arguments],
+        cwd=ROOT,
+        env=new_user_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @dataclass
 class Service:
     url: str
@@ -41,16 +55,35 @@ class Service:
     output: list[str]
 
     def login(self, username: str = "alice") -> dict[str, Any]:
-        password = next(u["password"] for u in USERS if u["username"] == username)
-        response = requests.post(
-            f"{self.url}/auth/login", json={"username": username, "password": password}, timeout=10
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
+        return log_in(self.url, username)
 
     def me(self, token: str) -> requests.Response:
-        return requests.get(f"{self.url}/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        return get_me(self.url, token)
+
+
+def log_in(url: str, username: str) -> dict[str, Any]:
+    """A new session of one of USERS: its tokens."""
+    password = next(u["password"] for u in USERS if u["username"] == username)
+    credentials = {"username": username, "password": password}
+    response = requests.post(f"{url}/auth/login", json=credentials, timeout=30)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def get_me(url: str, token: str) -> requests.Response:
+    return requests.get(f"{url}/me", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def log_out(url: str, tokens: dict[str, Any]) -> None:
+    """POST /auth/logout with the session's access token and refresh token."""
+    response = requests.post(
+        f"{url}/auth/logout",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        json={"refresh_token": tokens["refresh_token"]},
+        timeout=30,
+    )
+    assert response.status_code == 204, response.text
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +131,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         if process.poll() is None:
             process.kill()
     drain.join(timeout=5)
+    assert_no_container_left(output)
 
 
 # --------------------------------------------------------------------------- serve --cognito
@@ -198,3 +232,4 @@ def cognito_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cognit
         if process.poll() is None:
             process.kill()
     drain.join(timeout=5)
+    assert_no_container_left(output)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.e2e.conftest import ROOT, new_user_environment
+from tests.e2e.container_log import assert_no_container_left
 
 
 @dataclass
@@ -60,3 +61,4 @@ def running_serve(arguments: Sequence[str], environment: Mapping[str, str]) -> I
             if process.poll() is None:
                 process.kill()
             drain.join(timeout=5)
+        assert_no_container_left(output)

@@ -76,12 +76,30 @@ def test_revoke_cognito_user_pool_from_the_environment(
     assert json.loads(capsys.readouterr().out)["sub"] == sub
 
 
-def test_revoke_unknown_cognito_user_is_exit_2(
+def test_revoke_sub_leaves_cognito_alone_and_says_so(
     dynamodb: Any, pool: Pool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["revoke", "--user", "nobody", "--cognito-user-pool-id", pool.pool_id, *TABLES]) == 2
+    sub = pool.add_user("dora")
+    cognito_refresh = pool.tokens("dora")["RefreshToken"]
+    assert main(["revoke", "--sub", sub, "--cognito-user-pool-id", pool.pool_id, *TABLES]) == 0
     out, err = capsys.readouterr()
-    assert out == "" and f"no user 'nobody' in user pool {pool.pool_id}" in err
+    assert "cognito" not in json.loads(out)
+    assert "--sub writes our denylist only" in err and "--user USERNAME" in err
+    assert "Item" in dynamodb.get_item(TableName=DENYLIST, Key={"pk": {"S": f"user#{sub}"}})
+    # No AdminUserGlobalSignOut: the pool's refresh token still works.
+    pool.client.initiate_auth(
+        ClientId=pool.client_id,
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": cognito_refresh},
+    )
+
+
+def test_revoke_unknown_cognito_user_is_exit_1_and_revokes_nobody(
+    dynamodb: Any, pool: Pool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["revoke", "--user", "nobody", "--cognito-user-pool-id", pool.pool_id, *TABLES]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and f"no user 'nobody' in user pool {pool.pool_id}; nothing was revoked" in err
     assert dynamodb.scan(TableName=DENYLIST)["Count"] == 0
 
 

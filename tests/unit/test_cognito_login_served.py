@@ -25,7 +25,7 @@ from auth_service import runtime
 from auth_service.cognito_login import CognitoLogin, CognitoMisconfiguredError
 from auth_service.cognito_scopes import GroupScopes
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, open_sealed
-from auth_service.tokens import COGNITO_ORIGIN_CLAIM
+from authorizer.claims import ORIGIN_CLAIM
 from authorizer.cognito import cognito_verifier
 from authorizer.errors import UnavailableError
 from authorizer.jwks_cache import JwksCache
@@ -157,7 +157,7 @@ def test_handler_issues_our_tokens_for_the_cognito_user(service: dict[str, Any],
     access = jwt.decode(body["access_token"], options={"verify_signature": False})
     refresh = jwt.decode(body["refresh_token"], options={"verify_signature": False})
     assert access["sub"] == sub and access["iss"] == support.ISSUER
-    assert access[COGNITO_ORIGIN_CLAIM] == refresh[COGNITO_ORIGIN_CLAIM]
+    assert access[ORIGIN_CLAIM] == refresh[ORIGIN_CLAIM]
     ring = runtime.key_ring()
     cognito_rt = open_sealed(ring, ring.current.kid, refresh[COGNITO_REFRESH_TOKEN_CLAIM], refresh["sid"])
     assert cognito_rt
@@ -168,7 +168,7 @@ def test_handler_issues_our_tokens_for_the_cognito_user(service: dict[str, Any],
         AuthParameters={"REFRESH_TOKEN": cognito_rt},
     )["AuthenticationResult"]
     renewed_claims = jwt.decode(renewed["AccessToken"], options={"verify_signature": False})
-    assert renewed_claims["origin_jti"] == access[COGNITO_ORIGIN_CLAIM]
+    assert renewed_claims["origin_jti"] == access[ORIGIN_CLAIM]
     # Our refresh works as for any session.
     again = service["refresh"].handler(
         http_event("POST", "/auth/refresh", {"refresh_token": body["refresh_token"]}), None

@@ -92,11 +92,11 @@ def test_is_demo_path() -> None:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LocalHttpServer]:
-    api = HttpApiGateway(load_service_definition(service.write(tmp_path)))
-    server = LocalHttpServer(DemoPageInFront(api), "127.0.0.1", 0)
-    server.start()
-    yield server
-    server.shutdown()
+    with HttpApiGateway(load_service_definition(service.write(tmp_path))) as api:
+        server = LocalHttpServer(DemoPageInFront(api), "127.0.0.1", 0)
+        server.start()
+        yield server
+        server.shutdown()
 
 
 def raw_request(server: LocalHttpServer, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -141,9 +141,10 @@ def test_the_api_behind_the_page_is_unchanged(server: LocalHttpServer) -> None:
     assert "apigw-requestid" in posted.headers
 
 
-def test_the_deployed_routes_serve_the_page_through_the_demo_function() -> None:
+def test_the_deployed_routes_serve_the_page_through_the_demo_function(request: pytest.FixtureRequest) -> None:
     """serverless.yml's `demo` function behind the API Gateway emulation, no local shortcut."""
     api = HttpApiGateway(load_service_definition(REPO_ROOT / "serverless.yml"))
+    request.addfinalizer(api.close)  # the demo function's container
 
     def get(path: str) -> tuple[int, str | None, bytes]:
         answer = api.handle("GET", path, "", [("host", "api.example.com")], b"", "203.0.113.9")

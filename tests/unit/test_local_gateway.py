@@ -1,25 +1,30 @@
-"""The local HTTP API gateway, driven through its pure `handle()` with real in-process handlers.
+"""The local HTTP API gateway, driven through its pure `handle()` with real handlers in containers.
 
 Handlers live in tests/unit/local_fixtures; the routes and authorizers come from a small
-serverless.yml written to tmp_path (local_fixtures/service.py).
+serverless.yml written to tmp_path (local_fixtures/service.py). Every function runs in container
+processes of its own, so the fixture authorizers record their events in files.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
-import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from auth_service.local.container_limits import ContainerLimits
 from auth_service.local.gateway import MAX_BODY_BYTES, HttpApiGateway
 from auth_service.local.responses import GatewayResponse
 from auth_service.local.service_definition import load_service_definition
-from tests.unit.local_fixtures import authorizers, handlers, service
+from tests.unit.local_fixtures import service
+from tests.unit.local_fixtures.authorizers import recorded
+from tests.unit.local_fixtures.handlers import script_body
 
 Headers = list[tuple[str, str]]
 
@@ -33,12 +38,12 @@ class FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def _reset_fixture_state() -> Iterator[None]:
-    authorizers.SIMPLE_EVENTS.clear()
-    authorizers.IAM_EVENTS.clear()
-    handlers.NEXT = None
-    yield
-    handlers.NEXT = None
+def events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the fixture authorizers of this test's containers record their events."""
+    directory = tmp_path / "events"
+    directory.mkdir()
+    monkeypatch.setenv("LOCAL_FIXTURE_EVENTS_DIR", str(directory))
+    return directory
 
 
 @pytest.fixture
@@ -47,8 +52,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def gateway(tmp_path: Path, clock: FakeClock) -> HttpApiGateway:
-    return HttpApiGateway(load_service_definition(service.write(tmp_path)), clock=clock)
+def gateway(tmp_path: Path, clock: FakeClock) -> Iterator[HttpApiGateway]:
+    with HttpApiGateway(load_service_definition(service.write(tmp_path)), clock=clock) as gateway:
+        yield gateway
 
 
 def call(
@@ -120,9 +126,9 @@ def test_greedy_proxy_needs_at_least_one_segment(gateway: HttpApiGateway) -> Non
 
 def test_default_route_catches_what_nothing_else_matches(tmp_path: Path) -> None:
     definition = load_service_definition(service.write(tmp_path, service.CATCH_ALL_YML))
-    gateway = HttpApiGateway(definition)
-    assert echoed(call(gateway, "GET", "/exact"))["event"]["routeKey"] == "GET /exact"
-    fallback = echoed(call(gateway, "POST", "/anything/else"))["event"]
+    with HttpApiGateway(definition) as gateway:
+        assert echoed(call(gateway, "GET", "/exact"))["event"]["routeKey"] == "GET /exact"
+        fallback = echoed(call(gateway, "POST", "/anything/else"))["event"]
     assert fallback["routeKey"] == "$default"
     assert fallback["requestContext"]["routeKey"] == "$default"
 
@@ -222,10 +228,12 @@ def test_lambda_context(gateway: HttpApiGateway) -> None:
         "arn:aws:lambda:us-east-1:123456789012:function:fixture-api-local-echo"
     )
     assert context["log_group_name"] == "/aws/lambda/fixture-api-local-echo"
+    assert context["log_stream_name"].endswith(tuple("0123456789abcdef"))
+    assert "[$LATEST]" in context["log_stream_name"]
     assert 0 < context["remaining_ms"] <= 3000
 
 
-def test_cold_start_sees_the_literal_environment_which_is_then_removed(
+def test_the_container_has_the_literal_environment_and_serve_keeps_its_own(
     gateway: HttpApiGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("UNRESOLVED_VARIABLE", "from the process")
@@ -235,7 +243,7 @@ def test_cold_start_sees_the_literal_environment_which_is_then_removed(
         "shared_at_import": "shared-value",  # provider.environment
         "number_at_import": "5",
         "unresolved_at_import": "from the process",  # ${...} values are not overlaid
-        "setting_now": None,  # restored after the import
+        "setting_now": "configured",  # the container's environment, for its whole life
     }
     assert "LOCAL_FIXTURE_SETTING" not in os.environ
 
@@ -250,19 +258,23 @@ def test_each_request_gets_its_own_request_id(gateway: HttpApiGateway) -> None:
 # --- Lambda authorizers ----------------------------------------------------------------------
 
 
-def test_missing_identity_source_is_401_without_invoking_the_authorizer(gateway: HttpApiGateway) -> None:
+def test_missing_identity_source_is_401_without_invoking_the_authorizer(
+    gateway: HttpApiGateway, events: Path
+) -> None:
     response = call(gateway, "GET", "/simple")
     assert response.status == 401
     assert message(response) == {"message": "Unauthorized"}
     empty = call(gateway, "GET", "/simple", headers=[("Authorization", "")])
     assert empty.status == 401
-    assert authorizers.SIMPLE_EVENTS == []
+    assert recorded(events, "simple") == []
 
 
-def test_simple_response_allow_passes_context_to_the_integration(gateway: HttpApiGateway) -> None:
+def test_simple_response_allow_passes_context_to_the_integration(
+    gateway: HttpApiGateway, events: Path
+) -> None:
     event = echoed(call(gateway, "GET", "/simple", headers=[("Authorization", "allow")]))["event"]
     assert event["requestContext"]["authorizer"] == {"lambda": {"sub": "user-1", "scope": "profile", "n": 7}}
-    assert len(authorizers.SIMPLE_EVENTS) == 1
+    assert len(recorded(events, "simple")) == 1
 
 
 def test_allow_without_context(gateway: HttpApiGateway) -> None:
@@ -277,10 +289,10 @@ def test_simple_response_deny_is_403(gateway: HttpApiGateway) -> None:
     assert message(response) == {"message": "Forbidden"}
 
 
-def test_authorizer_event_shape(gateway: HttpApiGateway) -> None:
+def test_authorizer_event_shape(gateway: HttpApiGateway, events: Path) -> None:
     headers = [("Authorization", "allow"), ("Cookie", "k=v"), ("Host", "localhost:9000")]
     call(gateway, "GET", "/simple", query="x=1", headers=headers, body=b"")
-    (event,) = authorizers.SIMPLE_EVENTS
+    (event,) = recorded(events, "simple")
     assert event["version"] == "2.0"
     assert event["type"] == "REQUEST"
     assert event["routeArn"] == "arn:aws:execute-api:us-east-1:123456789012:localapi01/$default/GET/simple"
@@ -309,11 +321,11 @@ def test_authorizer_failure_or_malformed_answer_is_500(
         assert "Traceback" in errors and "authorizer exploded" in errors
 
 
-def test_iam_policy_allow_passes_context(gateway: HttpApiGateway) -> None:
+def test_iam_policy_allow_passes_context(gateway: HttpApiGateway, events: Path) -> None:
     event = echoed(call(gateway, "GET", "/iam/42", headers=[("Authorization", "allow")]))["event"]
     assert event["requestContext"]["authorizer"] == {"lambda": {"sub": "user-1"}}
     assert event["pathParameters"] == {"id": "42"}
-    (authorizer_event,) = authorizers.IAM_EVENTS
+    (authorizer_event,) = recorded(events, "iam")
     assert authorizer_event["routeArn"].endswith("/$default/GET/iam/42")
     assert authorizer_event["pathParameters"] == {"id": "42"}
 
@@ -334,46 +346,52 @@ def test_iam_policy_evaluation(gateway: HttpApiGateway, token: str, path: str, s
     assert call(gateway, "GET", path, headers=[("Authorization", token)]).status == status
 
 
-def test_no_cache_when_ttl_is_zero(gateway: HttpApiGateway) -> None:
+def test_no_cache_when_ttl_is_zero(gateway: HttpApiGateway, events: Path) -> None:
     for _ in range(3):
         assert call(gateway, "GET", "/simple", headers=[("Authorization", "allow")]).status == 200
-    assert len(authorizers.SIMPLE_EVENTS) == 3
+    assert len(recorded(events, "simple")) == 3
 
 
-def test_cache_is_keyed_by_identity_sources_and_expires(gateway: HttpApiGateway, clock: FakeClock) -> None:
+def test_cache_is_keyed_by_identity_sources_and_expires(
+    gateway: HttpApiGateway, clock: FakeClock, events: Path
+) -> None:
     def get(token: str, tenant: str = "t1") -> int:
         headers = [("Authorization", token)]
         return call(gateway, "GET", "/cached", query=f"tenant={tenant}", headers=headers).status
 
     assert get("allow") == 200
     assert get("allow") == 200
-    assert len(authorizers.SIMPLE_EVENTS) == 1  # the second answer came from the cache
+    assert len(recorded(events, "simple")) == 1  # the second answer came from the cache
     assert get("allow", tenant="t2") == 200
-    assert len(authorizers.SIMPLE_EVENTS) == 2  # another identity, another invocation
+    assert len(recorded(events, "simple")) == 2  # another identity, another invocation
     assert get("deny") == 403
     assert get("deny") == 403
-    assert len(authorizers.SIMPLE_EVENTS) == 3  # denials are cached too
+    assert len(recorded(events, "simple")) == 3  # denials are cached too
     clock.now += 59
     assert get("allow") == 200
-    assert len(authorizers.SIMPLE_EVENTS) == 3
+    assert len(recorded(events, "simple")) == 3
     clock.now += 1  # resultTtlInSeconds: 60 (the literal default of ${param:cachedTtl, '60'})
     assert get("allow") == 200
-    assert len(authorizers.SIMPLE_EVENTS) == 4
+    assert len(recorded(events, "simple")) == 4
 
 
-def test_failed_authorizer_answers_are_not_cached(gateway: HttpApiGateway) -> None:
+def test_failed_authorizer_answers_are_not_cached(gateway: HttpApiGateway, events: Path) -> None:
     headers = [("Authorization", "boom")]
     assert call(gateway, "GET", "/cached", query="tenant=t", headers=headers).status == 500
     assert call(gateway, "GET", "/cached", query="tenant=t", headers=headers).status == 500
-    assert len(authorizers.SIMPLE_EVENTS) == 2
+    assert len(recorded(events, "simple")) == 2
 
 
 # --- integration responses -------------------------------------------------------------------
 
 
 def scripted(gateway: HttpApiGateway, result: Any) -> GatewayResponse:
-    handlers.NEXT = result
-    return call(gateway, "GET", "/scripted")
+    return run_script(gateway, {"return": result})
+
+
+def run_script(gateway: HttpApiGateway, script: dict[str, Any]) -> GatewayResponse:
+    headers = [("Content-Type", "application/json")]
+    return call(gateway, "GET", "/scripted", headers=headers, body=script_body(script))
 
 
 def test_full_response_object(gateway: HttpApiGateway) -> None:
@@ -446,7 +464,7 @@ def test_malformed_response_is_500(
 def test_handler_exception_is_500_with_traceback_on_stderr(
     gateway: HttpApiGateway, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    response = scripted(gateway, ValueError("handler bug"))
+    response = run_script(gateway, {"raise": "handler bug"})
     assert response.status == 500
     assert message(response) == {"message": "Internal Server Error"}
     errors = capsys.readouterr().err
@@ -455,7 +473,7 @@ def test_handler_exception_is_500_with_traceback_on_stderr(
 
 
 def test_result_that_is_not_json_serialisable_is_500(gateway: HttpApiGateway) -> None:
-    assert scripted(gateway, {"statusCode": 200, "body": object()}).status == 500
+    assert run_script(gateway, {"unserialisable": True}).status == 500
 
 
 def test_failed_cold_start_is_retried_on_the_next_invocation(
@@ -470,16 +488,19 @@ def test_failed_cold_start_is_retried_on_the_next_invocation(
     assert response.body == b"recovered"
 
 
-def test_invocations_of_one_function_are_serialized(gateway: HttpApiGateway) -> None:
-    handlers.MAX_ACTIVE = 0
-    statuses: list[int] = []
-    threads = [
-        threading.Thread(target=lambda: statuses.append(call(gateway, "GET", "/slow").status))
-        for _ in range(4)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert statuses == [200] * 4
-    assert handlers.MAX_ACTIVE == 1
+def test_concurrent_requests_run_in_separate_containers_one_at_a_time(tmp_path: Path) -> None:
+    definition = load_service_definition(service.write(tmp_path))
+    with HttpApiGateway(definition, containers=ContainerLimits(per_function={"slow": 2})) as gateway:
+        with ThreadPoolExecutor(max_workers=4) as threads:
+            responses = list(threads.map(lambda _: call(gateway, "GET", "/slow"), range(4)))
+        runs = [json.loads(response.body) for response in responses]
+        assert [response.status for response in responses] == [200] * 4
+        by_container: dict[int, list[tuple[float, float]]] = {}
+        for run in runs:
+            by_container.setdefault(run["pid"], []).append((run["started"], run["ended"]))
+        # Two containers (the maximum), each serving its invocations one after the other.
+        assert len(by_container) == 2
+        for spans in by_container.values():
+            spans.sort()
+            assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
+        assert os.getpid() not in by_container

@@ -15,21 +15,22 @@ from auth_service.local.gateway import MAX_BODY_BYTES, HttpApiGateway
 from auth_service.local.http_server import LocalHttpServer
 from auth_service.local.responses import GatewayResponse
 from auth_service.local.service_definition import load_service_definition
-from tests.unit.local_fixtures import handlers, service
+from tests.unit.local_fixtures import service
+from tests.unit.local_fixtures.handlers import script_body
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LocalHttpServer]:
-    gateway = HttpApiGateway(load_service_definition(service.write(tmp_path)))
-    server = LocalHttpServer(gateway, "127.0.0.1", 0)
-    server.start()
-    yield server
-    server.shutdown()
+    with HttpApiGateway(load_service_definition(service.write(tmp_path))) as gateway:
+        server = LocalHttpServer(gateway, "127.0.0.1", 0)
+        server.start()
+        yield server
+        server.shutdown()
 
 
 def test_port_zero_binds_a_free_port_before_serving(tmp_path: Path) -> None:
     gateway = HttpApiGateway(load_service_definition(service.write(tmp_path)))
-    server = LocalHttpServer(gateway, "127.0.0.1", 0)
+    server = LocalHttpServer(gateway, "127.0.0.1", 0)  # nothing is invoked: no container starts
     try:
         assert server.port > 0
         assert server.url == f"http://127.0.0.1:{server.port}"
@@ -100,8 +101,8 @@ def test_head_has_no_body_but_the_length(server: LocalHttpServer) -> None:
 
 
 def test_set_cookie_headers_stay_separate(server: LocalHttpServer) -> None:
-    handlers.NEXT = {"statusCode": 200, "cookies": ["a=1", "b=2"], "body": "ok"}
-    response = requests.get(f"{server.url}/scripted", timeout=10)
+    script = script_body({"return": {"statusCode": 200, "cookies": ["a=1", "b=2"], "body": "ok"}})
+    response = requests.get(f"{server.url}/scripted", data=script, timeout=10)
     assert response.raw.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
     assert response.cookies.get("a") == "1" and response.cookies.get("b") == "2"
 

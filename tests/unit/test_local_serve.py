@@ -21,6 +21,8 @@ import boto3
 import pytest
 import requests
 
+from auth_service import cli
+from auth_service.local.container_limits import ContainerLimits
 from auth_service.local.dynamodb import EmbeddedDynamoDB
 from auth_service.local.serve import (
     LOCAL_DENYLIST_TABLE,
@@ -29,6 +31,8 @@ from auth_service.local.serve import (
     default_config_path,
     run,
 )
+from tests.e2e.container_log import container_pids
+from tests.processes import still_running
 from tests.unit.local_fixtures import service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -137,6 +141,10 @@ def test_serve_sets_up_environment_dynamodb_and_users(
 
     out = capsys.readouterr().out
     assert f"lambda-jwt-auth listening on {serving.url}\n" in out
+    assert "  containers per function (processes, started on demand): echo 4, configured 4," in out
+    # The handler ran in a container of its own, which stopped with serve.
+    (pid,) = container_pids(out.splitlines())
+    assert pid != os.getpid() and not still_running([pid])
     assert f"curl -s -X POST {serving.url}/auth/login" in out
     assert f"curl -s {serving.url}/me" in out
     assert f"{serving.url}/auth/refresh" in out and f"{serving.url}/auth/logout" in out
@@ -277,6 +285,10 @@ def test_signals_stop_the_process_cleanly(tmp_path: Path, signum: signal.Signals
         assert line is not None, err.text()
         url = line.removeprefix("lambda-jwt-auth listening on ").strip()
         assert requests.get(f"{url}/items/1", timeout=10).status_code == 200
+        assert requests.get(f"{url}/configured", timeout=10).status_code == 200
+        assert out.wait_for("[configured#1] cold start", timeout=10) is not None
+        pids = container_pids(out.lines)
+        assert len(pids) == 2 and still_running(pids, timeout=0) == pids
         process.send_signal(signum)
         process.wait(timeout=30)
     finally:
@@ -284,6 +296,7 @@ def test_signals_stop_the_process_cleanly(tmp_path: Path, signum: signal.Signals
             process.kill()
             process.wait()
     assert process.returncode == 0, err.text()
+    assert not still_running(pids), "a container outlived serve"
     assert "lambda-jwt-auth stopping" in out.text()
     assert "signing key: ephemeral RS256" in out.text()
     assert "PRIVATE KEY" not in out.text() + err.text()
@@ -306,3 +319,37 @@ def test_unreachable_dynamodb_endpoint_is_reported(
     options.dynamodb_endpoint = f"http://127.0.0.1:{port}"
     assert run(options) == 2
     assert f"cannot prepare the tables at http://127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_containers_per_function_are_configurable(
+    options: ServeOptions, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options.containers = ContainerLimits(2, {"echo": 1})
+    serving = start_serve(options)
+    assert serving.finish() == 0
+    out = capsys.readouterr().out
+    assert "  containers per function (processes, started on demand): echo 1, configured 2," in out
+
+
+def test_containers_for_an_unknown_function_are_reported(
+    options: ServeOptions, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options.containers = ContainerLimits(2, {"nosuch": 3})
+    assert run(options) == 2
+    assert "--containers names no function of serverless.yml: nosuch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("0", "containers for every function must be at least 1, not 0"),
+        ("echo=0", "containers for echo must be at least 1, not 0"),
+        ("lots", "--containers 'lots': expected N or FUNCTION=N"),
+    ],
+)
+def test_the_containers_option_refuses_what_it_cannot_parse(
+    tmp_path: Path, value: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = service.write(tmp_path)
+    assert cli.main(["serve", "--port", "0", "--config", str(config), "--containers", value]) == 2
+    assert problem in capsys.readouterr().err

@@ -1,16 +1,34 @@
-"""Lambda authorizers whose answer is chosen by the token in the Authorization header."""
+"""Lambda authorizers whose answer is chosen by the token in the Authorization header.
+
+Every event an authorizer receives is appended to `<LOCAL_FIXTURE_EVENTS_DIR>/<name>.jsonl`
+(each container is a process of its own, so tests count invocations from those files).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
-# Every event each authorizer received, so tests can count invocations and inspect events.
-SIMPLE_EVENTS: list[dict[str, Any]] = []
-IAM_EVENTS: list[dict[str, Any]] = []
+
+def _record(name: str, event: dict[str, Any]) -> None:
+    directory = os.environ.get("LOCAL_FIXTURE_EVENTS_DIR")
+    if directory:
+        with (Path(directory) / f"{name}.jsonl").open("a", encoding="utf-8") as log:
+            log.write(json.dumps(event) + "\n")
+
+
+def recorded(directory: Path, name: str) -> list[dict[str, Any]]:
+    """The events the `name` authorizer has received so far, oldest first."""
+    path = directory / f"{name}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def simple(event: dict[str, Any], context: Any) -> Any:
-    SIMPLE_EVENTS.append(event)
+    _record("simple", event)
     token = event["identitySource"][0]
     if token == "allow":
         return {"isAuthorized": True, "context": {"sub": "user-1", "scope": "profile", "n": 7}}
@@ -26,7 +44,7 @@ def simple(event: dict[str, Any], context: Any) -> Any:
 
 
 def iam(event: dict[str, Any], context: Any) -> Any:
-    IAM_EVENTS.append(event)
+    _record("iam", event)
     token = event["identitySource"][0]
     arn = event["routeArn"]
     api = arn.split("/", 1)[0]  # arn:aws:execute-api:region:account:api-id

@@ -1,19 +1,20 @@
-"""Integration handlers: echo the event, return a scripted result, or fail."""
+"""Integration handlers: echo the event, return a scripted result, fail, or report the container.
+
+Each runs in a container process of its own (auth_service/local/lambda_runtime.py), so what a
+test wants from a handler travels in the event, and what it learns comes back in the result.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
-import threading
+import sys
 import time
 from typing import Any
 
-# What `scripted` returns next (an exception instance is raised instead); set by the tests.
-NEXT: Any = None
-
-_active = 0
-_active_lock = threading.Lock()
-MAX_ACTIVE = 0
+# Invocations this container has served: module state, one count per container.
+_INVOCATIONS = 0
 
 
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -29,6 +30,7 @@ def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
                     "memory_limit_in_mb": context.memory_limit_in_mb,
                     "invoked_function_arn": context.invoked_function_arn,
                     "log_group_name": context.log_group_name,
+                    "log_stream_name": context.log_stream_name,
                     "remaining_ms": context.get_remaining_time_in_millis(),
                 },
             }
@@ -36,22 +38,50 @@ def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
 
 
+def script_body(script: dict[str, Any]) -> bytes:
+    """The request body that makes `scripted` return `script["return"]`, or raise, or misbehave."""
+    return json.dumps(script).encode()
+
+
 def scripted(event: dict[str, Any], context: Any) -> Any:
-    if isinstance(NEXT, BaseException):
-        raise NEXT
-    return NEXT
+    """Does what the request body says: {"return": value}, {"raise": message}, {"unserialisable": 1}."""
+    body = event.get("body") or "{}"
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    script = json.loads(body)
+    if "raise" in script:
+        raise ValueError(script["raise"])
+    if "unserialisable" in script:
+        return {"statusCode": 200, "body": object()}
+    return script.get("return")
 
 
-def slow(event: dict[str, Any], context: Any) -> dict[str, int]:
-    """Sleeps while counting how many invocations overlap (one container: never more than 1)."""
-    global _active, MAX_ACTIVE
-    with _active_lock:
-        _active += 1
-        MAX_ACTIVE = max(MAX_ACTIVE, _active)
-    time.sleep(0.05)
-    with _active_lock:
-        _active -= 1
-    return {"ok": 1}
+def identify(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Which container ran this, and how many invocations it has served (itself included)."""
+    global _INVOCATIONS
+    _INVOCATIONS += 1
+    time.sleep(float(event.get("seconds", 0)))
+    return {"pid": os.getpid(), "invocations": _INVOCATIONS}
+
+
+def slow(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Sleeps (event["seconds"], default 0.2) and says when and where it ran."""
+    started = time.time()
+    time.sleep(float(event.get("seconds", 0.2)))
+    return {"pid": os.getpid(), "started": started, "ended": time.time()}
+
+
+def crash(event: dict[str, Any], context: Any) -> None:
+    """Ends the container's process, as a segfault or `os._exit` in a library would."""
+    sys.stdout.flush()
+    os._exit(int(event.get("status", 7)))
+
+
+def noisy(event: dict[str, Any], context: Any) -> str:
+    """Writes a line to stdout and to stderr (the container's log), then answers."""
+    print(f"to stdout {event['tag']}")
+    print(f"to stderr {event['tag']}", file=sys.stderr)
+    return "logged"
 
 
 def environment(event: dict[str, Any], context: Any) -> dict[str, str | None]:
