@@ -153,9 +153,14 @@ def _shrink(strategy: SearchStrategy[Any], check: Callable[[Any], Any], seed: in
 
 
 def property_names() -> list[str]:
-    from tests.fuzz.properties import AUTHORIZER_MODES, HTTP_HANDLERS
+    from tests.fuzz.properties import AUTHORIZER_MODES, CONTRACT_FORMATS, HTTP_HANDLERS
 
-    return [f"authorizer-{mode}" for mode in AUTHORIZER_MODES] + [f"http-{name}" for name in HTTP_HANDLERS]
+    contract = [f"contract-{fmt}" for fmt in CONTRACT_FORMATS] + ["contract-introspect", "contract-refresh"]
+    return (
+        [f"authorizer-{mode}" for mode in AUTHORIZER_MODES]
+        + contract
+        + [f"http-{name}" for name in HTTP_HANDLERS]
+    )
 
 
 def print_report(reports: Iterable[dict[str, Any]]) -> int:

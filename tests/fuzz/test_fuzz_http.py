@@ -5,6 +5,10 @@ Random headers (names in any case, random values, tokens from garbage to near-va
 every kind (JSON values of all types, huge, deeply nested, form-encoded, base64 or claiming to
 be), query strings, content types and `isBase64Encoded` flags: the answer is always a dict with
 an int statusCode below 500, and a JSON body with an `error` for every 4xx. Never an exception.
+
+The contract properties (tests/fuzz/contract.py): introspection finds a generated token active
+exactly when the model accepts it as our access or refresh token; refresh accepts exactly the
+refresh tokens the model accepts, and refuses the others for a check they fail.
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.conftest import FUZZ
-from tests.fuzz.properties import HTTP_HANDLERS, check_http, http_property
+from tests.fuzz.properties import (
+    HTTP_HANDLERS,
+    check_http,
+    http_property,
+    introspection_property,
+    refresh_property,
+)
 from tests.fuzz.world import PASSWORD, World
 
 
@@ -30,6 +40,22 @@ def test_http_handlers_answer_every_event_with_a_4xx_at_worst(
 ) -> None:
     events, check = http_property(world, name)
     check(data.draw(events, label="event"))
+
+
+@FUZZ
+@given(data=st.data())
+def test_introspection_finds_active_exactly_what_the_contract_accepts(
+    world: World, data: st.DataObject
+) -> None:
+    cases, check = introspection_property(world)
+    check(data.draw(cases, label="token and hint"))
+
+
+@FUZZ
+@given(data=st.data())
+def test_refresh_accepts_exactly_what_the_contract_accepts(world: World, data: st.DataObject) -> None:
+    specs, check = refresh_property(world)
+    check(data.draw(specs, label="refresh token"))
 
 
 # --------------------------------------------------------------------------- the fuzzers are not vacuous

@@ -17,6 +17,8 @@ import base64
 import datetime
 import json
 import os
+import re
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -165,7 +167,7 @@ def _raw_claims(m: Material, placeholders: Mapping[str, str], **changes: Any) ->
 
 
 def _raw_header(m: Material, raw: str) -> str:
-    return raw.replace("@ALG@", m.alg).replace("@KID@", m.kid)
+    return raw.replace("@ALG@", m.alg).replace("@KID@", m.kid).replace("@TYP@", m.typ)
 
 
 def _host_swap(issuer: str) -> str:
@@ -366,7 +368,7 @@ attack(
     "`alg: none`, no `kid`, two-part unsecured JWS (`header.payload.`)",
     NONE_REF,
     "a `kid` naming one of our keys is required; an empty signature part is malformed",
-    lambda m: f"{b64(compact_json({'alg': 'none', 'typ': 'at+jwt'}))}.{b64(compact_json(m.claims()))}.",
+    lambda m: f"{b64(compact_json({'alg': 'none', 'typ': m.typ}))}.{b64(compact_json(m.claims()))}.",
 )
 for odd_id, odd_value, odd_title in (
     ("empty", "", "an empty string"),
@@ -1130,7 +1132,7 @@ attack(
     JWE_REF,
     PIN + "; `enc` is not a header we accept",
     lambda m: m.encode(
-        {"alg": "RSA-OAEP", "enc": "A256GCM", "kid": m.kid, "typ": "at+jwt"},
+        {"alg": "RSA-OAEP", "enc": "A256GCM", "kid": m.kid, "typ": m.typ},
         m.claims(),
         signature=os.urandom(64),
     ),
@@ -1201,7 +1203,7 @@ attack(
     DUP_REF,
     "one JSON parser (last member wins) for our checks and for verification; " + SIGNATURE,
     lambda m: m.encode(
-        _raw_header(m, '{"alg":"@ALG@","typ":"at+jwt","kid":"@KID@","alg":"none"}'),
+        _raw_header(m, '{"alg":"@ALG@","typ":"@TYP@","kid":"@KID@","alg":"none"}'),
         m.claims(),
         signature=unb64(_parts(m.baseline())[2]),
     ),
@@ -1213,7 +1215,7 @@ attack(
     DUP_REF,
     PIN,
     lambda m: m.encode(
-        _raw_header(m, '{"alg":"@ALG@","typ":"at+jwt","kid":"@KID@","alg":"HS256"}'),
+        _raw_header(m, '{"alg":"@ALG@","typ":"@TYP@","kid":"@KID@","alg":"HS256"}'),
         m.claims(),
         key=m.public_key_forms()["pem-spki"],
         alg="HS256",
@@ -1226,7 +1228,7 @@ attack(
     DUP_REF,
     SIGNATURE,
     lambda m: m.encode(
-        _raw_header(m, '{"alg":"@ALG@","kid":"' + _attacker(m).kid + '","typ":"at+jwt","kid":"@KID@"}'),
+        _raw_header(m, '{"alg":"@ALG@","kid":"' + _attacker(m).kid + '","typ":"@TYP@","kid":"@KID@"}'),
         m.claims(),
         key=_attacker(m).private_key,
     ),
@@ -1312,7 +1314,7 @@ attack(
     ISS_REF + "; RFC 8725 §2.8",
     "each issuer verifies with its own keys only: the pool's `kid` is not in ours",
     lambda m: m.encode(
-        {"alg": "RS256", "typ": "at+jwt", "kid": m.pool.ring.current.kid},
+        {"alg": "RS256", "typ": m.typ, "kid": m.pool.ring.current.kid},
         m.claims(),
         key=m.pool.ring.current.private_key,
     ),
@@ -1722,7 +1724,7 @@ attack(
     "header with an array nested 2500 deep",
     SIZE_REF,
     SIZE_DEF,
-    _nested('{"alg":"@ALG@","kid":"@KID@","typ":"at+jwt","x":' + DEEP_ARRAY + "}", None),
+    _nested('{"alg":"@ALG@","kid":"@KID@","typ":"@TYP@","x":' + DEEP_ARRAY + "}", None),
 )
 attack(
     "nest-header-object",
@@ -1730,7 +1732,7 @@ attack(
     "header with objects nested 1100 deep",
     SIZE_REF,
     SIZE_DEF,
-    _nested('{"alg":"@ALG@","kid":"@KID@","typ":"at+jwt","x":' + DEEP_OBJECT + "}", None),
+    _nested('{"alg":"@ALG@","kid":"@KID@","typ":"@TYP@","x":' + DEEP_OBJECT + "}", None),
 )
 attack(
     "nest-payload-array",
@@ -1940,6 +1942,188 @@ GATEWAY_LIMIT = 10 * 1024 * 1024  # API Gateway HTTP API payload quota, as `serv
 ENDPOINTS = ("login", "refresh", "logout", "revoke", "introspect", "token")
 
 
+# --------------------------------------------------------------------------- attack ideas
+
+# Most cases are variants of one idea (HMAC keyed with our public key in 22 byte forms and 3 hash
+# sizes is one idea, 66 cases). Each case belongs to exactly one idea, by its id
+# (test_catalogue.py checks it); `python -m tests.security.catalogue --summary` counts them.
+IDEAS: tuple[tuple[str, str, str], ...] = (
+    # (idea, what it tries, the ids it covers: a regular expression matched in full)
+    ("alg-none", "`alg: none` in any spelling, with or without a signature", r"alg-(none|None|NONE|nOnE)-.*"),
+    (
+        "alg-misspelled",
+        "our algorithm misspelled, absent, null or in a list",
+        r"alg-(empty|null|missing|list|lowercase|uppercase|trailing-.*)",
+    ),
+    ("hmac-public-key", "HMAC keyed with our public key, in any byte form", r"hmac-.*"),
+    ("alg-switch", "another algorithm under our `kid`", r"alg-switch-.*"),
+    ("attacker-key", "an attacker's key, with our `kid` or its own", r"attacker-key-.*"),
+    ("bit-flip", "one bit flipped in a part", r"tamper-(header|payload|signature)-bit-.*"),
+    ("re-serialized", "the same JSON, other bytes, old signature", r"tamper-(header|payload)-reencoded"),
+    ("claims-changed", "claims escalated under the old signature", r"tamper-payload-(scope|sub|exp)"),
+    (
+        "signature-bytes",
+        "the signature truncated, extended, zeroed or transplanted",
+        r"tamper-signature-(truncated|extended|zeroed|transplant)",
+    ),
+    (
+        "part-count",
+        "not three non-empty parts",
+        r"shape-(two-parts|four-parts|trailing-dot|empty-parts|garbage)",
+    ),
+    (
+        "no-credential",
+        "an empty Bearer credential, or one with a space inside",
+        r"shape-(empty|internal-space)",
+    ),
+    (
+        "non-canonical-base64",
+        "base64 other than unpadded base64url, signed over those bytes",
+        r"shape-(standard|padded)-base64",
+    ),
+    (
+        "ecdsa-out-of-range",
+        "ECDSA r or s zero or the curve order (psychic signatures)",
+        r"ecdsa-(r0-s0|r-s-order|r0|s0|r-order)",
+    ),
+    ("ecdsa-encoding", "an ECDSA signature DER-encoded or of another length", r"ecdsa-(der|length-.*)"),
+    ("eddsa-malformed", "an Ed25519 signature blank, non-canonical or of another length", r"eddsa-.*"),
+    (
+        "rsa-malformed",
+        "an RSA signature out of range, or of another length",
+        r"rsa-(zero|one|modulus|modulus-minus-one|leading-zero|short)",
+    ),
+    ("rsa-other-hash", "an RS512 signature under `alg: RS256`", r"rsa-sha512-under-rs256"),
+    ("key-url-header", "`jku` or `x5u` pointing at the attacker's keys", r"(jku|x5u)-.*"),
+    ("x5c-header", "an attacker's certificate in `x5c`", r"x5c-.*"),
+    ("thumbprint-header", "`x5t` or `x5t#S256`", r"x5t-.*"),
+    ("embedded-jwk", "a key embedded in the header (`jwk`)", r"jwk-.*"),
+    ("kid-injection-hmac", "a `kid` built to inject a path, query or command, with HMAC", r"kid-.*-hmac"),
+    (
+        "kid-near-miss",
+        "our `kid` misspelled, of another type, absent or injected, signed by our key",
+        r"kid-(?!.*-hmac$).*",
+    ),
+    ("crit", "`crit` naming extensions, absent ones, registered names, or empty", r"crit-.*"),
+    ("b64-false", "an unencoded payload (RFC 7797 `b64: false`)", r"b64-false-.*"),
+    ("cty", "`cty` (nested tokens)", r"cty-.*"),
+    (
+        "jwe",
+        "a JWE (encrypted token) instead of a JWS",
+        r"jwe-(to-our-public-key|header-three-parts|dir-our-kid)",
+    ),
+    ("pbes2", "PBES2 parameters (billion hashes)", r"(jwe|jws)-pbes2-.*"),
+    ("json-serialization", "the JWS JSON serialization, or a JSON/compact polyglot", r"jws-json-.*"),
+    ("duplicate-header-member", "a header member given twice", r"dup-header-.*"),
+    ("duplicate-claim", "a claim given twice", r"dup-payload-appended"),
+    (
+        "duplicate-iss-routing",
+        "`iss` twice, to route by one and verify by the other",
+        r"dup-payload-iss-routing",
+    ),
+    (
+        "issuer-near-miss",
+        "an `iss` that is almost ours, or not a string",
+        r"iss-(?!trusted-pool-our-key$|ours-pool-key$).*",
+    ),
+    (
+        "cross-issuer-key",
+        "one trusted issuer's `iss` with another's key",
+        r"iss-(trusted-pool-our-key|ours-pool-key)",
+    ),
+    ("audience-mismatch", "an `aud` that is not ours, almost ours, or not a string", r"aud-.*"),
+    ("expired", "`exp` passed", r"time-expired.*"),
+    (
+        "not-yet-valid",
+        "`nbf` or `iat` in the future",
+        r"time-(nbf-future|nbf-beyond-leeway|iat-future|iat-far-future)",
+    ),
+    (
+        "time-claim-types",
+        "`exp`, `iat`, `nbf` missing or not a finite number",
+        r"time-(exp|iat|nbf)-(missing|string|bool|null|list|nan|infinity|minus-infinity|1e400)",
+    ),
+    (
+        "claim-types",
+        "`sub`, `jti`, `sid`, `scope`... of the wrong type, empty or missing",
+        r"(sub|jti|sid|scope|client-id|origin-jti|groups)-.*",
+    ),
+    (
+        "access-refresh-swap",
+        "an access token as a refresh token, or the reverse, or a mix",
+        r"type-(refresh-token|refresh-claims-access-typ|access-token-use-refresh|access-claims-refresh-typ)",
+    ),
+    ("typ-spelling", "`typ` of another kind of token, absent, near or a list", r"type-typ-.*"),
+    (
+        "cognito-token-kind",
+        "a Cognito ID or refresh token where access tokens are trusted",
+        r"type-cognito-(id-token.*|token-use-refresh)",
+    ),
+    ("cognito-wrong-client", "a Cognito access token of another app client", r"type-cognito-wrong-client"),
+    ("cognito-typ", "a Cognito token with our `typ`", r"type-cognito-at-jwt"),
+    ("revoked-jti", "a token revoked by `jti`, or a refresh token already used", r"revoked-jti.*"),
+    ("revoked-session", "a token of a revoked session", r"revoked-sid"),
+    ("revoked-user", "a token issued before its user was signed out everywhere", r"revoked-(pool-)?user"),
+    ("revoked-login", "a token of a revoked Cognito login", r"revoked-(pool-)?origin"),
+    (
+        "revoked-malleated-twin",
+        "another valid signature of a revoked token (ECDSA high s)",
+        r"revoked-ecdsa-high-s-twin",
+    ),
+    (
+        "revocation-cache-cross-issuer",
+        "a revoked token right after another issuer's token with its `jti`",
+        r"revoked-cross-issuer-cache-.*",
+    ),
+    ("oversized", "a token over the size limit", r"size-.*"),
+    ("deep-nesting", "JSON nested thousands deep", r"nest-.*"),
+    ("huge-integer", "a 4400-digit integer (quadratic parsing)", r"json-huge-integer"),
+    ("not-utf8", "header or payload not UTF-8", r"json-(invalid-utf8|payload-utf16|header-utf16)"),
+    (
+        "not-json-object",
+        "header or payload a JSON value other than an object",
+        r"json-(header-not-object|payload-not-object|payload-array)",
+    ),
+    ("lone-surrogate", "a claim holding a lone surrogate", r"json-lone-surrogate-sub"),
+)
+BODY_IDEAS: tuple[tuple[str, str, str], ...] = (
+    ("body-over-limit", "a request body over AUTH_MAX_BODY_BYTES", r"body-(form-)?just-over-limit"),
+    ("body-deep-nesting", "a request body nested thousands deep", r"body-nested-.*"),
+    ("body-huge-integer", "a request body with a 5000-digit integer", r"body-huge-integer"),
+    ("body-not-utf8", "a request body that is not UTF-8", r"body-invalid-utf8"),
+    ("body-lone-surrogate", "request fields holding a lone surrogate", r"body-lone-surrogate"),
+)
+
+
+def ideas_of(ids: Iterable[str], table: tuple[tuple[str, str, str], ...] = IDEAS) -> dict[str, list[str]]:
+    """Case ids by idea; an id matching no idea, or several, is an error."""
+    found: dict[str, list[str]] = {idea: [] for idea, _, _ in table}
+    for case_id in ids:
+        matches = [idea for idea, _, pattern in table if re.fullmatch(pattern, case_id)]
+        if len(matches) != 1:
+            raise ValueError(f"case {case_id!r} matches {len(matches)} ideas: {matches}")
+        found[matches[0]].append(case_id)
+    return found
+
+
+# Refresh-shaped twins: every case forged from our claims and header is also forged as a refresh
+# token (`Material.as_refresh_tokens`) and sent to the refresh endpoint. Not these: the token-type
+# group (it is about swapping the two kinds already), tokens the shape does not change (constant
+# strings, another issuer's tokens, 5-part JWEs), and `aud-issuer`, which a refresh token must have.
+NO_TWIN_GROUPS = frozenset({"token-type confusion"})
+NO_TWIN_CASES = frozenset(
+    {
+        "shape-empty-parts", "shape-garbage", "shape-empty", "aud-issuer", "iss-trusted-pool-our-key",
+        "revoked-pool-origin", "revoked-pool-user", "jwe-to-our-public-key", "jwe-dir-our-kid",
+        "jwe-pbes2-billion-hashes", "json-header-not-object",
+    }
+)  # fmt: skip
+
+
+def has_refresh_twin(case: Attack) -> bool:
+    return case.group not in NO_TWIN_GROUPS and case.id not in NO_TWIN_CASES
+
+
 # --------------------------------------------------------------------------- the README table
 
 
@@ -1978,4 +2162,9 @@ def render_table() -> str:
 
 
 if __name__ == "__main__":
-    print(render_table(), end="")
+    if sys.argv[1:] == ["--summary"]:
+        from tests.security.summary import main
+
+        main()
+    else:
+        print(render_table(), end="")

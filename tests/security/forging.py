@@ -8,6 +8,7 @@ compact serialization is assembled from bytes. Keys are generated at run time, n
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -145,7 +146,14 @@ class Material:
     denylist: Denylist
     leeway: int = 30
     max_token_bytes: int = 8192
+    # "access", or "refresh": the same forgeries shaped as refresh tokens (`typ: rt+jwt`,
+    # `token_use: refresh`; make its `audience` the issuer), for the refresh endpoint's own checks.
+    kind: str = "access"
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def as_refresh_tokens(self, victim: Victim) -> Material:
+        """This material forging refresh tokens of `victim`'s session instead."""
+        return dataclasses.replace(self, kind="refresh", audience=self.issuer, victim=victim, _cache={})
 
     # ------------------------------------------------------------------ keys
 
@@ -186,8 +194,12 @@ class Material:
     def now(self) -> int:
         return int(time.time())
 
+    @property
+    def typ(self) -> str:
+        return "rt+jwt" if self.kind == "refresh" else "at+jwt"
+
     def claims(self, **changes: Any) -> dict[str, Any]:
-        """The claims of a valid access token of the victim's session, with `changes`."""
+        """The claims of a valid token (of `kind`) of the victim's session, with `changes`."""
         now = self.now()
         base = {
             "iss": self.issuer,
@@ -201,6 +213,8 @@ class Material:
             "client_id": self.client_id,
             "auth_time": now,
         }
+        if self.kind == "refresh":
+            base["token_use"] = "refresh"
         return with_changes(base, changes)
 
     def fresh_claims(self, **changes: Any) -> dict[str, Any]:
@@ -209,7 +223,7 @@ class Material:
         return self.claims(**{**ids, **changes})
 
     def header(self, **changes: Any) -> dict[str, Any]:
-        return with_changes({"alg": self.alg, "typ": "at+jwt", "kid": self.kid}, changes)
+        return with_changes({"alg": self.alg, "typ": self.typ, "kid": self.kid}, changes)
 
     # ------------------------------------------------------------------ assembling tokens
 
@@ -243,12 +257,12 @@ class Material:
         return self.encode(self.header(**header_changes), self.claims() if claims is None else claims)
 
     def baseline(self) -> str:
-        """The control: a valid access token of the victim's session. Never revoked."""
+        """The control: a valid token (of `kind`) of the victim's session. Never revoked."""
         return self.sign()
 
-    def refresh_token(self, sid: str, sub: str) -> str:
-        """A real refresh token of ours (of a session of its own)."""
-        issuer = TokenIssuer(
+    def token_issuer(self) -> TokenIssuer:
+        """Our real token issuer, as the issuing functions have it."""
+        return TokenIssuer(
             self.ring,
             issuer=self.issuer,
             audience=self.audience,
@@ -256,7 +270,10 @@ class Material:
             access_ttl=600,
             refresh_ttl=3600,
         )
-        return issuer.issue(sub, self.scope, sid=sid).refresh_token
+
+    def refresh_token(self, sid: str, sub: str) -> str:
+        """A real refresh token of ours (of a session of its own)."""
+        return self.token_issuer().issue(sub, self.scope, sid=sid).refresh_token
 
     # ------------------------------------------------------------------ the trusted pool
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.catalogue import BODY_ATTACKS, CATALOGUE, render_table
+from tests.security import summary
+from tests.security.catalogue import BODY_ATTACKS, BODY_IDEAS, CATALOGUE, ideas_of, render_table
 
 pytestmark = pytest.mark.security
 
@@ -117,3 +118,22 @@ def test_no_key_material_is_committed_here() -> None:
     for path in HERE.rglob("*"):
         if path.is_file() and path.suffix in (".py", ".md", ".json", ".pem"):
             assert armour not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+def test_every_case_belongs_to_exactly_one_idea() -> None:
+    """The idea table (`catalogue.IDEAS`) covers every case once, and names no idea without one."""
+    for ideas in (
+        ideas_of(case.id for case in CATALOGUE),
+        ideas_of((b.id for b in BODY_ATTACKS), BODY_IDEAS),
+    ):
+        assert all(ideas.values()), [idea for idea, cases in ideas.items() if not cases]
+
+
+def test_the_readme_summary_is_current() -> None:
+    """README.md holds `python -m tests.security.catalogue --summary`; its counts and idea table
+    must be current (the refusal branches it lists are regenerated with the same command)."""
+    readme = (HERE / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- summary:start -->\n", "<!-- summary:end -->"
+    block = readme[readme.index(start) + len(start) : readme.index(end)]
+    for line in [*summary.counts(), *summary.ideas_table()]:
+        assert line in block, f"regenerate: python -m tests.security.catalogue --summary ({line})"

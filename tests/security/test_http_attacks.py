@@ -2,15 +2,27 @@
 
 The forged tokens claim the session of a real, logged-in user (alice): her `sub`, `sid` and the
 `jti` of her access token, and every scope the server knows (`introspect` included). Each one is
-put through every endpoint that reads a token:
+put through every endpoint that reads a token, and must be refused there for the right reason:
 
-- `GET /me` (behind the authorizer): 401 or 403, never 2xx or 5xx;
+- `GET /me` (behind the authorizer): 401 or 403, and the authorizer's `authorize` line in the
+  server's log gives the reason (the line never holds the token);
 - `POST /auth/logout` as the Bearer token, `POST /auth/refresh` as the refresh token,
-  `POST /auth/introspect` as the caller's Bearer token: a 4xx;
+  `POST /auth/introspect` as the caller's Bearer token: a 4xx with an OAuth `error`, and the
+  `error_description` names the check that refused;
 - `POST /auth/introspect` as the `token` (asked by a legitimate introspector): `active: false`;
 - `POST /auth/revoke` as the `token`: 200 is the RFC 7009 answer for anything, but alice's real
   session must still be active afterwards (checked with introspection, which reads the denylist
   with strongly consistent reads, unlike the authorizer's 5-second cache).
+
+"The right reason" is checked twice (tests/security/expectations.py): the refusal's class belongs
+to the case's family, and the check that refused is one the token fails in the contract model's
+judgement, for that endpoint's configuration (tests/fuzz/contract.py).
+
+Almost every access-shaped forgery stops at /auth/refresh's `typ` check, so each case is also
+forged as a refresh token (`typ: rt+jwt`, `aud` = the issuer, `token_use: refresh`), claiming a
+second real session of alice, and sent to refresh (and introspection) to meet refresh's own
+checks. Positive controls run with every test of this module (the `lab` fixture): each endpoint
+must accept the valid baseline first, so an endpoint that refused everything fails the suite.
 
 No answer may be a 5xx or carry a stack trace. Then malicious request bodies go to every endpoint
 that reads one: 413 or 400, never a 5xx. Requests open a new connection each: with keep-alive,
@@ -33,6 +45,8 @@ import requests
 
 from auth_service.denylist import Denylist
 from auth_service.local.serve import LOCAL_AUDIENCE, LOCAL_DENYLIST_TABLE
+from tests.e2e.server_log import ServerLog
+from tests.fuzz import contract, refusals
 from tests.security.catalogue import (
     BODY_ATTACKS,
     ENDPOINTS,
@@ -41,9 +55,11 @@ from tests.security.catalogue import (
     BodyAttack,
     Forged,
     applicable,
+    has_refresh_twin,
     just_over_limit,
 )
 from tests.security.conftest import Attackers, Service
+from tests.security.expectations import right_reasons, table_denylist, targets_of
 from tests.security.forging import Material, Victim, new_pool, unb64
 
 pytestmark = [pytest.mark.security, pytest.mark.e2e]
@@ -51,6 +67,8 @@ pytestmark = [pytest.mark.security, pytest.mark.e2e]
 SCOPE = "profile introspect orders:read"  # everything the server grants anyone
 MAX_BODY_BYTES = 16384  # AUTH_MAX_BODY_BYTES, default
 TIMEOUT = 10
+ME_SCOPES = frozenset({"profile"})  # serverless.yml's AUTH_ROUTE_SCOPES for GET /me
+INTROSPECTION_SCOPES = frozenset({"introspect"})  # AUTH_INTROSPECTION_SCOPE, default
 
 REUSE_SECONDS = 2  # a forged token is reused across event formats / checks for at most this long
 
@@ -58,17 +76,23 @@ REUSE_SECONDS = 2  # a forged token is reused across event formats / checks for 
 @dataclass
 class HttpLab:
     service: Service
-    material: Material
-    access_token: str  # alice's real session
+    material: Material  # access tokens of alice's first session
+    refresh_material: Material  # refresh tokens of alice's second session
+    access_token: str  # alice's real sessions
     refresh_token: str
+    second_refresh_token: str
     introspector: str  # carol's real access token (scope `introspect`)
-    forged: dict[str, tuple[float, Forged]] = field(default_factory=dict)
+    targets: dict[str, contract.Target]  # the server's configuration, as the model sees it
+    denylist: contract.DenylistLookup
+    log: ServerLog
+    forged: dict[tuple[str, str], tuple[float, Forged]] = field(default_factory=dict)
 
-    def forge(self, case: Attack) -> Forged:
+    def forge(self, case: Attack, kind: str = "access") -> Forged:
         """The case's token, reused for a moment only: time-relative cases must stay what they say."""
-        made = self.forged.get(case.id)
+        made = self.forged.get((case.id, kind))
         if made is None or time.monotonic() - made[0] > REUSE_SECONDS:
-            made = self.forged[case.id] = (time.monotonic(), case.build(self.material))
+            material = self.material if kind == "access" else self.refresh_material
+            made = self.forged[(case.id, kind)] = (time.monotonic(), case.build(material))
         return made[1]
 
     def url(self, path: str) -> str:
@@ -77,12 +101,32 @@ class HttpLab:
     def me(self, token: str) -> requests.Response:
         return requests.get(self.url("/me"), headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
 
+    def logout(self, token: str) -> requests.Response:
+        return requests.post(
+            self.url("/auth/logout"), headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
+        )
+
+    def refresh(self, token: str) -> requests.Response:
+        return requests.post(self.url("/auth/refresh"), json={"refresh_token": token}, timeout=TIMEOUT)
+
     def introspect(self, token: str, caller: str | None = None, **extra: str) -> requests.Response:
         return requests.post(
             self.url("/auth/introspect"),
             headers={"Authorization": f"Bearer {self.introspector if caller is None else caller}"},
             data={"token": token, **extra},
             timeout=TIMEOUT,
+        )
+
+    def revoke(self, token: str, hint: str | None = None) -> requests.Response:
+        data = {"token": token, **({"token_type_hint": hint} if hint else {})}
+        return requests.post(self.url("/auth/revoke"), data=data, timeout=TIMEOUT)
+
+    def verdict(
+        self, token: str, target: str, *, bearer: bool, needed: frozenset[str] = frozenset()
+    ) -> contract.Verdict:
+        judge = contract.judge_bearer if bearer else contract.judge_field
+        return judge(
+            token, self.targets[target], now=time.time(), denylist=self.denylist, needed_scopes=needed
         )
 
 
@@ -93,7 +137,7 @@ def _claims(token: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def lab(service: Service, attackers: Attackers) -> HttpLab:
-    alice = service.login("alice")
+    alice, second = service.login("alice"), service.login("alice")
     carol = service.login("carol")
     real = _claims(alice["access_token"])
     dynamodb = boto3.client(
@@ -117,7 +161,21 @@ def lab(service: Service, attackers: Attackers) -> HttpLab:
         pool=new_pool("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Untrusted1", "untrusted-client"),
         denylist=Denylist(dynamodb, LOCAL_DENYLIST_TABLE, max_token_lifetime=2_592_000, leeway=30),
     )
-    return HttpLab(service, material, alice["access_token"], alice["refresh_token"], carol["access_token"])
+    session = _claims(second["refresh_token"])
+    lab = HttpLab(
+        service,
+        material,
+        material.as_refresh_tokens(Victim(sub=session["sub"], sid=session["sid"], jti=session["jti"])),
+        alice["access_token"],
+        alice["refresh_token"],
+        second["refresh_token"],
+        carol["access_token"],
+        targets_of(material, trusted_pool=False),
+        table_denylist(dynamodb, LOCAL_DENYLIST_TABLE),
+        ServerLog(service.output),
+    )
+    check_every_endpoint_accepts_the_baseline(lab)
+    return lab
 
 
 def assert_clean(response: requests.Response, what: str) -> None:
@@ -130,10 +188,29 @@ def assert_clean(response: requests.Response, what: str) -> None:
 # --------------------------------------------------------------------------- controls
 
 
-def test_control_the_baseline_and_the_real_session_are_allowed(lab: HttpLab) -> None:
-    me = lab.me(lab.material.baseline())
-    assert me.status_code == 200, me.text
-    assert me.json()["sub"] == lab.material.victim.sub
+def check_every_endpoint_accepts_the_baseline(lab: HttpLab) -> None:
+    """Positive controls: each endpoint the catalogue is sent to accepts a valid token, now."""
+    m, r = lab.material, lab.refresh_material
+    me = lab.me(m.baseline())
+    assert me.status_code == 200 and me.json()["sub"] == m.victim.sub, me.text
+    caller = lab.introspect(lab.access_token, caller=m.baseline())
+    assert caller.status_code == 200 and caller.json()["active"] is True, caller.text
+    for token in (m.baseline(), r.baseline()):
+        assert lab.introspect(token).json()["active"] is True, token
+    # Tokens of sessions of their own: logging out, refreshing or revoking them ends nothing real.
+    ended = m.sign(m.fresh_claims())
+    logout = lab.logout(ended)
+    assert logout.status_code == 204, logout.text
+    assert lab.introspect(ended).json() == {"active": False}
+    refreshed = lab.refresh(r.sign(r.fresh_claims()))
+    assert refreshed.status_code == 200 and "access_token" in refreshed.json(), refreshed.text
+    revoked = m.sign(m.fresh_claims())
+    assert lab.revoke(revoked).status_code == 200
+    assert lab.introspect(revoked).json() == {"active": False}
+
+
+def test_control_every_endpoint_accepts_the_valid_baseline(lab: HttpLab) -> None:
+    check_every_endpoint_accepts_the_baseline(lab)
     assert lab.me(lab.access_token).status_code == 200
     assert lab.introspect(lab.access_token).json()["active"] is True
 
@@ -144,77 +221,132 @@ def test_control_a_token_exactly_at_the_size_limit_is_allowed(lab: HttpLab) -> N
     assert lab.me(token).status_code == 200
 
 
+def test_control_the_model_accepts_the_baselines(lab: HttpLab) -> None:
+    assert lab.verdict(lab.material.baseline(), "me", bearer=True, needed=ME_SCOPES).valid
+    assert lab.verdict(lab.material.baseline(), "access", bearer=True, needed=INTROSPECTION_SCOPES).valid
+    assert lab.verdict(lab.refresh_material.baseline(), "refresh", bearer=False).valid
+
+
 # --------------------------------------------------------------------------- the catalogue
 
 
-def _params(check: str) -> list[Any]:
+def _params(check: str, *, twins: bool = False) -> list[Any]:
     params = []
     for case in applicable("RS256"):
-        if check in case.legitimate_at:
+        if check in case.legitimate_at or (twins and not has_refresh_twin(case)):
             continue
-        reason = case.vulns.get(check)
+        reason = case.vulns.get(f"{check}-refresh-shaped" if twins else check)
         marks = [pytest.mark.xfail(strict=True, reason=f"VULN: {reason}")] if reason else []
         params.append(pytest.param(case, id=case.id, marks=marks))
     return params
 
 
-def _forged(lab: HttpLab, case: Attack) -> str:
-    forged = lab.forge(case)
+def _forged(lab: HttpLab, case: Attack, kind: str = "access") -> str:
+    forged = lab.forge(case, kind)
     for token in forged.prelude:
+        mark = lab.log.mark()
         lab.me(token)
+        lab.log.decision(mark)  # so its line is not taken for the forged token's
     return forged.token
+
+
+def assert_right_reason(
+    case: Attack, target: str, name: str, check: str, verdict: contract.Verdict, *, shaped: bool = True
+) -> None:
+    expected = right_reasons(case, "RS256", target, shaped=shaped)
+    assert name in expected, f"refused by {name}, not by {sorted(expected)}"
+    assert check in verdict.defects, f"refused for {check}, which the token passes: {sorted(verdict.defects)}"
+
+
+def issuing_refusal(response: requests.Response, what: str, *, error: str) -> tuple[str, str]:
+    """(exception class, model check) of an issuing endpoint's 4xx, from its OAuth error body."""
+    assert_clean(response, what)
+    assert 400 <= response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
+    body = response.json()
+    description = body["error_description"]
+    name = refusals.class_of_message(description)
+    expected_error = "invalid_request" if name in ("MissingTokenError", "BodyTooLarge") else error
+    if name == "InsufficientScopeError":
+        expected_error = "insufficient_scope"
+    assert body["error"] == expected_error, f"{what}: {body}"
+    return name, refusals.check_of(name, description)
 
 
 @pytest.mark.parametrize("case", _params("me"))
 def test_me_refuses(lab: HttpLab, case: Attack) -> None:
-    response = lab.me(_forged(lab, case))
+    token = _forged(lab, case)
+    mark = lab.log.mark()
+    response = lab.me(token)
     assert_clean(response, "GET /me")
     assert response.status_code in (401, 403), f"{response.status_code} {response.text[:300]}"
+    reason = lab.log.refusal(mark)
+    verdict = lab.verdict(token, "me", bearer=True, needed=ME_SCOPES)
+    assert_right_reason(case, "me", reason.split(":")[0], refusals.check_of_reason(reason), verdict)
 
 
 @pytest.mark.parametrize("case", _params("logout"))
 def test_logout_refuses(lab: HttpLab, case: Attack) -> None:
     token = _forged(lab, case)
-    response = requests.post(
-        lab.url("/auth/logout"), headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
-    )
-    assert_clean(response, "POST /auth/logout")
-    assert 400 <= response.status_code < 500, f"{response.status_code} {response.text[:300]}"
+    name, check = issuing_refusal(lab.logout(token), "POST /auth/logout", error="invalid_token")
+    assert_right_reason(case, "access", name, check, lab.verdict(token, "access", bearer=True))
 
 
 @pytest.mark.parametrize("case", _params("refresh"))
 def test_refresh_refuses(lab: HttpLab, case: Attack) -> None:
     token = _forged(lab, case)
-    response = requests.post(lab.url("/auth/refresh"), json={"refresh_token": token}, timeout=TIMEOUT)
-    assert_clean(response, "POST /auth/refresh")
-    assert 400 <= response.status_code < 500, f"{response.status_code} {response.text[:300]}"
+    response = lab.refresh(token)
+    name, check = issuing_refusal(response, "POST /auth/refresh", error="invalid_grant")
     assert "access_token" not in response.text
+    verdict = lab.verdict(token, "refresh", bearer=False)
+    assert_right_reason(case, "refresh", name, check, verdict, shaped=False)
+
+
+@pytest.mark.parametrize("case", _params("refresh", twins=True))
+def test_refresh_refuses_the_refresh_shaped_forgery(lab: HttpLab, case: Attack) -> None:
+    """The same attack on a refresh token: refused by refresh's own check for it."""
+    token = _forged(lab, case, "refresh")
+    response = lab.refresh(token)
+    name, check = issuing_refusal(response, "POST /auth/refresh", error="invalid_grant")
+    assert "access_token" not in response.text
+    assert_right_reason(case, "refresh", name, check, lab.verdict(token, "refresh", bearer=False))
 
 
 @pytest.mark.parametrize("case", _params("introspect-caller"))
 def test_introspect_refuses_the_caller(lab: HttpLab, case: Attack) -> None:
-    response = lab.introspect(lab.access_token, caller=_forged(lab, case))
-    assert_clean(response, "POST /auth/introspect (caller)")
-    assert 400 <= response.status_code < 500, f"{response.status_code} {response.text[:300]}"
+    token = _forged(lab, case)
+    response = lab.introspect(lab.access_token, caller=token)
+    name, check = issuing_refusal(response, "POST /auth/introspect (caller)", error="invalid_token")
+    verdict = lab.verdict(token, "access", bearer=True, needed=INTROSPECTION_SCOPES)
+    assert_right_reason(case, "access", name, check, verdict)
 
 
-@pytest.mark.parametrize("case", _params("introspect-token"))
-def test_introspect_finds_the_token_inactive(lab: HttpLab, case: Attack) -> None:
-    for hint in ("access_token", "refresh_token"):
-        response = lab.introspect(_forged(lab, case), token_type_hint=hint)
+def _assert_inactive(lab: HttpLab, token: str, hints: tuple[str, ...]) -> None:
+    for hint in hints:
+        response = lab.introspect(token, token_type_hint=hint)
         assert_clean(response, "POST /auth/introspect (token)")
         if 200 <= response.status_code < 300:
             assert response.json() == {"active": False}, response.text[:300]
         else:
             assert 400 <= response.status_code < 500, f"{response.status_code} {response.text[:300]}"
+    for target in ("access", "refresh"):  # and the model agrees that it is no valid token of ours
+        assert not lab.verdict(token, target, bearer=False).valid, target
+
+
+@pytest.mark.parametrize("case", _params("introspect-token"))
+def test_introspect_finds_the_token_inactive(lab: HttpLab, case: Attack) -> None:
+    _assert_inactive(lab, _forged(lab, case), ("access_token", "refresh_token"))
+
+
+@pytest.mark.parametrize("case", _params("introspect-token", twins=True))
+def test_introspect_finds_the_refresh_shaped_forgery_inactive(lab: HttpLab, case: Attack) -> None:
+    _assert_inactive(lab, _forged(lab, case, "refresh"), ("refresh_token",))
 
 
 @pytest.mark.parametrize("case", _params("revoke"))
 def test_revoke_leaves_the_real_session_alone(lab: HttpLab, case: Attack) -> None:
     token = _forged(lab, case)
     for hint in (None, "refresh_token"):  # no hint tries it as an access token first
-        data = {"token": token, **({"token_type_hint": hint} if hint else {})}
-        response = requests.post(lab.url("/auth/revoke"), data=data, timeout=TIMEOUT)
+        response = lab.revoke(token, hint)
         assert_clean(response, "POST /auth/revoke")
         # RFC 7009: 200 for any token; 400 for an empty one, 413 for one longer than a body may be.
         assert response.status_code in (200, 400, 413), f"{response.status_code} {response.text[:300]}"
@@ -226,10 +358,9 @@ def test_revoke_leaves_the_real_session_alone(lab: HttpLab, case: Attack) -> Non
 def test_the_real_session_survived_everything(lab: HttpLab) -> None:
     """After all of the above (run last in this module): alice's tokens still work."""
     assert lab.me(lab.access_token).status_code == 200
-    refreshed = requests.post(
-        lab.url("/auth/refresh"), json={"refresh_token": lab.refresh_token}, timeout=TIMEOUT
-    )
-    assert refreshed.status_code == 200, refreshed.text
+    for token in (lab.refresh_token, lab.second_refresh_token):
+        refreshed = lab.refresh(token)
+        assert refreshed.status_code == 200, refreshed.text
 
 
 # --------------------------------------------------------------------------- request bodies
