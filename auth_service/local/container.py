@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import selectors
 import socket
 import sys
@@ -46,6 +47,10 @@ class ColdStartError(InvocationError):
 
 class ContainerExitedError(InvocationError):
     """The worker process ended during the invocation (a crash, `sys.exit`, a signal)."""
+
+
+class ContainerGoneError(ContainerExitedError):
+    """The worker had ended before the invocation reached it: the event was never delivered."""
 
 
 class FunctionTimeoutError(InvocationError):
@@ -154,8 +159,20 @@ class Container:
 
     @property
     def usable(self) -> bool:
-        """Whether the container can take another invocation (it is not broken or exited)."""
-        return self._usable and not self._process.exited
+        """Whether the container can take another invocation (it is not broken or exited).
+
+        Between invocations a worker sends nothing: a readable channel means it closed (the
+        kernel closes it as the process dies, before the template reports the exit).
+        """
+        if not self._usable or self._process.exited:
+            return False
+        try:
+            readable, _, _ = select.select([self._channel], [], [], 0)
+        except (OSError, ValueError):  # closed
+            readable = [self._channel]
+        if readable:
+            self._usable = False
+        return self._usable
 
     @classmethod
     def start(
@@ -218,6 +235,10 @@ class Container:
         started = time.monotonic()
         try:
             self._send({"request_id": request_id, "deadline": time.time() + timeout_seconds, "event": event})
+        except ContainerExitedError as exc:
+            self.kill()
+            raise ContainerGoneError(str(exc)) from None
+        try:
             reply = self._receive(timeout_seconds)
         except FunctionTimeoutError:
             self.kill()

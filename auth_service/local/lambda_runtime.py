@@ -36,12 +36,16 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from auth_service.local.container import Container, InvocationError, stop_containers
+from auth_service.local.container import Container, ContainerGoneError, InvocationError, stop_containers
 from auth_service.local.container_limits import DEFAULT_MAX_CONTAINERS
 from auth_service.local.container_template import ContainerTemplate
 from auth_service.local.service_definition import FunctionDefinition
 
 LOCAL_STAGE = "local"
+# Containers that may be found dead at the handover of one event before its invocation fails.
+_GONE_RETRIES = 2
+
+
 class PoolClosedError(InvocationError):
     """The server is stopping: no invocation starts any more."""
 
@@ -100,11 +104,17 @@ class FunctionPool:
 
         The event crosses to the container as JSON: one that is not JSON raises TypeError.
         """
-        container = self._acquire()
-        try:
-            return container.invoke(event, str(uuid.uuid4()), self.definition.timeout_seconds)
-        finally:
-            self._release(container)
+        for attempt in range(_GONE_RETRIES + 1):
+            container = self._acquire()
+            try:
+                return container.invoke(event, str(uuid.uuid4()), self.definition.timeout_seconds)
+            except ContainerGoneError:
+                # It died idle, just before the event reached it: another container runs it.
+                if attempt == _GONE_RETRIES:
+                    raise
+            finally:
+                self._release(container)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Stop every container; invocations in progress fail, later ones are refused."""

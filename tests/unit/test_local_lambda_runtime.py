@@ -21,7 +21,9 @@ import pytest
 from auth_service.local import container
 from auth_service.local.container import (
     ColdStartError,
+    Container,
     ContainerExitedError,
+    ContainerGoneError,
     FunctionError,
     FunctionResultError,
     FunctionTimeoutError,
@@ -167,6 +169,43 @@ def test_a_container_that_died_while_idle_is_not_given_work(pools: list[Function
     assert not still_running([pid])
     replacement = pool.invoke({})
     assert replacement["pid"] != pid and replacement["invocations"] == 1
+
+
+def test_a_container_found_dead_at_the_handover_is_replaced(
+    pools: list[FunctionPool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race the idle check cannot close: the worker dies after the check, before the event
+    is written. The event never reached it, so another container runs it."""
+    pool = make_pool(pools, definition("identify"))
+    pid = pool.invoke({})["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert not still_running([pid])
+    # The idle check answers as it would have just before the death, once: only the write fails.
+    real_usable = Container.usable
+    lied: list[Container] = []
+
+    def stale_usable(self: Container) -> bool:
+        if not lied:
+            lied.append(self)
+            return True
+        return bool(real_usable.fget(self))  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Container, "usable", property(stale_usable))
+    replacement = pool.invoke({})
+    assert lied, "the pool asked whether the dead container was usable"
+    assert replacement["pid"] != pid and replacement["invocations"] == 1
+    assert pool.containers_started == 2
+
+
+def test_an_event_written_to_a_dead_worker_is_reported_as_never_delivered(pools: list[FunctionPool]) -> None:
+    pool = make_pool(pools, definition("identify"))
+    pid = pool.invoke({})["pid"]
+    (worker,) = pool.containers
+    os.kill(pid, signal.SIGKILL)
+    assert not still_running([pid])
+    assert not worker.usable  # its closed channel shows before the template reports the exit
+    with pytest.raises(ContainerGoneError, match="signal 9"):
+        worker.invoke({}, "request", 5.0)
 
 
 def test_a_failed_cold_start_is_not_remembered(
