@@ -150,6 +150,8 @@ class ServiceConfig:
     cognito: CognitoSettings | None = None  # set when a user pool is configured
     login_throttle: LoginThrottleSettings = LoginThrottleSettings()
     cookies: CookieSettings = field(default_factory=CookieSettings)  # browser sessions (cookies)
+    # Registered machine clients (auth_service.clients); None: no client_credentials grant.
+    clients_table: str | None = None
 
     @property
     def issuer(self) -> str:
@@ -197,6 +199,7 @@ class ServiceConfig:
             cognito=cognito,
             login_throttle=LoginThrottleSettings.read(env),
             cookies=CookieSettings.read(env),
+            clients_table=env.text("AUTH_CLIENTS_TABLE"),
         )
         env.raise_if_invalid("auth service")
         return config

@@ -6,6 +6,8 @@ Two counters per attempt, in the denylist table with DynamoDB TTL on `expires_at
   an account, so unknown and known usernames are throttled alike and the answer tells nothing
   about whether the account exists. The name is never stored: the HMAC key is derived from the
   signing key, so the table (its readers, its backups) cannot be reversed with a list of names.
+* `throttle#client#<SHA-256 of the client id>`: the same, for OAuth client authentication
+  (`admit_client`, auth_service.client_auth), in a namespace no username can reach.
 * `throttle#ip#<address>`: the client address API Gateway saw (`requestContext.http.sourceIp`),
   never a client-supplied header. An IPv6 address counts as its /64, which one client holds.
 
@@ -69,6 +71,7 @@ logger = logging.getLogger("lambda_jwt_auth.login_throttle")
 KEY_PREFIX = "throttle#"
 USER_PREFIX = "throttle#user#"
 IP_PREFIX = "throttle#ip#"
+CLIENT_PREFIX = "throttle#client#"
 FAILURES_ATTRIBUTE = "failures"
 WINDOW_START_ATTRIBUTE = "window_start"
 LOCKED_UNTIL_ATTRIBUTE = "locked_until"
@@ -208,11 +211,13 @@ class LoginThrottle:
         table: str,
         settings: LoginThrottleSettings,
         *,
-        key: bytes,
+        key: bytes | None,
         clock: Callable[[], float] = time.time,
         side_by_side: SideBySide | None = None,
     ) -> None:
-        if len(key) < 16:
+        """`key`: the HMAC key of the username counters; None for a function that throttles only
+        client authentications (whose counters need none)."""
+        if key is not None and len(key) < 16:
             raise ValueError("the username HMAC key must be at least 16 bytes")
         self._client = client
         self._table = table
@@ -233,8 +238,18 @@ class LoginThrottle:
         return self._side_by_side.alongside(work, writes)
 
     def user_key(self, username: str) -> str:
+        if self._key is None:
+            raise RuntimeError("this throttle was built without the username HMAC key")
         name = throttle_name(username).encode("utf-8", "surrogatepass")
         return USER_PREFIX + hmac.new(self._key, name, hashlib.sha256).hexdigest()
+
+    def client_key(self, client_id: str) -> str:
+        """The counter of an OAuth client id tried (auth_service.client_auth): never a username's.
+
+        A plain hash, no HMAC: client ids are public identifiers (sent in the clear, listed by
+        `auth-service clients list`), so there is nothing to hide from the table's readers; the
+        hash only bounds the key's size and alphabet, whatever was sent."""
+        return CLIENT_PREFIX + hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()
 
     def admit(self, username: str, client_ip: str | None) -> LoginAttempt:
         """Reserve this attempt's failure on the address and the username, or refuse it.
@@ -242,6 +257,14 @@ class LoginThrottle:
         Raises `LoginThrottledError` while either is locked (or at its limit with attempts in
         flight); nothing stays reserved then. A key whose counter cannot be reached is skipped.
         """
+        return self._admit(self.user_key(username), client_ip)
+
+    def admit_client(self, client_id: str, client_ip: str | None) -> LoginAttempt:
+        """As `admit`, for a client authentication: per client id tried (with the per-user
+        limits) and per address, whose counter logins and client authentications share."""
+        return self._admit(self.client_key(client_id), client_ip)
+
+    def _admit(self, subject_key: str, client_ip: str | None) -> LoginAttempt:
         attempt = LoginAttempt(self)
         now = math.floor(self._clock())
         keys: list[tuple[str, str, ThrottleLimit]] = []
@@ -249,7 +272,7 @@ class LoginThrottle:
         # The address first: a flood from one address is refused before it creates an item per name.
         if address is not None:
             keys.append(("ip", IP_PREFIX + address, self._settings.per_ip))
-        keys.append(("user", self.user_key(username), self._settings.per_user))
+        keys.append(("user", subject_key, self._settings.per_user))
         for kind, pk, limit in keys:
             if limit.max_failures <= 0:
                 continue

@@ -23,6 +23,7 @@ from authorizer.revocation import RevocationList
 from authorizer.verifier import ACCESS, REFRESH, TokenType, TokenVerifier
 
 if TYPE_CHECKING:
+    from auth_service.client_auth import ClientAuthenticator
     from auth_service.cognito_login import CognitoLogin
     from auth_service.cognito_revoke import CognitoRefreshTokenRevoker
     from auth_service.cookies import SessionCookies
@@ -253,6 +254,21 @@ def token_exchange() -> TokenExchange | None:
         sessions=sessions(signing=True),
         group_scopes=settings.group_scopes,
     )
+
+
+@cache
+def client_authenticator() -> ClientAuthenticator | None:
+    """Client authentication against the client table (AUTH_CLIENTS_TABLE; imports argon2), with
+    failures throttled as logins are; None when no client table is configured."""
+    from auth_service.client_auth import ClientAuthenticator
+    from auth_service.clients import ClientTable
+    from auth_service.login_throttle import LoginThrottle
+
+    cfg = config()
+    if cfg.clients_table is None:
+        return None
+    throttle = LoginThrottle(dynamodb(), cfg.common.denylist_table, cfg.login_throttle, key=None)
+    return ClientAuthenticator(ClientTable(dynamodb(), cfg.clients_table), throttle)
 
 
 def users() -> UserTable:

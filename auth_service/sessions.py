@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +29,7 @@ from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, SealError, open_sealed
 from auth_service.side_by_side import SideBySide
-from auth_service.tokens import CognitoLink, TokenIssuer, TokenPair
+from auth_service.tokens import AccessToken, CognitoLink, TokenIssuer, TokenPair
 from authorizer.claims import TokenClaims
 from authorizer.errors import InsufficientScopeError, MalformedTokenError, TokenError, TokenRevokedError
 from authorizer.log import log_event
@@ -124,6 +124,25 @@ class Sessions:
             origin_jti=cognito.origin_jti if cognito else None,
         )
         return pair
+
+    def start_machine(self, client_id: str, scope: str, *, authenticated_at: float) -> AccessToken:
+        """An access token for a machine client that authenticated at `authenticated_at`, judged
+        against its revocation (`auth-service revoke --client`: the client's "not before") as a
+        login is: begun in `authenticated_at`'s second, refused if the client was revoked while it
+        authenticated, and a new authentication right after a revocation waits for its second."""
+        began = math.floor(authenticated_at)
+        sign_out = self.denylist.user_sign_out(client_id)
+        if sign_out is not None and began < sign_out.not_before:
+            if authenticated_at < sign_out.signed_out_at:
+                log_event(logger, "machine_token_refused", client_id=client_id, reason="revoked meanwhile")
+                raise SignedOutDuringSignInError(
+                    "the client's tokens were revoked while it authenticated; authenticate again"
+                )
+            self.denylist.wait_until(sign_out.not_before)
+            began = sign_out.not_before
+        token = self._issuer().issue_access(client_id, scope, client_id=client_id, auth_time=began)
+        log_event(logger, "machine_token_issued", client_id=client_id, jti=token.jti)
+        return token
 
     def refresh(
         self,
@@ -221,8 +240,18 @@ class Sessions:
 
     def introspect(self, caller: TokenClaims, token: str, hint: str | None = None) -> dict[str, Any]:
         """RFC 7662, for callers whose token carries the introspection scope."""
-        if self.introspection_scope not in caller.scopes:
+        self.may_introspect(caller.scopes)
+        return self.describe(token, hint)
+
+    def may_introspect(self, scopes: Collection[str]) -> None:
+        """Refuses (403 insufficient_scope) a caller, token or client, without the scope."""
+        if self.introspection_scope not in scopes:
             raise InsufficientScopeError(f"introspection requires the {self.introspection_scope!r} scope")
+
+    def describe(self, token: str, hint: str | None = None) -> dict[str, Any]:
+        """RFC 7662 §2.2: what a token of ours is, if it is active; `{"active": false}` otherwise.
+        An access token is a `Bearer` token (`token_type`, RFC 6749 §7.1); `token_use` tells an
+        access token from a refresh token, which is no token type of its own."""
         for kind, verifier in self._by_hint(hint):
             claims = self._verified_or_none(verifier, token)
             if claims is None:
@@ -232,7 +261,8 @@ class Sessions:
             raw = claims.raw
             return {
                 "active": True,
-                "token_type": kind,
+                "token_type": "Bearer" if kind == "access_token" else None,
+                "token_use": "access" if kind == "access_token" else "refresh",
                 "scope": claims.scope,
                 "client_id": claims.client_id,
                 "sub": claims.sub,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auth_service.cognito_scopes import GroupScopes
+from auth_service.oauth import TOKEN_EXCHANGE as TOKEN_EXCHANGE_GRANT
 from auth_service.sessions import Sessions
 from auth_service.tokens import CognitoLink, TokenPair
 from authorizer.errors import TokenRevokedError, UnavailableError
@@ -31,7 +32,6 @@ from authorizer.verifier import TokenVerifier
 
 logger = logging.getLogger("lambda_jwt_auth.token_exchange")
 
-TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a URN
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a URN
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105 - a URN
 SUBJECT_TOKEN_TYPES = {ID_TOKEN_TYPE: "id", ACCESS_TOKEN_TYPE: "access"}

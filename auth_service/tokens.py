@@ -57,6 +57,24 @@ class TokenPair:
         }
 
 
+@dataclass(frozen=True)
+class AccessToken:
+    """An access token with no refresh token (RFC 6749 §4.4.3: client credentials)."""
+
+    access_token: str = field(repr=False)
+    expires_in: int
+    scope: str
+    jti: str
+
+    def response_body(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        }
+
+
 class TokenIssuer:
     def __init__(
         self,
@@ -132,6 +150,24 @@ class TokenIssuer:
             refresh_jti=refresh_jti,
             issued_at=now,
         )
+
+    def issue_access(self, sub: str, scope: str, *, client_id: str, auth_time: int) -> AccessToken:
+        """An access token alone, for a machine client (client_credentials): `sub` and
+        `client_id` name the client; `auth_time` is when it authenticated (auth_service.sessions)."""
+        now = int(self._clock())
+        jti = str(uuid.uuid4())
+        claims = {
+            "iss": self.issuer,
+            "sub": sub,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + self.access_ttl,
+            "jti": jti,
+            "scope": scope,
+            "client_id": client_id,
+            "auth_time": auth_time,
+        }
+        return AccessToken(self._sign(claims, ACCESS_TYP), self.access_ttl, scope, jti)
 
     def _private_key(self) -> PrivateKey:
         key = self.keys.current.private_key

@@ -1,39 +1,43 @@
-"""POST /auth/token: RFC 8693 token exchange of a Cognito ID or access token for a pair of ours.
+"""POST /auth/token (RFC 6749 §3.2): refresh_token, client_credentials and token exchange.
 
-grant_type=urn:ietf:params:oauth:grant-type:token-exchange, subject_token=<Cognito token>,
-subject_token_type=urn:ietf:params:oauth:token-type:id_token (or ...:access_token), form-encoded
-or JSON. Without a configured user pool no grant is supported here (400 unsupported_grant_type).
+Form-encoded, as RFC 6749 token requests are (JSON is accepted too); client credentials by
+HTTP Basic or in the form (auth_service.client_auth). What each grant does:
+auth_service.token_endpoint.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 from auth_service import runtime
-from auth_service.http import HttpError, Request, endpoint, json_response, read_params, unauthorized
-from auth_service.token_exchange import ExchangeError, exchange_response, parse_exchange_request
-from authorizer.errors import TokenError
+from auth_service.client_auth import presented_client
+from auth_service.http import Request, endpoint, json_response, read_params
+from auth_service.login_throttle import source_ip
+from auth_service.token_endpoint import TokenEndpoint
 
 logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
-_exchange = runtime.token_exchange()
-_audience = runtime.config().audience
+_endpoint = TokenEndpoint(
+    sessions=runtime.sessions(signing=True),
+    audience=runtime.config().audience,
+    clients=runtime.client_authenticator(),
+    exchange=runtime.token_exchange(),
+)
+_MAX_BODY_BYTES = runtime.config().max_body_bytes
 
 
-def token(request: Request) -> dict[str, Any]:
+def token(request: Request, client_ip: str | None = None) -> dict[str, Any]:
     params = read_params(request)
-    try:
-        if _exchange is None:
-            raise ExchangeError(
-                "unsupported_grant_type", "no grant is configured here (no Cognito user pool)"
-            )
-        pair = _exchange.exchange(parse_exchange_request(params, audience=_audience))
-    except ExchangeError as exc:
-        raise HttpError(exc.status, exc.error, str(exc)) from None
-    except TokenError as exc:
-        # As POST /auth/refresh answers a bad refresh token.
-        raise unauthorized(str(exc), error="invalid_grant") from None
-    return json_response(200, exchange_response(pair))
+    return json_response(200, _endpoint.token(params, presented_client(request, params), client_ip))
 
 
-handler = endpoint(token, max_body_bytes=runtime.config().max_body_bytes)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # `endpoint` hands the function only the parsed Request; the client's address is in the event.
+    client_ip = source_ip(event)
+
+    @functools.wraps(token)
+    def token_from_client(request: Request) -> dict[str, Any]:
+        return token(request, client_ip)
+
+    return endpoint(token_from_client, max_body_bytes=_MAX_BODY_BYTES)(event, context)

@@ -136,8 +136,8 @@ def test_token_of_another_pool_is_refused(service: dict[str, Any], endpoint: str
     other.add_user("mallory")
     # moto signs every pool's tokens with the same key: only the issuer tells them apart.
     response = exchange_token(service, other.tokens("mallory")["IdToken"])
-    assert response["statusCode"] == 401
-    assert payload(response)["error"] == "invalid_grant"
+    assert response["statusCode"] == 400
+    assert payload(response)["error"] == "invalid_request"
     assert "issuer" in payload(response)["error_description"]
 
 
@@ -148,17 +148,17 @@ def test_token_of_another_app_client_is_refused(
     tokens = pool.tokens(user[0], client_id=other_client)
     for token, token_type in ((tokens["IdToken"], ID_TOKEN_TYPE), (tokens["AccessToken"], ACCESS_TOKEN_TYPE)):
         response = exchange_token(service, token, token_type)
-        assert response["statusCode"] == 401, response
-        assert payload(response)["error"] == "invalid_grant"
+        assert response["statusCode"] == 400, response
+        assert payload(response)["error"] == "invalid_request"
 
 
 def test_wrong_token_use_is_refused(service: dict[str, Any], pool: Pool, user: tuple[str, str]) -> None:
     tokens = pool.tokens(user[0])
     for token, declared in ((tokens["IdToken"], ACCESS_TOKEN_TYPE), (tokens["AccessToken"], ID_TOKEN_TYPE)):
         response = exchange_token(service, token, declared)
-        assert response["statusCode"] == 401
+        assert response["statusCode"] == 400
         # Refused for its claims: an ID token lacks `client_id`, an access token has the wrong `token_use`.
-        assert payload(response)["error"] == "invalid_grant"
+        assert payload(response)["error"] == "invalid_request"
 
 
 def test_our_own_tokens_and_garbage_are_refused(
@@ -167,7 +167,7 @@ def test_our_own_tokens_and_garbage_are_refused(
     ours = payload(exchange_token(service, pool.tokens(user[0])["IdToken"]))
     for token in (ours["access_token"], ours["refresh_token"], "not.a.token", "x" * 9000):
         response = exchange_token(service, token, ACCESS_TOKEN_TYPE)
-        assert response["statusCode"] == 401, response
+        assert response["statusCode"] == 400, response
 
 
 def test_logout_of_an_exchanged_session_refuses_the_cognito_login(
@@ -188,7 +188,7 @@ def test_logout_of_an_exchanged_session_refuses_the_cognito_login(
         (cognito["AccessToken"], ACCESS_TOKEN_TYPE),
     ):
         refused = exchange_token(service, token, token_type)
-        assert refused["statusCode"] == 401
+        assert refused["statusCode"] == 400
         assert payload(refused)["error_description"] == LOGIN_REVOKED
     # ...and the authorizer's read of the denylist refuses them too.
     access = claims(cognito["AccessToken"])
@@ -212,7 +212,7 @@ def test_a_user_signed_out_everywhere_is_refused(
     )
     denylist.revoke_user(user[1], "operator")
     refused = exchange_token(service, token)
-    assert refused["statusCode"] == 401
+    assert refused["statusCode"] == 400
     assert payload(refused)["error_description"] == "user signed out everywhere"
 
 
@@ -267,7 +267,7 @@ def test_ending_one_session_of_a_cognito_login_ends_every_session_of_it(
         (cognito["AccessToken"], ACCESS_TOKEN_TYPE),
     ):
         again = exchange_token(service, token, token_type)
-        assert again["statusCode"] == 401 and payload(again)["error_description"] == LOGIN_REVOKED
+        assert again["statusCode"] == 400 and payload(again)["error_description"] == LOGIN_REVOKED
 
 
 # --------------------------------------------------------------------------- a sign-out in flight
@@ -287,9 +287,9 @@ def test_an_exchange_racing_a_sign_out_is_refused_and_never_again_possible(
     with support.signing_out_as_the_session_starts(denylist, sub) as done:
         raced = exchange_token(service, cognito["IdToken"])
     assert done
-    assert raced["statusCode"] == 401, raced
+    assert raced["statusCode"] == 400, raced
     assert payload(raced) == {
-        "error": "invalid_grant",
+        "error": "invalid_request",
         "error_description": "the user was signed out while this sign-in was in progress; log in again",
     }
     time.sleep(1.1)  # past the "not before": still refused, by the Cognito login's auth_time
@@ -299,7 +299,7 @@ def test_an_exchange_racing_a_sign_out_is_refused_and_never_again_possible(
     ):
         again = exchange_token(service, token, token_type)
         assert (
-            again["statusCode"] == 401 and payload(again)["error_description"] == "user signed out everywhere"
+            again["statusCode"] == 400 and payload(again)["error_description"] == "user signed out everywhere"
         )
     # A new Cognito login is a new session: it exchanges.
     fresh = payload(exchange_token(service, pool.tokens(name)["IdToken"]))
@@ -341,7 +341,7 @@ def test_exchanges_while_a_sign_out_is_being_written_leave_no_session_alive(
             and payload(refused)["error_description"] == "user signed out everywhere"
         )
     again = exchange_token(service, cognito["IdToken"])
-    assert again["statusCode"] == 401 and payload(again)["error_description"] == "user signed out everywhere"
+    assert again["statusCode"] == 400 and payload(again)["error_description"] == "user signed out everywhere"
 
 
 def test_a_cognito_login_in_the_second_of_a_sign_out_counts_as_before_it(
@@ -358,7 +358,7 @@ def test_a_cognito_login_in_the_second_of_a_sign_out_counts_as_before_it(
     assert claims(cognito["IdToken"])["auth_time"] == sign_out.not_before - 1
     refused = exchange_token(service, cognito["IdToken"])
     assert (
-        refused["statusCode"] == 401 and payload(refused)["error_description"] == "user signed out everywhere"
+        refused["statusCode"] == 400 and payload(refused)["error_description"] == "user signed out everywhere"
     )
 
 
