@@ -226,7 +226,11 @@ def _respond(func: Endpoint, event: Any, max_body_bytes: int) -> dict[str, Any]:
     except TokenError as exc:
         return error_response(unauthorized(str(exc), exc.error))
     except AuthError as exc:
-        return error_response(HttpError(403, exc.error, str(exc)))
+        # RFC 6750 §3.1: a token without the scope a request needs is told so in the challenge.
+        challenge = (
+            {"WWW-Authenticate": f'Bearer error="{exc.error}"'} if exc.error == "insufficient_scope" else {}
+        )
+        return error_response(HttpError(403, exc.error, str(exc), challenge))
     except Exception as exc:
         # The type, never the message: messages can carry request data.
         log_event(logger, "unhandled_error", logging.ERROR, error=type(exc).__name__)

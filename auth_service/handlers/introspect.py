@@ -1,11 +1,16 @@
-"""POST /auth/introspect (RFC 7662), for callers whose Bearer token has the introspection scope."""
+"""POST /auth/introspect (RFC 7662). The caller proves it may ask (§2.1) with either
+- its own Bearer access token carrying the introspection scope (AUTH_INTROSPECTION_SCOPE), or
+- client authentication (auth_service.client_auth) as a registered client granted that scope.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 from auth_service import runtime
+from auth_service.client_auth import invalid_client, presented_client
 from auth_service.http import (
     Request,
     endpoint,
@@ -14,18 +19,32 @@ from auth_service.http import (
     read_params,
     required_text,
 )
+from auth_service.login_throttle import source_ip
 
 logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
 _sessions = runtime.sessions(signing=False)
+_clients = runtime.client_authenticator()
+_MAX_BODY_BYTES = runtime.config().max_body_bytes
 
 
-def introspect(request: Request) -> dict[str, Any]:
-    caller = _sessions.authenticate(request.bearer_token())
+def introspect(request: Request, client_ip: str | None = None) -> dict[str, Any]:
     params = read_params(request)
-    result = _sessions.introspect(
-        caller, required_text(params, "token"), optional_text(params, "token_type_hint")
-    )
+    presented = presented_client(request, params)
+    if presented is not None and presented.secret is not None:
+        if _clients is None:
+            raise invalid_client("no clients are registered here")
+        _sessions.may_introspect(_clients.authenticate(presented, client_ip).scope)
+    else:
+        _sessions.may_introspect(_sessions.authenticate(request.bearer_token()).scopes)
+    result = _sessions.describe(required_text(params, "token"), optional_text(params, "token_type_hint"))
     return json_response(200, {k: v for k, v in result.items() if v is not None})
 
 
-handler = endpoint(introspect, max_body_bytes=runtime.config().max_body_bytes)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    client_ip = source_ip(event)
+
+    @functools.wraps(introspect)
+    def introspect_from_client(request: Request) -> dict[str, Any]:
+        return introspect(request, client_ip)
+
+    return endpoint(introspect_from_client, max_body_bytes=_MAX_BODY_BYTES)(event, context)

@@ -588,7 +588,8 @@ def test_introspect_with_the_scope(service: Service) -> None:
     assert_no_store(response)
     assert payload(response) == {
         "active": True,
-        "token_type": "access_token",
+        "token_type": "Bearer",  # RFC 7662 §2.2: the type of RFC 6749 §7.1, never a hint value
+        "token_use": "access",
         "scope": "profile orders:read",
         "client_id": "lambda-jwt-auth",
         "sub": service.alice_sub,
@@ -609,7 +610,8 @@ def test_introspect_with_the_scope(service: Service) -> None:
         ),
     )
     assert as_json["statusCode"] == 200
-    assert payload(as_json)["token_type"] == "refresh_token"
+    # A refresh token is no token type of its own: `token_use` tells it from an access token.
+    assert "token_type" not in payload(as_json) and payload(as_json)["token_use"] == "refresh"
     assert payload(introspect(service, "garbage", caller)) == {"active": False}
 
 

@@ -424,7 +424,8 @@ def test_introspect_access_token(sessions: Sessions) -> None:
     claims = access_claims(sessions, pair)
     assert sessions.introspect(admin(sessions), pair.access_token) == {
         "active": True,
-        "token_type": "access_token",
+        "token_type": "Bearer",
+        "token_use": "access",
         "scope": "profile orders:read",
         "client_id": "web",
         "sub": "user-2",
@@ -442,7 +443,7 @@ def test_introspect_refresh_token(sessions: Sessions, hint: str | None) -> None:
     pair = login(sessions, "user-2", "profile")
     result = sessions.introspect(admin(sessions), pair.refresh_token, hint)
     assert result["active"] is True
-    assert result["token_type"] == "refresh_token"
+    assert result["token_type"] is None and result["token_use"] == "refresh"
     assert result["aud"] == ISSUER
     assert result["jti"] == pair.refresh_jti
 
