@@ -11,11 +11,13 @@ Exits 1 and prints one line per breach, naming the resource (and the role, polic
 * Every function has a role of this template, and functions of different kinds never share one.
 * The authorizer's role only reads: the denylist and nothing else of DynamoDB, no writes anywhere,
   never the signing-key parameter.
-* Only refresh, logout and revoke write the denylist; only login, token, refresh, logout and
-  revoke touch the signing-key parameter. One exception, enforced by IAM itself: login keeps
+* Only token, refresh, logout and revoke write the denylist; only login, token, refresh, logout
+  and revoke touch the signing-key parameter. One exception, enforced by IAM itself: login keeps
   its failed-login counters in the denylist, so it may ``UpdateItem`` there, but only in a
   statement whose Condition limits ``dynamodb:LeadingKeys`` to ``throttle#...`` keys
   (``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``).
+* Only the functions that authenticate clients (token, introspect, revoke; logout shares
+  revoke's role) touch the clients table, and only read it (the CLI manages it).
 * The denylist table has TTL on ``expires_at``; every table has point-in-time recovery and SSE.
 * Every function has its log group in the template, and every log group a RetentionInDays.
 * Every HTTP API stage writes an access log to a log group of this template, recording the
@@ -39,6 +41,9 @@ from typing import Any
 
 DENYLIST_TABLE = "DenylistTable"
 USERS_TABLE = "UsersTable"
+CLIENTS_TABLE = "ClientsTable"
+# Functions where a caller may authenticate as a client (auth_service.client_auth).
+CLIENTS_READERS = frozenset({"token", "introspect", "revoke", "logout"})
 DENYLIST_TTL_ATTRIBUTE = "expires_at"
 SIGNING_KEY_VARIABLE = "AUTH_SIGNING_KEY_SSM_PARAMETER"
 SSM_PARAMETER_VARIABLE_SUFFIX = "_SSM_PARAMETER"
@@ -48,21 +53,21 @@ SSM_PARAMETER_VARIABLE_SUFFIX = "_SSM_PARAMETER"
 FUNCTION_KINDS = {
     "authorizer": "authorizer",
     "login": "login",
-    "token": "token-exchange",
+    "token": "token",
     "refresh": "refresh",
     "logout": "revoke",
     "revoke": "revoke",
-    "introspect": "read-only",
+    "introspect": "introspect",
     "jwks": "public-keys",
     "discovery": "public-keys",
     "me": "public-keys",
     "demo": "static-files",
 }
 AUTHORIZER = "authorizer"
-DENYLIST_WRITERS = frozenset({"refresh", "logout", "revoke"})
+DENYLIST_WRITERS = frozenset({"token", "refresh", "logout", "revoke"})
 # Login throttling (auth_service/login_throttle.py) keeps its counters in the denylist under
 # throttle#... keys: login may write those, with these actions, and IAM must say "only those".
-THROTTLE_WRITERS = frozenset({"login"})
+THROTTLE_WRITERS = frozenset({"login", "introspect"})
 THROTTLE_ACTIONS = frozenset({"updateitem"})
 THROTTLE_KEY_PREFIX = "throttle#"
 LEADING_KEYS = "dynamodb:leadingkeys"
@@ -454,6 +459,12 @@ class Checker:
                     )
             else:
                 self.breach(where, f"{on}: writes the denylist; only {writers} may")
+        on_clients = grant.service == "dynamodb" and target.kind == "table" and target.name == CLIENTS_TABLE
+        if on_clients and function.name not in CLIENTS_READERS:
+            readers = ", ".join(sorted(CLIENTS_READERS))
+            self.breach(where, f"{on}: the clients table; only {readers} may read it")
+        elif on_clients and not grant.is_read:
+            self.breach(where, f"{on}: writes the clients table; functions only read it")
         if (
             grant.service == "ssm"
             and self._touches_signing_key(grant)
@@ -478,7 +489,7 @@ class Checker:
             self.breach("Functions", f"no function sets {SIGNING_KEY_VARIABLE}; cannot tell the signing key")
 
     def check_tables(self) -> None:
-        for required in (DENYLIST_TABLE, USERS_TABLE):
+        for required in (DENYLIST_TABLE, USERS_TABLE, CLIENTS_TABLE):
             if required not in self.tables:
                 self.breach(required, "missing from the template")
         for logical_id, properties in self.template.of_type("AWS::DynamoDB::Table"):

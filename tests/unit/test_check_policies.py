@@ -67,6 +67,7 @@ ACCESS_LOG_FORMAT = json.dumps(
 READ_DENYLIST = allow(["dynamodb:BatchGetItem", "dynamodb:GetItem"], get_arn("DenylistTable"))
 WRITE_DENYLIST = allow(["dynamodb:GetItem", "dynamodb:PutItem"], get_arn("DenylistTable"))
 READ_JWKS = allow("ssm:GetParameter", our_arn("ssm", f"parameter{JWKS}"))
+READ_CLIENTS = allow("dynamodb:GetItem", get_arn("ClientsTable"))
 
 
 def only_keys(*patterns: str, operator: str = "ForAllValues:StringLike") -> dict[str, Any]:
@@ -102,7 +103,8 @@ def role(*statements: dict[str, Any]) -> dict[str, Any]:
                 {"PolicyName": "logs", "PolicyDocument": {"Version": "2012-10-17", "Statement": [LOGS]}},
                 {
                     "PolicyName": "app",
-                    "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
+                    # Copies: a test that edits one role's statement leaves every other role's alone.
+                    "PolicyDocument": {"Version": "2012-10-17", "Statement": copy.deepcopy(list(statements))},
                 },
             ],
         },
@@ -127,7 +129,9 @@ BOTH_KEYS = {**JWKS_ONLY, "AUTH_SIGNING_KEY_SSM_PARAMETER": SIGNING_KEY}
 FUNCTIONS = {
     "authorizer": ("AuthorizerRole", JWKS_ONLY),
     "login": ("LoginRole", BOTH_KEYS),
+    "token": ("TokenRole", BOTH_KEYS),
     "refresh": ("RefreshRole", BOTH_KEYS),
+    "introspect": ("IntrospectRole", JWKS_ONLY),
     "logout": ("RevokeRole", BOTH_KEYS),
     "revoke": ("RevokeRole", BOTH_KEYS),
     "jwks": ("PublicKeysRole", JWKS_ONLY),
@@ -143,6 +147,7 @@ def good_template() -> Template:
     resources: dict[str, Any] = {
         "DenylistTable": table("denylist"),
         "UsersTable": table("users"),
+        "ClientsTable": table("clients"),
         "AuthorizerRole": role(READ_DENYLIST, READ_JWKS),
         "LoginRole": role(
             allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], get_arn("UsersTable")),
@@ -151,7 +156,9 @@ def good_template() -> Template:
             READ_KEYS,
         ),
         "RefreshRole": role(WRITE_DENYLIST, READ_KEYS),
-        "RevokeRole": role(WRITE_DENYLIST, READ_KEYS),
+        "RevokeRole": role(WRITE_DENYLIST, READ_CLIENTS, READ_KEYS),
+        "TokenRole": role(WRITE_DENYLIST, THROTTLE_COUNTERS, READ_CLIENTS, READ_KEYS),
+        "IntrospectRole": role(READ_DENYLIST, THROTTLE_COUNTERS, READ_CLIENTS, READ_JWKS),
         "PublicKeysRole": role(READ_JWKS),
     }
     resources["DenylistTable"]["Properties"]["TimeToLiveSpecification"] = {
@@ -395,7 +402,7 @@ def test_a_separate_policy_attached_to_the_authorizer_role_counts() -> None:
 )
 def test_only_refresh_logout_and_revoke_write_the_denylist(action: str) -> None:
     breaches = breaches_after(add_statement("LoginRole", allow(action, get_arn("DenylistTable"))))
-    assert_breach(breaches, "LoginRole", "role of login", action, "only logout, refresh, revoke may")
+    assert_breach(breaches, "LoginRole", "role of login", action, "only logout, refresh, revoke, token may")
     assert breaches_after(add_statement("RefreshRole", allow(action, get_arn("DenylistTable")))) == []
 
 
@@ -448,7 +455,7 @@ def test_login_writing_beyond_its_throttle_counters_is_a_breach(condition: dict[
         "LoginRole",
         "role of login",
         "dynamodb:UpdateItem",
-        "only logout, refresh, revoke may, and login only its throttle#* items",
+        "only logout, refresh, revoke, token may, and login only its throttle#* items",
         "dynamodb:LeadingKeys",
     )
 
@@ -457,7 +464,9 @@ def test_login_writing_beyond_its_throttle_counters_is_a_breach(condition: dict[
 def test_the_throttle_condition_allows_login_no_other_write(action: str) -> None:
     statement = {**allow(action, get_arn("DenylistTable")), "Condition": only_keys("throttle#*")}
     breaches = breaches_after(add_statement("LoginRole", statement))
-    assert_breach(breaches, "LoginRole", action, "writes the denylist; only logout, refresh, revoke may")
+    assert_breach(
+        breaches, "LoginRole", action, "writes the denylist; only logout, refresh, revoke, token may"
+    )
 
 
 @pytest.mark.parametrize("role_id", ["AuthorizerRole", "PublicKeysRole"])
@@ -550,6 +559,18 @@ def test_every_table_needs_pitr_and_sse(table_id: str, key: str, message: str) -
     assert_breach(breaches_after(mutate), table_id, message)
 
 
+@pytest.mark.parametrize("role_id", ["AuthorizerRole", "LoginRole", "RefreshRole", "PublicKeysRole"])
+def test_only_the_functions_that_authenticate_clients_read_the_clients_table(role_id: str) -> None:
+    breaches = breaches_after(add_statement(role_id, READ_CLIENTS))
+    assert_breach(breaches, role_id, "the clients table; only introspect, logout, revoke, token may read it")
+
+
+@pytest.mark.parametrize("action", ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"])
+def test_no_function_writes_the_clients_table(action: str) -> None:
+    breaches = breaches_after(add_statement("TokenRole", allow(action, get_arn("ClientsTable"))))
+    assert_breach(breaches, "TokenRole", action, "writes the clients table; functions only read it")
+
+
 def test_both_tables_must_exist() -> None:
     def mutate(template: Template) -> None:
         template["Resources"].pop("UsersTable")
@@ -559,6 +580,16 @@ def test_both_tables_must_exist() -> None:
                 statement["Action"] = "dynamodb:GetItem"
 
     assert_breach(breaches_after(mutate), "UsersTable", "missing from the template")
+
+
+def test_the_clients_table_must_exist() -> None:
+    def mutate(template: Template) -> None:
+        template["Resources"].pop("ClientsTable")
+        for role_id in ("RevokeRole", "TokenRole", "IntrospectRole"):
+            statements = app_statements(template, role_id)
+            statements[:] = [st for st in statements if st["Resource"] != get_arn("ClientsTable")]
+
+    assert_breach(breaches_after(mutate), "ClientsTable", "missing from the template")
 
 
 # --- log groups --------------------------------------------------------------------------------

@@ -52,7 +52,8 @@ def test_real_serverless_yml() -> None:
     assert routes["GET /me"] == RouteDefinition("GET", "/me", "me", "jwtAuthorizer")
     assert routes["POST /auth/token"] == RouteDefinition("POST", "/auth/token", "token", None)
     assert routes["GET /demo/{proxy+}"] == RouteDefinition("GET", "/demo/{proxy+}", "demo", None)
-    assert len(routes) == 11
+    assert routes["GET /.well-known/oauth-authorization-server"].function == "discovery"
+    assert len(routes) == 12
     assert definition.authorizers["jwtAuthorizer"] == AuthorizerDefinition(
         name="jwtAuthorizer",
         function="authorizer",
