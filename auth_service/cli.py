@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from auth_service.tables import LOCAL_DENYLIST_TABLE, LOCAL_USERS_TABLE
+from auth_service import cli_clients
+from auth_service.tables import LOCAL_CLIENTS_TABLE, LOCAL_DENYLIST_TABLE, LOCAL_USERS_TABLE
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 # A compact JWS or JWE: base64url segments, the first a JSON header ("eyJ" is `{"`).
@@ -102,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     _dynamodb_options(add)
     add.set_defaults(run=_users_add)
 
+    cli_clients.register(commands, _dynamodb_options)
+
     keys = commands.add_parser("keys", help="signing keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     generate = keys_commands.add_parser("generate", help="print a new private signing key (PEM)")
@@ -112,7 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("pem", type=Path, help="PEM bundle: the signing key first, then retired keys")
     publish.set_defaults(run=_keys_jwks)
 
-    revoke = commands.add_parser("revoke", help="revoke a token, a session, or sign a user out everywhere")
+    revoke = commands.add_parser(
+        "revoke", help="revoke a token, a session, a machine client's tokens, or sign a user out everywhere"
+    )
     target = revoke.add_mutually_exclusive_group(required=True)
     target.add_argument("--jti", help="one token, by its jti (a UUID, as ours and Cognito's are)")
     target.add_argument("--sid", help="every token of one login session, by its sid (a UUID)")
@@ -124,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     target.add_argument(
         "--sub", help="every session of a user, by the `sub` their tokens carry (any trusted issuer's)"
+    )
+    target.add_argument(
+        "--client", metavar="CLIENT_ID", help="every token of a machine client (of the clients table)"
     )
     _dynamodb_options(revoke)
     env = os.environ.get
@@ -145,6 +153,12 @@ def _dynamodb_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", default=env("AWS_REGION") or env("AWS_DEFAULT_REGION") or "us-east-1")
     parser.add_argument("--users-table", default=env("AUTH_USERS_TABLE") or LOCAL_USERS_TABLE)
     parser.add_argument("--denylist-table", default=env("AUTH_DENYLIST_TABLE") or LOCAL_DENYLIST_TABLE)
+    parser.add_argument("--clients-table", default=env("AUTH_CLIENTS_TABLE") or LOCAL_CLIENTS_TABLE)
+
+
+def connect(args: argparse.Namespace) -> Any:
+    """The DynamoDB client of a command's --dynamodb-endpoint and --region."""
+    return _dynamodb(args)
 
 
 def _dynamodb(args: argparse.Namespace) -> Any:
@@ -287,6 +301,8 @@ def _revoke(args: argparse.Namespace) -> int:
         elif sid is not None:
             expires_at = denylist.revoke_session(sid, "operator")
             result = {"revoked": "session", "sid": sid, "item": sid_key(sid), "expires_at": expires_at}
+        elif args.client is not None:
+            result = {**_sign_out(denylist, client, _client_sub(args, client)), "revoked": "client"}
         elif sub is not None:
             result = _sign_out(denylist, client, sub)
             if args.cognito_user_pool_id:
@@ -304,6 +320,20 @@ def _revoke(args: argparse.Namespace) -> int:
         raise CommandFailed(f"{exc}; nothing was revoked") from None
     print(json.dumps(result))
     return 0
+
+
+def _client_sub(args: argparse.Namespace, client: Any) -> str:
+    """The `sub` of a registered client's tokens (its id); a client that is not registered is a
+    usage error, never a revocation of nobody."""
+    from auth_service.clients import ClientTable
+
+    try:
+        stored = ClientTable(client, args.clients_table).lookup(args.client)
+    except Exception as exc:  # UnavailableError: the table cannot be read
+        raise CommandFailed(f"{exc}; nothing was revoked") from None
+    if stored is None:
+        raise UsageError(f"no client {args.client[:_MAX_ECHOED]!r} in table {args.clients_table}")
+    return stored.client.client_id
 
 
 def _sign_out(denylist: Any, client: Any, sub: str) -> dict[str, Any]:

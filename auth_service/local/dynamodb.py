@@ -110,6 +110,6 @@ def dynamodb_client(endpoint_url: str, region: str) -> DynamoDBClient:
     return boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
 
 
-def prepare_tables(client: DynamoDBClient, *, denylist: str, users: str) -> None:
-    """Create the denylist and users tables unless they already exist."""
-    create_tables(client, denylist=denylist, users=users)
+def prepare_tables(client: DynamoDBClient, *, denylist: str, users: str, clients: str | None = None) -> None:
+    """Create the denylist, users and clients tables unless they already exist."""
+    create_tables(client, denylist=denylist, users=users, clients=clients)

@@ -44,8 +44,10 @@ from auth_service.local.users_file import (
     UsersDocument,
     UsersFileError,
     read_users_document,
+    seed_clients,
     seed_users,
 )
+from auth_service.tables import LOCAL_CLIENTS_TABLE
 from authorizer.config import cookies_enabled
 from authorizer.env import EnvReader
 
@@ -151,7 +153,9 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
         os.environ["AUTH_DYNAMODB_ENDPOINT"] = endpoint
         client = dynamodb_client(endpoint, os.environ["AWS_REGION"])
         try:
-            prepare_tables(client, denylist=LOCAL_DENYLIST_TABLE, users=LOCAL_USERS_TABLE)
+            prepare_tables(
+                client, denylist=LOCAL_DENYLIST_TABLE, users=LOCAL_USERS_TABLE, clients=LOCAL_CLIENTS_TABLE
+            )
         except (BotoCoreError, ClientError) as exc:
             raise ServeError(f"cannot prepare the tables at {endpoint}: {exc}") from None
         if options.cognito:
@@ -162,6 +166,9 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
         elif users:
             print("Seeding users:", flush=True)
             seed_users(client, LOCAL_USERS_TABLE, users, lambda line: print(line, flush=True))
+        if document.clients:
+            print("Registering clients:", flush=True)
+            seed_clients(client, LOCAL_CLIENTS_TABLE, document.clients, lambda line: print(line, flush=True))
 
         server.start()
         containers = {name: pool.max_containers for name, pool in api.pools.items()}
@@ -247,6 +254,7 @@ def _set_environment(url: str, keys: _Keys) -> None:
             "AUTH_ISSUER": url,
             "AUTH_DENYLIST_TABLE": LOCAL_DENYLIST_TABLE,
             "AUTH_USERS_TABLE": LOCAL_USERS_TABLE,
+            "AUTH_CLIENTS_TABLE": LOCAL_CLIENTS_TABLE,
             "AUTH_SIGNING_KEY": keys.private_pem,
             # The authorizer verifies with public keys only: those of the signing key.
             "AUTH_JWKS": keys.public_jwks,

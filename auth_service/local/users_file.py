@@ -1,5 +1,9 @@
 """The `--users FILE` of `auth-service serve`: `{"users": [{"username", "password", "scope"}]}`.
 
+Machine clients may be seeded from the same file:
+`"clients": [{"client_id", "client_secret", "scope"}]` (auth_service.clients; the secret at least
+16 characters). Problems are reported by position and client id, never with the secret.
+
 With `serve --cognito` a user may also list Cognito groups (`"groups": ["admins"]`), and the
 file may map groups to scopes at the top level (`"group_scopes": {"admins": "admin"}`).
 Problems are reported by position and username, never with the password.
@@ -30,9 +34,17 @@ class SeedUser:
 
 
 @dataclass(frozen=True)
+class SeedClient:
+    client_id: str
+    client_secret: str = field(repr=False)
+    scope: str = ""
+
+
+@dataclass(frozen=True)
 class UsersDocument:
     users: list[SeedUser]
     group_scopes: dict[str, str] = field(default_factory=dict)
+    clients: list[SeedClient] = field(default_factory=list)
 
 
 def read_users_file(path: Path) -> list[SeedUser]:
@@ -72,7 +84,44 @@ def read_users_document(path: Path) -> UsersDocument:
         raise UsersFileError(
             f'{path}: group_scopes must map group names to scope strings, e.g. {{"admins": "admin"}}'
         )
-    return UsersDocument(users, dict(group_scopes))
+    return UsersDocument(users, dict(group_scopes), _read_clients(path, document.get("clients", [])))
+
+
+def _read_clients(path: Path, entries: object) -> list[SeedClient]:
+    if not isinstance(entries, list):
+        raise UsersFileError(f'{path}: clients must be a list of {{"client_id", "client_secret", "scope"}}')
+    clients: list[SeedClient] = []
+    for index, entry in enumerate(entries):
+        where = f"{path}: clients[{index}]"
+        if not isinstance(entry, dict):
+            raise UsersFileError(f"{where} is not an object")
+        client_id, secret, scope = entry.get("client_id"), entry.get("client_secret"), entry.get("scope", "")
+        if not isinstance(client_id, str) or not client_id:
+            raise UsersFileError(f"{where}: client_id must be a non-empty string")
+        if not isinstance(secret, str) or not secret:
+            raise UsersFileError(f"{where} ({client_id}): client_secret must be a non-empty string")
+        if not isinstance(scope, str):
+            raise UsersFileError(f"{where} ({client_id}): scope must be a string")
+        clients.append(SeedClient(client_id, secret, scope))
+    return clients
+
+
+def seed_clients(
+    client: DynamoDBClient, table: str, clients: list[SeedClient], report: Callable[[str], None] = print
+) -> None:
+    """Register each client; one that exists already (a reused endpoint) is left as it is."""
+    from auth_service.clients import ClientRecordError, ClientTable
+
+    client_table = ClientTable(client, table)
+    for seed in clients:
+        if client_table.lookup(seed.client_id) is not None:
+            report(f"  client {seed.client_id!r} exists already; left unchanged")
+            continue
+        try:
+            client_table.add(seed.client_id, seed.scope, client_id=seed.client_id, secret=seed.client_secret)
+        except ClientRecordError as exc:
+            raise UsersFileError(f"client {seed.client_id!r}: {exc}") from None
+        report(f"  client {seed.client_id!r} added (scope: {seed.scope or 'none'})")
 
 
 def seed_users(
