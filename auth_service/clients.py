@@ -114,7 +114,7 @@ class ClientTable:
         unknown = sorted(set(grant_types) - set(GRANT_TYPES))
         if unknown or not grant_types:
             raise ClientRecordError(f"grant types must be some of {', '.join(GRANT_TYPES)}")
-        scopes = parse_scope(scope)
+        scopes = parse_scope(" ".join(scope.split()))  # an operator's spacing is not a mistake
         secret = secret or new_secret()
         item: dict[str, Any] = {
             "client_id": {"S": client_id},
