@@ -5,11 +5,16 @@ Authlib's `OAuth2Session` (client_credentials with client_secret_basic and clien
 validation) and requests-oauthlib's `OAuth2Session` with `BackendApplicationClient` and its
 `refresh_token()`. No adapter sits between a library and the service: what a new user's client
 does is what runs here. Then what the tokens they get do at the API (route scopes, revocation).
+One client outside Python too: node's openid-client (npm, `npm ci` installs it), driven by
+tests/e2e/node/oauth_client.mjs; CI sets REQUIRE_OPENID_CLIENT=1 so it cannot pass by skipping.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +28,7 @@ from authlib.oidc.discovery import OpenIDProviderMetadata
 from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session as RequestsOAuthSession
 
-from tests.e2e.conftest import cli
+from tests.e2e.conftest import ROOT, cli
 from tests.e2e.serve_process import ServeProcess, running_serve
 
 pytestmark = pytest.mark.e2e
@@ -273,3 +278,34 @@ def dynamodb_endpoint(serve: ServeProcess) -> str:
         if "DynamoDB: " in line:
             return line.split("DynamoDB: ", 1)[1].split()[0]
     raise AssertionError("serve printed no DynamoDB endpoint")
+
+
+# --- node's openid-client ------------------------------------------------------------------------
+
+
+def test_node_openid_client(serve: ServeProcess) -> None:
+    node = shutil.which("node")
+    installed = (ROOT / "node_modules" / "openid-client" / "package.json").exists()
+    if node is None or not installed:
+        if os.environ.get("REQUIRE_OPENID_CLIENT") == "1":
+            pytest.fail("node's openid-client is required here: install Node.js and run `npm ci`")
+        pytest.skip("node's openid-client is not installed (`npm ci`)")
+    tokens = user_tokens(serve)
+    script = ROOT / "tests" / "e2e" / "node" / "oauth_client.mjs"
+    arguments = [serve.url, WORKER["client_id"], WORKER["client_secret"]]
+    arguments += [GATEKEEPER["client_id"], GATEKEEPER["client_secret"], tokens["refresh_token"]]
+    run = subprocess.run(
+        [node, str(script), *arguments], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert "error" not in report, report["error"]
+    assert report["discovered"] == {"issuer": serve.url, "token_endpoint": f"{serve.url}/auth/token"}
+    machine = report["client_credentials"]
+    assert machine["token_type"].lower() == "bearer" and machine["scope"] == "orders:read"
+    assert machine["has_refresh_token"] is False
+    assert get_me(serve, machine["access_token"]).status_code == 403  # no "profile": route scopes hold
+    assert report["introspection_without_scope"] == "insufficient_scope"  # read from our challenge
+    assert report["introspection"] == {"active": True, "sub": WORKER["client_id"], "token_type": "Bearer"}
+    assert report["refresh"]["rotated"] is True
+    assert report["revoked"] is True and report["after_revocation"] == "invalid_grant"
