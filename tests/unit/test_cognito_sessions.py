@@ -350,6 +350,79 @@ def test_a_public_only_signing_key_skips_revoke_token(world: World, rsa_pem: str
     assert world.denylisted(origin_key("origin-9")) is not None
 
 
+def logged(caplog: pytest.LogCaptureFixture, event: str) -> list[tuple[int, dict[str, Any]]]:
+    return [
+        (record.levelno, json.loads(record.getMessage()))
+        for record in caplog.records
+        if f'"{event}"' in record.getMessage()
+    ]
+
+
+def test_a_retired_key_is_logged_with_the_session_it_concerns(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Operators learn why a Cognito refresh token could not be revoked (and of which session)."""
+    pair = world.login("origin-11")
+    old = world.ring.current
+    assert old.private_key is not None
+    public_pem = (
+        old.private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    sessions = build(
+        world.dynamodb, load_key_ring(generate_private_key_pem("RS256") + public_pem), world.stub.client
+    )
+    refresh = claims_of(pair.refresh_token)
+    with caplog.at_level(logging.INFO):
+        sessions.logout(sessions.authenticate(pair.access_token), pair.refresh_token)
+    [(level, line)] = logged(caplog, "cognito_refresh_token_key_retired")
+    assert level == logging.WARNING
+    assert {k: line[k] for k in ("sid", "jti", "origin_jti")} == {
+        "sid": pair.sid,
+        "jti": refresh["jti"],
+        "origin_jti": "origin-11",
+    }
+    assert not logged(caplog, "cognito_refresh_token_unreadable")
+    assert COGNITO_RT[:40] not in caplog.text
+
+
+def test_a_sealed_value_of_another_session_is_logged_as_unreadable(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    pair = world.login("origin-12")
+    key = world.ring.current
+    assert key.private_key is not None
+    # A refresh token of ours whose sealed value was made for another session: it cannot be opened.
+    claims = {
+        **claims_of(pair.refresh_token),
+        COGNITO_REFRESH_TOKEN_CLAIM: seal(key.private_key, COGNITO_RT, "other"),
+    }
+    forged = jwt.encode(claims, key.private_key, algorithm=key.alg, headers={"typ": "rt+jwt", "kid": key.kid})
+    with caplog.at_level(logging.INFO):
+        world.sessions.logout(world.sessions.authenticate(pair.access_token), forged)  # no RevokeToken
+    [(level, line)] = logged(caplog, "cognito_refresh_token_unreadable")
+    assert level == logging.WARNING
+    assert {k: line[k] for k in ("sid", "jti", "origin_jti")} == {
+        "sid": pair.sid,
+        "jti": claims["jti"],
+        "origin_jti": "origin-12",
+    }
+    assert line["reason"] and COGNITO_RT[:40] not in caplog.text
+    assert not logged(caplog, "cognito_refresh_token_key_retired")
+    assert world.denylisted(origin_key("origin-12")) is not None  # the login is revoked all the same
+
+
+def test_reuse_says_what_happened(world: World) -> None:
+    pair = world.login("origin-13")
+    world.sessions.refresh(pair.refresh_token)
+    world.expect_revoke()
+    with pytest.raises(
+        RefreshTokenReuseError, match=r"^refresh token was already used; the session is revoked$"
+    ):
+        world.sessions.refresh(pair.refresh_token)
+
+
 def test_a_session_without_the_cognito_refresh_token_revokes_the_login_only(world: World) -> None:
     pair = world.login("origin-10", rt=None)  # a token exchange: we never held it
     assert COGNITO_REFRESH_TOKEN_CLAIM not in claims_of(pair.refresh_token)

@@ -417,6 +417,8 @@ def test_introspect_requires_the_scope(sessions: Sessions) -> None:
     with pytest.raises(InsufficientScopeError) as info:
         sessions.introspect(caller, token)
     assert info.value.error == "insufficient_scope"
+    # The caller is told which scope it lacks (the configured one), not just that one is missing.
+    assert str(info.value) == "introspection requires the 'introspect' scope"
 
 
 def test_introspect_access_token(sessions: Sessions) -> None:
