@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,6 +24,12 @@ def register(commands: Any, dynamodb_options: Callable[[argparse.ArgumentParser]
     add.add_argument("name", help="a label for operators")
     add.add_argument("--scope", required=True, help='the scopes it may be granted, e.g. "orders:read"')
     add.add_argument("--client-id", help="default: a new random id (c_...)")
+    add.add_argument(
+        "--jwks",
+        type=Path,
+        metavar="FILE",
+        help="the client's public keys (JWKS): it authenticates with private_key_jwt; no secret is made",
+    )
     add.set_defaults(run=_add)
 
     listing = actions.add_parser("list", help="print every client (never a secret)")
@@ -67,18 +74,35 @@ def _run(args: argparse.Namespace, work: Callable[[Any], dict[str, Any] | list[d
 
 
 def _add(args: argparse.Namespace) -> int:
+    jwks = _read_jwks(args.jwks) if args.jwks is not None else None
+
     def add(table: Any) -> dict[str, Any]:
-        client_id, secret = table.add(args.name, args.scope, client_id=args.client_id)
+        client_id, secret = table.add(args.name, args.scope, client_id=args.client_id, jwks=jwks)
         stored = table.lookup(client_id)
         return {
             "client_id": client_id,
-            "client_secret": secret,
+            **(
+                {"client_secret": secret}
+                if secret is not None
+                else {"token_endpoint_auth_method": "private_key_jwt"}
+            ),
             "name": args.name,
             "scope": " ".join(stored.client.scope),
             "grant_types": list(stored.client.grant_types),
         }
 
     return _run(args, add)
+
+
+def _read_jwks(path: Path) -> Any:
+    from auth_service.cli import UsageError
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise UsageError(f'{path} is not JSON (a JWKS: {{"keys": [...]}})') from None
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -91,6 +115,7 @@ def _list(args: argparse.Namespace) -> int:
                 "grant_types": list(stored.client.grant_types),
                 "disabled": stored.disabled,
                 "secrets": len(stored.secret_hashes),
+                "keys": len(json.loads(stored.jwks)["keys"]) if stored.jwks else 0,
                 "created_at": stored.created_at,
             }
             for stored in table.list()

@@ -3,6 +3,11 @@
 * `client_secret_basic`: `Authorization: Basic base64(urlencode(client_id) ":" urlencode(secret))`
   (§2.3.1: both parts are form-urlencoded before they are joined, so either may hold a ":").
 * `client_secret_post`: `client_id` and `client_secret` in the form body.
+* `private_key_jwt` (RFC 7523 §2.2, at the token endpoint): `client_assertion_type` jwt-bearer
+  and `client_assertion`, a JWT the client signed with a key of its registered JWKS: `iss` and
+  `sub` its client id, `aud` our token endpoint or our issuer, `exp` at most an hour ahead, a
+  `jti` never seen before (replays are refused while the assertion could be valid). The
+  algorithm comes from the registered key, never from the assertion's header.
 * `none`: a public client names itself with `client_id` alone (our first-party apps' refresh).
 
 A request may use one method only (§2.3). Credentials that are presented are always checked,
@@ -16,20 +21,35 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
-from auth_service.clients import Client, ClientTable
+import jwt
+
+from auth_service.clients import Client, ClientTable, StoredClient
+from auth_service.denylist import Denylist
 from auth_service.http import HttpError, Request
 from auth_service.login_throttle import LoginThrottle, LoginThrottledError
-from auth_service.oauth import CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, NO_CLIENT_AUTH
+from auth_service.oauth import (
+    CLIENT_SECRET_BASIC,
+    CLIENT_SECRET_POST,
+    JWT_BEARER_ASSERTION,
+    NO_CLIENT_AUTH,
+    PRIVATE_KEY_JWT,
+)
+from authorizer.errors import ConfigurationError, TokenError
+from authorizer.keys import KeySet
 from authorizer.log import log_event
 
 logger = logging.getLogger("lambda_jwt_auth.client_auth")
 
+# How far ahead an assertion's `exp` may be (Authlib, for one, signs assertions for an hour).
+MAX_ASSERTION_LIFETIME = 3600
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="lambda-jwt-auth", charset="UTF-8"'}
 
 
@@ -38,8 +58,14 @@ class PresentedClient:
     """Who the request says it comes from, before anything is checked."""
 
     client_id: str
-    secret: str | None = field(repr=False)  # None: a public client (`none`)
+    secret: str | None = field(repr=False)  # None: a public client (`none`) or an assertion
     method: str
+    assertion: str | None = field(default=None, repr=False)  # private_key_jwt
+
+    @property
+    def authenticates(self) -> bool:
+        """Whether it claims to be a confidential client (a secret or an assertion to check)."""
+        return self.secret is not None or self.assertion is not None
 
 
 def invalid_client(description: str = "client authentication failed") -> HttpError:
@@ -50,6 +76,11 @@ def presented_client(request: Request, params: Mapping[str, Any]) -> PresentedCl
     """The client credentials of a request, by whichever single method it used (None: none)."""
     basic = _basic(request.header("authorization"))
     posted_id, posted_secret = _param(params, "client_id"), _param(params, "client_secret")
+    assertion_type, assertion = _param(params, "client_assertion_type"), _param(params, "client_assertion")
+    if assertion_type is not None or assertion is not None:
+        if basic is not None or posted_secret is not None:
+            raise HttpError(400, "invalid_request", "use one client authentication method, not two")
+        return _assertion(assertion_type, assertion, posted_id)
     if basic is not None:
         if posted_secret is not None:
             raise HttpError(400, "invalid_request", "use one client authentication method, not two")
@@ -82,6 +113,25 @@ def _basic(header: str | None) -> PresentedClient | None:
     return PresentedClient(client_id, secret, CLIENT_SECRET_BASIC)
 
 
+def _assertion(assertion_type: str | None, assertion: str | None, posted_id: str | None) -> PresentedClient:
+    if assertion_type != JWT_BEARER_ASSERTION or assertion is None:
+        raise HttpError(
+            400,
+            "invalid_request",
+            f"client_assertion_type must be {JWT_BEARER_ASSERTION}, with a client_assertion",
+        )
+    try:
+        claims = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise invalid_client("client_assertion is not a JWT") from None
+    issuer = claims.get("iss")
+    if not isinstance(issuer, str) or not issuer:
+        raise invalid_client("client_assertion has no iss (the client id)")
+    if posted_id is not None and posted_id != issuer:
+        raise HttpError(400, "invalid_request", "'client_id' differs from the assertion's issuer")
+    return PresentedClient(issuer, None, PRIVATE_KEY_JWT, assertion)
+
+
 def _param(params: Mapping[str, Any], name: str) -> str | None:
     value = params.get(name)
     if value is None or value == "":
@@ -91,16 +141,31 @@ def _param(params: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
+@dataclass(frozen=True)
+class AssertionRules:
+    """How client assertions are judged where they are accepted (the token endpoint)."""
+
+    audiences: tuple[str, ...]  # our token endpoint's URL and our issuer
+    replays: Denylist  # where seen `jti`s are kept
+    leeway: int
+
+
 class ClientAuthenticator:
-    def __init__(self, clients: ClientTable, throttle: LoginThrottle) -> None:
+    def __init__(
+        self, clients: ClientTable, throttle: LoginThrottle, assertions: AssertionRules | None = None
+    ) -> None:
+        """`assertions`: None where private_key_jwt is not accepted (introspection, revocation)."""
         self._clients = clients
         self._throttle = throttle
+        self._assertions = assertions
 
     def authenticate(self, presented: PresentedClient, client_ip: str | None) -> Client:
-        """The client, if its secret is right; 401 `invalid_client` otherwise (or 429 while its
-        id or the address is locked out). A public client (no secret) is refused here."""
-        if presented.secret is None:
+        """The client, if its secret or assertion is right; 401 `invalid_client` otherwise (or 429
+        while its id or the address is locked out). A public client (no secret) is refused here."""
+        if not presented.authenticates:
             raise invalid_client("this request needs client authentication")
+        if presented.assertion is not None and self._assertions is None:
+            raise invalid_client("private_key_jwt is accepted at the token endpoint only")
         try:
             attempt = self._throttle.admit_client(presented.client_id, client_ip)
         except LoginThrottledError as exc:
@@ -112,7 +177,12 @@ class ClientAuthenticator:
                 {"Retry-After": str(exc.retry_after)},
             ) from None
         try:
-            client = self._clients.check_secret(self._clients.lookup(presented.client_id), presented.secret)
+            stored = self._clients.lookup(presented.client_id)
+            if presented.assertion is not None:
+                client = self._check_assertion(stored, presented.assertion)
+            else:
+                assert presented.secret is not None
+                client = self._clients.check_secret(stored, presented.secret)
         except Exception:
             attempt.abandoned()
             raise
@@ -123,3 +193,39 @@ class ClientAuthenticator:
             raise invalid_client()
         attempt.succeeded()
         return client
+
+    def _check_assertion(self, stored: StoredClient | None, assertion: str) -> Client | None:
+        """The client if `assertion` is a valid, unseen RFC 7523 assertion signed by one of its keys."""
+        rules = self._assertions
+        assert rules is not None
+        if stored is None or stored.disabled or stored.jwks is None:
+            return None
+        try:
+            keys = KeySet.from_jwks(json.loads(stored.jwks))
+            kid = jwt.get_unverified_header(assertion).get("kid")
+            if kid is None and len(keys) == 1:
+                kid = keys.kids[0]
+            key = keys.get(str(kid))  # KidNotFoundError: no such key (or several, and no kid)
+            claims = jwt.decode(
+                assertion,
+                key.key,
+                algorithms=list(key.algorithms),  # the key's own algorithm, never the header's choice
+                audience=list(rules.audiences),
+                issuer=stored.client.client_id,
+                leeway=rules.leeway,
+                options={"require": ["iss", "sub", "aud", "exp", "jti"]},
+            )
+        except (jwt.PyJWTError, ConfigurationError, TokenError, ValueError) as exc:
+            log_event(logger, "client_assertion_refused", reason=type(exc).__name__)
+            return None
+        now = time.time()
+        jti = claims["jti"]
+        if claims["sub"] != stored.client.client_id or not isinstance(jti, str) or not jti:
+            return None
+        if claims["exp"] > now + MAX_ASSERTION_LIFETIME + rules.leeway:
+            log_event(logger, "client_assertion_refused", reason="lives too long")
+            return None
+        if not rules.replays.claim_assertion(stored.client.client_id, jti, int(claims["exp"])):
+            log_event(logger, "client_assertion_replayed", client_id=stored.client.client_id)
+            return None
+        return stored.client

@@ -8,6 +8,10 @@ One item per client, keyed by `client_id`:
 * `scope`: the scopes the client may be granted (space-separated); a token request may ask for
   a subset.
 * `grant_types`: the grants it may use (today only `client_credentials`).
+* `jwks`: optionally, the client's public keys (a JWKS, as JSON): it may then authenticate with
+  a signed assertion (`private_key_jwt`, RFC 7523) instead of a secret. Checked as strictly as
+  our own configured keys (`authorizer.keys`) when registered. A client may have keys and no
+  secret.
 * `disabled`: a disabled client authenticates nowhere (its tokens already issued are revoked with
   `auth-service revoke --client`).
 * `name`: the operator's label.
@@ -18,9 +22,11 @@ the time of an answer does not tell whether a client id exists.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +35,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from auth_service.oauth import CLIENT_CREDENTIALS
 from auth_service.users import DEFAULT_HASHER
-from authorizer.errors import UnavailableError
+from authorizer.errors import ConfigurationError, UnavailableError
+from authorizer.keys import KeySet
 
 if TYPE_CHECKING:
     import argon2
@@ -65,6 +72,7 @@ class StoredClient:
     secret_hashes: tuple[str, ...] = field(repr=False)
     disabled: bool
     created_at: int
+    jwks: str | None = None  # the registered JWKS, as stored (JSON)
 
 
 def new_client_id() -> str:
@@ -102,8 +110,12 @@ class ClientTable:
         client_id: str | None = None,
         secret: str | None = None,
         grant_types: tuple[str, ...] = GRANT_TYPES,
-    ) -> tuple[str, str]:
-        """Register a client; returns `(client_id, client_secret)`. The secret is not kept."""
+        jwks: Mapping[str, Any] | None = None,
+    ) -> tuple[str, str | None]:
+        """Register a client; returns `(client_id, client_secret)`. The secret is not kept.
+
+        With `jwks` (and no `secret`) the client authenticates with signed assertions only: no
+        secret is made (None is returned for it)."""
         client_id = client_id or new_client_id()
         if not CLIENT_ID.fullmatch(client_id):
             raise ClientRecordError(f"client id must be 3 to 128 of A-Z a-z 0-9 . _ ~ -, got {client_id!r}")
@@ -115,16 +127,24 @@ class ClientTable:
         if unknown or not grant_types:
             raise ClientRecordError(f"grant types must be some of {', '.join(GRANT_TYPES)}")
         scopes = parse_scope(" ".join(scope.split()))  # an operator's spacing is not a mistake
-        secret = secret or new_secret()
+        if jwks is not None:
+            try:
+                KeySet.from_jwks(jwks)
+            except ConfigurationError as exc:
+                raise ClientRecordError(f"the client's JWKS: {exc}") from None
+        if secret is None and jwks is None:
+            secret = new_secret()
         item: dict[str, Any] = {
             "client_id": {"S": client_id},
             "name": {"S": name},
             "scope": {"S": " ".join(scopes)},
             "grant_types": {"L": [{"S": grant} for grant in grant_types]},
-            "secret_hashes": {"L": [{"S": self._hasher.hash(secret)}]},
+            "secret_hashes": {"L": [{"S": self._hasher.hash(secret)}] if secret is not None else []},
             "disabled": {"BOOL": False},
             "created_at": {"N": str(int(time.time()))},
         }
+        if jwks is not None:
+            item["jwks"] = {"S": json.dumps(jwks, separators=(",", ":"))}
         try:
             self._client.put_item(
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(client_id)"
@@ -185,7 +205,7 @@ class ClientTable:
     def check_secret(self, stored: StoredClient | None, secret: str) -> Client | None:
         """The client if `secret` is one of its secrets and it is enabled; None otherwise, at the
         same cost (an unknown or disabled client is checked against a dummy hash)."""
-        if stored is None or stored.disabled or len(secret) > MAX_SECRET:
+        if stored is None or stored.disabled or not stored.secret_hashes or len(secret) > MAX_SECRET:
             self._verify(self._dummy(), secret)
             return None
         # Each valid hash is tried (at most two): a rotation's old secret costs one more check.
@@ -231,6 +251,7 @@ def _stored(item: dict[str, Any]) -> StoredClient:
         secret_hashes=tuple(value["S"] for value in item.get("secret_hashes", {}).get("L", [])),
         disabled=bool(item.get("disabled", {}).get("BOOL", False)),
         created_at=int(item.get("created_at", {}).get("N", "0")),
+        jwks=item.get("jwks", {}).get("S"),
     )
 
 

@@ -7,6 +7,7 @@ side is `authorizer.revocation`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import secrets
@@ -47,6 +48,8 @@ CLAIM_ATTRIBUTE = "claim"
 # REST API's default): 60 s is past both. tests/unit/test_service_sessions.py holds the functions'
 # timeouts in serverless.yml below it.
 IN_FLIGHT_SECONDS = 60
+# The client assertions (private_key_jwt) seen, by a hash of client id and jti: refused when replayed.
+ASSERTION_PREFIX = "assertion#"
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,23 @@ class Denylist:
         """
         try:
             self._put(jti_key(jti), exp + self._leeway, ROTATED, claim=secrets.token_urlsafe(16))
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise _unavailable("write", exc) from None
+        return True
+
+    def claim_assertion(self, client_id: str, jti: str, exp: int) -> bool:
+        """Record a client assertion's `jti` (RFC 7523 §3) until it expires; False if it was
+        recorded already: a replay. Idempotent for its own SDK retries, as `claim_refresh_token`."""
+        digest = hashlib.sha256(f"{client_id}\0{jti}".encode("utf-8", "surrogatepass")).hexdigest()
+        try:
+            self._put(
+                ASSERTION_PREFIX + digest,
+                exp + self._leeway,
+                "client assertion",
+                claim=secrets.token_urlsafe(16),
+            )
         except ClientError as exc:
             if _error_code(exc) == "ConditionalCheckFailedException":
                 return False

@@ -14,10 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from auth_service.oauth import CONFIDENTIAL_AUTH_METHODS, NO_CLIENT_AUTH, grant_types
+from auth_service.oauth import (
+    ASSERTION_ALGORITHMS,
+    CONFIDENTIAL_AUTH_METHODS,
+    NO_CLIENT_AUTH,
+    SECRET_AUTH_METHODS,
+    grant_types,
+)
 
+TOKEN_ENDPOINT_PATH = "/auth/token"  # noqa: S105 - a path
 ENDPOINTS = {
-    "token_endpoint": "/auth/token",
+    "token_endpoint": TOKEN_ENDPOINT_PATH,
     "login_endpoint": "/auth/login",
     "refresh_endpoint": "/auth/refresh",
     "logout_endpoint": "/auth/logout",
@@ -44,10 +51,24 @@ def discovery_document(
             *(CONFIDENTIAL_AUTH_METHODS if clients else ()),
             NO_CLIENT_AUTH,
         ],
-        # Revocation needs no client authentication (whoever holds a token may revoke it).
-        "revocation_endpoint_auth_methods_supported": [NO_CLIENT_AUTH],
-        # The caller's Bearer access token with the introspection scope (RFC 7662 §2.1).
-        "introspection_endpoint_auth_methods_supported": ["bearer"],
+        # private_key_jwt assertions: signed with a key of the client's registered JWKS.
+        **(
+            {"token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS)}
+            if clients
+            else {}
+        ),
+        # Revocation needs no client authentication (whoever holds a token may revoke it); a
+        # client's credentials, when sent, are checked.
+        "revocation_endpoint_auth_methods_supported": [
+            *(SECRET_AUTH_METHODS if clients else ()),
+            NO_CLIENT_AUTH,
+        ],
+        # The caller's Bearer access token with the introspection scope, or a client granted it
+        # (RFC 7662 §2.1; secrets there, assertions only at the token endpoint).
+        "introspection_endpoint_auth_methods_supported": [
+            *(SECRET_AUTH_METHODS if clients else ()),
+            "bearer",
+        ],
         "subject_types_supported": ["public"],
         "access_token_signing_alg_values_supported": list(algorithms),
         "id_token_signing_alg_values_supported": list(algorithms),

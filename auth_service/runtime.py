@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from auth_service.aws import ISSUING_CONFIG, dynamodb_client
 from auth_service.config import CognitoSettings, ServiceConfig
 from auth_service.denylist import Denylist
+from auth_service.discovery import TOKEN_ENDPOINT_PATH
 from auth_service.keys import KeyRing, load_key_ring
 from auth_service.sessions import Sessions
 from auth_service.side_by_side import SideBySide
@@ -257,10 +258,11 @@ def token_exchange() -> TokenExchange | None:
 
 
 @cache
-def client_authenticator() -> ClientAuthenticator | None:
+def client_authenticator(*, assertions: bool = False) -> ClientAuthenticator | None:
     """Client authentication against the client table (AUTH_CLIENTS_TABLE; imports argon2), with
-    failures throttled as logins are; None when no client table is configured."""
-    from auth_service.client_auth import ClientAuthenticator
+    failures throttled as logins are; None when no client table is configured. `assertions`:
+    private_key_jwt is accepted too (the token endpoint, which may write their replay cache)."""
+    from auth_service.client_auth import AssertionRules, ClientAuthenticator
     from auth_service.clients import ClientTable
     from auth_service.login_throttle import LoginThrottle
 
@@ -268,7 +270,11 @@ def client_authenticator() -> ClientAuthenticator | None:
     if cfg.clients_table is None:
         return None
     throttle = LoginThrottle(dynamodb(), cfg.common.denylist_table, cfg.login_throttle, key=None)
-    return ClientAuthenticator(ClientTable(dynamodb(), cfg.clients_table), throttle)
+    rules = None
+    if assertions:
+        audiences = (cfg.issuer + TOKEN_ENDPOINT_PATH, cfg.issuer)
+        rules = AssertionRules(audiences, denylist(), cfg.common.leeway)
+    return ClientAuthenticator(ClientTable(dynamodb(), cfg.clients_table), throttle, rules)
 
 
 def users() -> UserTable:

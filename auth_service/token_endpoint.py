@@ -66,7 +66,7 @@ class TokenEndpoint:
         credentials it presented."""
         if presented is None:
             return None
-        if presented.secret is None:
+        if not presented.authenticates:
             return presented.client_id
         if self.clients is None:
             raise invalid_client("no confidential clients are registered here")

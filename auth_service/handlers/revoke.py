@@ -24,7 +24,7 @@ _MAX_BODY_BYTES = runtime.config().max_body_bytes
 def revoke(request: Request, client_ip: str | None = None) -> dict[str, Any]:
     params = read_params(request)
     presented = presented_client(request, params)
-    if presented is not None and presented.secret is not None:
+    if presented is not None and presented.authenticates:
         if _clients is None:
             raise invalid_client("no clients are registered here")
         _clients.authenticate(presented, client_ip)

@@ -21,7 +21,7 @@ logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
 _endpoint = TokenEndpoint(
     sessions=runtime.sessions(signing=True),
     audience=runtime.config().audience,
-    clients=runtime.client_authenticator(),
+    clients=runtime.client_authenticator(assertions=True),
     exchange=runtime.token_exchange(),
 )
 _MAX_BODY_BYTES = runtime.config().max_body_bytes

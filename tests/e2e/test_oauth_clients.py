@@ -23,8 +23,12 @@ from typing import Any
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session as AuthlibSession
+from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oidc.discovery import OpenIDProviderMetadata
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session as RequestsOAuthSession
 
@@ -97,6 +101,7 @@ def test_both_metadata_documents_pass_authlibs_validation(serve: ServeProcess, p
     assert set(document["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
         "client_secret_post",
+        "private_key_jwt",
         "none",
     }
 
@@ -150,6 +155,41 @@ def test_authlib_asks_for_a_scope_the_client_lacks(metadata: dict[str, Any]) -> 
     session = authlib_client(WORKER, "client_secret_basic", scope="orders:read admin")
     with pytest.raises(Exception, match="invalid_scope"):
         session.fetch_token(metadata["token_endpoint"], grant_type="client_credentials")
+
+
+def test_authlib_private_key_jwt(serve: ServeProcess, metadata: dict[str, Any], tmp_path: Path) -> None:
+    """A client registered with its public keys (`clients add --jwks`, as an operator does)
+    authenticates with an assertion Authlib signs (RFC 7523); a replayed assertion is refused."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
+    jwk["kid"] = "signer-1"
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    added = cli(
+        "clients", "add", "signing job", "--scope", "orders:read", "--jwks", str(tmp_path / "jwks.json"),
+        "--dynamodb-endpoint", dynamodb_endpoint(serve),
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    registered = json.loads(added.stdout)
+    assert "client_secret" not in registered
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    session = AuthlibSession(registered["client_id"], pem, token_endpoint_auth_method="private_key_jwt")
+    session.register_client_auth_method(
+        PrivateKeyJWT(metadata["token_endpoint"], headers={"kid": "signer-1"})
+    )
+    token = session.fetch_token(metadata["token_endpoint"], grant_type="client_credentials")
+    assert token["scope"] == "orders:read" and "refresh_token" not in token
+    # The same assertion twice: a replay.
+    assertion = private_key_jwt_sign(pem, registered["client_id"], metadata["token_endpoint"])
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion,
+    }
+    assert requests.post(metadata["token_endpoint"], data=form, timeout=10).status_code == 200
+    replayed = requests.post(metadata["token_endpoint"], data=form, timeout=10)
+    assert replayed.status_code == 401 and replayed.json()["error"] == "invalid_client"
 
 
 # --- Authlib: a user's refresh, introspection and revocation ---------------------------------------

@@ -8,10 +8,14 @@ the RFC's status, code and, where the RFC requires one, its WWW-Authenticate cha
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import importlib
 import json
 import os
+import secrets
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -19,7 +23,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import boto3
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 from moto import mock_aws
 
 from auth_service import runtime
@@ -102,11 +110,15 @@ def service(rsa_pem: str) -> Iterator[Service]:
             value.cache_clear()
 
 
+def clear_denylist(service: Service) -> None:
+    for item in service.client.scan(TableName=DENYLIST, ProjectionExpression="pk")["Items"]:
+        service.client.delete_item(TableName=DENYLIST, Key={"pk": item["pk"]})
+
+
 @pytest.fixture(autouse=True)
 def empty_denylist(service: Service) -> None:
     """Every test starts with no revocations and no failure counters."""
-    for item in service.client.scan(TableName=DENYLIST, ProjectionExpression="pk")["Items"]:
-        service.client.delete_item(TableName=DENYLIST, Key={"pk": item["pk"]})
+    clear_denylist(service)
 
 
 def event(
@@ -136,7 +148,7 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
     return {"authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
 
 
-def token_request(service: Service, body: dict[str, str], **kwargs: Any) -> dict[str, Any]:
+def token_request(service: Service, body: dict[str, str] | str, **kwargs: Any) -> dict[str, Any]:
     return service.call("token", event("/auth/token", body, **kwargs))
 
 
@@ -442,6 +454,170 @@ def test_the_metadata_lists_what_is_served(service: Service) -> None:
     assert document["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
+        "private_key_jwt",
         "none",
     ]
+    assert document["token_endpoint_auth_signing_alg_values_supported"] == ["RS256", "ES256", "EdDSA"]
     assert document["response_types_supported"] == ["none"]
+
+
+# --- private_key_jwt (RFC 7523 §2.2, §3) -------------------------------------------------------------
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+TOKEN_ENDPOINT = f"{ISSUER}/auth/token"
+
+
+@dataclass
+class Signer:
+    client_id: str
+    keys: dict[str, Any]  # kid -> private key
+
+    def assertion(self, kid: str | None = "k1", alg: str = "ES256", **overrides: Any) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": TOKEN_ENDPOINT,
+            "iat": now,
+            "exp": now + 60,
+            "jti": secrets.token_urlsafe(12),
+            **overrides,
+        }
+        claims = {name: value for name, value in claims.items() if value is not None}
+        headers = {"kid": kid} if kid else {}
+        key = self.keys.get(kid or "k1", self.keys["k1"])
+        return jwt.encode(claims, key, algorithm=alg, headers=headers)
+
+
+@pytest.fixture(scope="module")
+def signer(service: Service) -> Signer:
+    keys = {"k1": ec.generate_private_key(ec.SECP256R1()), "k2": ec.generate_private_key(ec.SECP256R1())}
+    jwks: dict[str, list[dict[str, Any]]] = {"keys": []}
+    for kid, key in keys.items():
+        jwk = json.loads(ECAlgorithm.to_jwk(key.public_key()))
+        jwks["keys"].append({**jwk, "kid": kid})
+    service.clients.add("signer", "orders:read", client_id="signing-client", jwks=jwks)
+    return Signer("signing-client", keys)
+
+
+def assertion_request(service: Service, assertion: str, **extra: str) -> dict[str, Any]:
+    body = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": assertion,
+    }
+    return token_request(service, {**body, **extra})
+
+
+def test_a_signed_assertion_authenticates_once(service: Service, signer: Signer) -> None:
+    assertion = signer.assertion()
+    first = assertion_request(service, assertion)
+    assert first["statusCode"] == 200, first
+    claims = runtime.access_verifier().verify(payload(first)["access_token"])
+    assert claims.sub == claims.client_id == "signing-client"
+    assert_error(assertion_request(service, assertion), 401, "invalid_client")  # a replay
+    # Either registered key, named by kid; the issuer's URL as audience too (RFC 7523 §3).
+    assert assertion_request(service, signer.assertion(kid="k2"))["statusCode"] == 200
+    assert assertion_request(service, signer.assertion(aud=ISSUER))["statusCode"] == 200
+    assert assertion_request(service, signer.assertion(aud=[TOKEN_ENDPOINT, "x"]))["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"aud": "https://other.example.test/token"},
+        {"aud": None},
+        {"iss": "someone-else"},  # the client id is read from iss: no such client
+        {"sub": "someone-else"},
+        {"sub": None},
+        {"exp": None},
+        {"jti": None},
+        {"jti": ""},
+        {"exp": int(time.time()) - 3600},  # expired
+        {"exp": int(time.time()) + 2 * 3600},  # lives too long to keep its jti
+        {"nbf": int(time.time()) + 3600},  # not yet valid
+    ],
+    ids=repr,
+)
+def test_assertions_with_wrong_claims_are_refused(
+    service: Service, signer: Signer, overrides: dict[str, Any]
+) -> None:
+    assert_error(assertion_request(service, signer.assertion(**overrides)), 401, "invalid_client")
+
+
+def refused(service: Service, assertion: str) -> None:
+    """401 invalid_client; then the failure counters are cleared (the throttle is tested apart)."""
+    assert_error(assertion_request(service, assertion), 401, "invalid_client")
+    clear_denylist(service)
+
+
+def test_the_algorithm_and_key_come_from_the_registered_keys(service: Service, signer: Signer) -> None:
+    # No kid and two registered keys: no key is guessed.
+    refused(service, signer.assertion(kid=None))
+    refused(service, signer.assertion(kid="k9"))
+    # Signed by another key under a registered kid.
+    other = Signer("signing-client", {"k1": ec.generate_private_key(ec.SECP256R1())})
+    refused(service, other.assertion())
+    # HS256 keyed with the public key (the algorithm-confusion attack) and an unsigned assertion.
+    now = int(time.time())
+    claims = {"iss": "signing-client", "sub": "signing-client", "aud": TOKEN_ENDPOINT, "exp": now + 60}
+    public = (
+        signer.keys["k1"]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    confused = hmac_jwt({**claims, "jti": "confused"}, public)
+    refused(service, confused)
+    unsigned = (
+        ".".join(
+            base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+            for part in ({"alg": "none", "kid": "k1"}, {**claims, "jti": "none"})
+        )
+        + "."
+    )
+    refused(service, unsigned)
+    refused(service, "not-a-jwt")
+
+
+def hmac_jwt(claims: dict[str, Any], secret: bytes) -> str:
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": "k1"}).encode()).rstrip(b"=")
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
+    signature = base64.urlsafe_b64encode(
+        hmac.new(secret, header + b"." + body, hashlib.sha256).digest()
+    ).rstrip(b"=")
+    return (header + b"." + body + b"." + signature).decode()
+
+
+def test_assertion_requests_that_mix_or_misname(service: Service, signer: Signer) -> None:
+    mixed = assertion_request(service, signer.assertion(), client_secret="x" * 20, client_id="signing-client")
+    assert_error(mixed, 400, "invalid_request")
+    misnamed = assertion_request(service, signer.assertion(), client_id="another-client")
+    assert_error(misnamed, 400, "invalid_request")
+    wrong_type = token_request(
+        service,
+        {
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:x",
+            "client_assertion": signer.assertion(),
+        },
+    )
+    assert_error(wrong_type, 400, "invalid_request")
+    # A key-only client has no secret to guess.
+    guessed = token_request(
+        service, {"grant_type": "client_credentials"}, headers=basic("signing-client", "x" * 20)
+    )
+    assert_error(guessed, 401, "invalid_client")
+
+
+def test_assertions_are_for_the_token_endpoint_only(service: Service, signer: Signer) -> None:
+    token = machine_token(service)["access_token"]
+    body = {"token": token, "client_assertion_type": ASSERTION_TYPE, "client_assertion": signer.assertion()}
+    assert_error(service.call("introspect", event("/auth/introspect", body)), 401, "invalid_client")
+
+
+def test_a_disabled_signing_client_is_refused(service: Service, signer: Signer) -> None:
+    service.clients.set_disabled("signing-client", True)
+    try:
+        assert_error(assertion_request(service, signer.assertion()), 401, "invalid_client")
+    finally:
+        service.clients.set_disabled("signing-client", False)
