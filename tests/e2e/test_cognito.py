@@ -138,7 +138,8 @@ def test_logout_of_an_exchanged_session_refuses_that_cognito_login(cognito_servi
     # Our tokens and the Cognito access token of that login are refused from now on...
     wait_until_all_refused(service, ours["access_token"], cognito["AccessToken"])
     refused = exchange(service, cognito["IdToken"])
-    assert refused.status_code == 401 and refused.json()["error"] == "invalid_grant"
+    # RFC 8693 §2.2.2: a subject token that is invalid for any reason is 400 invalid_request.
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_request"
     # ...while another Cognito login of the same user is not.
     fresh = cognito_tokens(service, "alice")
     assert exchange(service, fresh["IdToken"]).status_code == 200

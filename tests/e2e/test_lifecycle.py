@@ -164,8 +164,8 @@ def test_revoke_and_introspect(service: Service) -> None:
     assert introspect(tokens["access_token"], caller=None).status_code == 401
     assert introspect(tokens["access_token"], caller=tokens["access_token"]).status_code == 403
     active = introspect(tokens["access_token"]).json()
-    assert active["active"] is True and active["token_type"] == "access_token"
-    assert introspect(tokens["refresh_token"]).json()["token_type"] == "refresh_token"
+    assert active["active"] is True and active["token_type"] == "Bearer" and active["token_use"] == "access"
+    assert introspect(tokens["refresh_token"]).json()["token_use"] == "refresh"
 
     revoked = requests.post(
         f"{service.url}/auth/revoke",

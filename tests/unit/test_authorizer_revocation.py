@@ -589,3 +589,34 @@ def test_a_failed_boto3_read_without_an_error_code_is_described_as_such() -> Non
         "ThrottlingException",
     )
     assert _describe(TimeoutError()) == ("TimeoutError", None)
+
+
+class _Answers:
+    """A BatchGetter whose answers are given: what a client other than boto3 might hand back."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def batch_get_item(self, *, RequestItems: Any) -> Any:
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        ([], "BatchGetItem answer is not a map"),
+        ("Responses", "BatchGetItem answer is not a map"),
+        ({}, "BatchGetItem answer has no Responses map"),
+        ({"Responses": {"t": {}}}, "BatchGetItem items are not a list of maps"),
+    ],
+    ids=["list", "text", "no-responses", "items-not-a-list"],
+)
+def test_an_answer_of_the_wrong_shape_is_refused_and_says_why(
+    answer: Any, detail: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    revocations = RevocationList(_Answers(answer), "t", cache_seconds=0)
+    claims = TokenClaims(sub="u", jti="j", iat=1, exp=2**40)
+    with caplog.at_level(logging.ERROR), pytest.raises(RevocationUnavailableError):
+        revocations.lookup(claims)
+    [line] = [json.loads(r.getMessage()) for r in caplog.records if "denylist_read_failed" in r.getMessage()]
+    assert (line["error"], line["error_code"]) == ("MalformedResponse", detail)

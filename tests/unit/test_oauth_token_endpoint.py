@@ -621,3 +621,31 @@ def test_a_disabled_signing_client_is_refused(service: Service, signer: Signer) 
         assert_error(assertion_request(service, signer.assertion()), 401, "invalid_client")
     finally:
         service.clients.set_disabled("signing-client", False)
+
+
+def test_the_clients_table_turns_machine_clients_on(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AUTH_CLIENTS_TABLE: without it there are no machine clients, and nothing says otherwise."""
+    with_table = machine_token(service)
+    assert with_table["token_type"] == "Bearer"
+    monkeypatch.delenv("AUTH_CLIENTS_TABLE")
+    service.handlers = load_handlers()
+    try:
+        refused = token_request(service, {"grant_type": "client_credentials"}, headers=basic(*WORKER))
+        assert_error(refused, 400, "unsupported_grant_type")
+        get = event("/.well-known/oauth-authorization-server", method="GET", content_type=None)
+        document = payload(service.call("wellknown", get, "discovery"))
+        assert document["grant_types_supported"] == ["refresh_token"]
+        assert document["token_endpoint_auth_methods_supported"] == ["none"]
+        # Client credentials presented where no client is registered are refused, not ignored.
+        pair = user_pair(service)
+        presented = token_request(
+            service,
+            {"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]},
+            headers=basic(*WORKER),
+        )
+        assert_error(presented, 401, "invalid_client")
+    finally:
+        monkeypatch.setenv("AUTH_CLIENTS_TABLE", CLIENTS)
+        service.handlers = load_handlers()

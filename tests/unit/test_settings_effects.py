@@ -1310,7 +1310,7 @@ def test_client_id_decides_whose_pool_tokens_are_exchanged(rsa_pem: str, pool: c
     with cold_start(rsa_pem, **pool_env(pool)) as handlers:
         assert exchange(handlers, id_token)["statusCode"] == 200
     with cold_start(rsa_pem, **pool_env(pool, AUTH_COGNITO_CLIENT_ID=other_client)) as handlers:
-        assert exchange(handlers, id_token)["statusCode"] == 401
+        assert exchange(handlers, id_token)["statusCode"] == 400
 
 
 def forwarded_to(upstream: str) -> Callable[[BaseHTTPRequestHandler, bytes], None]:
@@ -1395,7 +1395,7 @@ def test_cognito_jwks_uri_is_where_the_pools_keys_are_fetched(
         assert exchange(handlers, id_token)["statusCode"] == 200
     wrong_keys = jwks_servers(other_ring)
     with cold_start(rsa_pem, **pool_env(pool, AUTH_COGNITO_JWKS_URI=wrong_keys.url)) as handlers:
-        assert exchange(handlers, id_token)["statusCode"] == 401
+        assert exchange(handlers, id_token)["statusCode"] == 400
 
 
 def test_group_scopes_and_default_scope_are_the_scopes_pool_users_get(
@@ -1425,7 +1425,7 @@ def test_max_token_bytes_bounds_the_pool_tokens_exchanged(rsa_pem: str, pool: co
     with cold_start(rsa_pem, **pool_env(pool)) as handlers:  # default 8192
         assert exchange(handlers, id_token)["statusCode"] == 200
     with cold_start(rsa_pem, **pool_env(pool, AUTH_MAX_TOKEN_BYTES="512")) as handlers:
-        assert exchange(handlers, id_token)["statusCode"] == 401
+        assert exchange(handlers, id_token)["statusCode"] == 400
 
 
 # =========================================================================== deploy parameters and `serve`
@@ -1802,6 +1802,7 @@ ENVIRONMENT: dict[str, tuple[Callable[..., object] | str, ...]] = {
     "AUTH_REFRESH_TOKEN_TTL": (test_token_lifetimes, _CLI_LIFETIMES),
     "AUTH_CLIENT_ID": (test_client_id_is_the_client_id_claim,),
     "AUTH_INTROSPECTION_SCOPE": (test_introspection_scope_is_what_a_caller_needs,),
+    "AUTH_CLIENTS_TABLE": ("test_oauth_token_endpoint.py::test_the_clients_table_turns_machine_clients_on",),
     "AUTH_MAX_BODY_BYTES": (test_max_body_bytes_bounds_request_bodies,),
     "AUTH_LOGIN_MAX_FAILURES_PER_USER": (test_max_failures_per_user,),
     "AUTH_LOGIN_MAX_FAILURES_PER_IP": (test_max_failures_per_ip,),
