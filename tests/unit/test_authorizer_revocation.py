@@ -592,13 +592,16 @@ def test_a_failed_boto3_read_without_an_error_code_is_described_as_such() -> Non
 
 
 class _Answers:
-    """A BatchGetter whose answers are given: what a client other than boto3 might hand back."""
+    """A BatchGetter whose answers are given: what a client other than boto3 might hand back.
+    One answer is given every time; a list of several, one per call."""
 
-    def __init__(self, answer: Any) -> None:
-        self.answer = answer
+    def __init__(self, answer: Any, *more: Any) -> None:
+        self.answers = [answer, *more]
+        self.requests: list[Any] = []
 
     def batch_get_item(self, *, RequestItems: Any) -> Any:
-        return self.answer
+        self.requests.append(RequestItems)
+        return self.answers[min(len(self.requests), len(self.answers)) - 1]
 
 
 @pytest.mark.parametrize(
@@ -620,3 +623,16 @@ def test_an_answer_of_the_wrong_shape_is_refused_and_says_why(
         revocations.lookup(claims)
     [line] = [json.loads(r.getMessage()) for r in caplog.records if "denylist_read_failed" in r.getMessage()]
     assert (line["error"], line["error_code"]) == ("MalformedResponse", detail)
+
+
+def test_keys_left_unprocessed_are_read_again_even_without_a_responses_map() -> None:
+    """An answer that processed nothing may carry UnprocessedKeys alone: those keys are asked for
+    again (and their answer decides), rather than the whole read being refused."""
+    claims = TokenClaims(sub="u", jti="j", iat=1, exp=2**40)
+    pending = {"t": {"Keys": [{"pk": {"S": "jti#j"}}]}}
+    revoked = {
+        "Responses": {"t": [{"pk": {"S": "jti#j"}, "expires_at": {"N": str(2**40)}, "reason": {"S": "x"}}]}
+    }
+    client = _Answers({"UnprocessedKeys": pending}, revoked)
+    assert RevocationList(client, "t", cache_seconds=0).lookup(claims) == "token revoked"
+    assert len(client.requests) == 2 and client.requests[1] == pending
