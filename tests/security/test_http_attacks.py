@@ -21,7 +21,7 @@ judgement, for that endpoint's configuration (tests/fuzz/contract.py).
 Almost every access-shaped forgery stops at /auth/refresh's `typ` check, so each case is also
 forged as a refresh token (`typ: rt+jwt`, `aud` = the issuer, `token_use: refresh`), claiming a
 second real session of alice, and sent to refresh (and introspection) to meet refresh's own
-checks. Positive controls run with every test of this module (the `lab` fixture): each endpoint
+checks, and to the OAuth token endpoint's refresh_token grant (400 there, RFC 6749 §5.2). Positive controls run with every test of this module (the `lab` fixture): each endpoint
 must accept the valid baseline first, so an endpoint that refused everything fails the suite.
 
 No answer may be a 5xx or carry a stack trace. Then malicious request bodies go to every endpoint
@@ -108,6 +108,11 @@ class HttpLab:
 
     def refresh(self, token: str) -> requests.Response:
         return requests.post(self.url("/auth/refresh"), json={"refresh_token": token}, timeout=TIMEOUT)
+
+    def token_refresh(self, token: str) -> requests.Response:
+        """The OAuth way to refresh: POST /auth/token, form-encoded, grant_type=refresh_token."""
+        data = {"grant_type": "refresh_token", "refresh_token": token}
+        return requests.post(self.url("/auth/token"), data=data, timeout=TIMEOUT)
 
     def introspect(self, token: str, caller: str | None = None, **extra: str) -> requests.Response:
         return requests.post(
@@ -307,6 +312,19 @@ def test_refresh_refuses_the_refresh_shaped_forgery(lab: HttpLab, case: Attack) 
     token = _forged(lab, case, "refresh")
     response = lab.refresh(token)
     name, check = issuing_refusal(response, "POST /auth/refresh", error="invalid_grant")
+    assert "access_token" not in response.text
+    assert_right_reason(case, "refresh", name, check, lab.verdict(token, "refresh", bearer=False))
+
+
+@pytest.mark.parametrize("case", _params("refresh", twins=True))
+def test_the_token_endpoint_refuses_the_refresh_shaped_forgery(lab: HttpLab, case: Attack) -> None:
+    """The same forgeries through the OAuth token endpoint's refresh_token grant: 400
+    invalid_grant (RFC 6749 §5.2), for the same reason as at /auth/refresh."""
+    token = _forged(lab, case, "refresh")
+    response = lab.token_refresh(token)
+    name, check = issuing_refusal(response, "POST /auth/token (refresh_token)", error="invalid_grant")
+    # 400 (413 for a body over the limit, which is refused before it is read): never 401 here.
+    assert response.status_code == (413 if name == "BodyTooLarge" else 400), response.text[:300]
     assert "access_token" not in response.text
     assert_right_reason(case, "refresh", name, check, lab.verdict(token, "refresh", bearer=False))
 
