@@ -30,6 +30,9 @@ def register(commands: Any, dynamodb_options: Callable[[argparse.ArgumentParser]
         metavar="FILE",
         help="the client's public keys (JWKS): it authenticates with private_key_jwt; no secret is made",
     )
+    add.add_argument(
+        "--jwks-uri", metavar="URL", help="or where the client publishes its JWKS (https): private_key_jwt"
+    )
     add.set_defaults(run=_add)
 
     listing = actions.add_parser("list", help="print every client (never a secret)")
@@ -77,7 +80,9 @@ def _add(args: argparse.Namespace) -> int:
     jwks = _read_jwks(args.jwks) if args.jwks is not None else None
 
     def add(table: Any) -> dict[str, Any]:
-        client_id, secret = table.add(args.name, args.scope, client_id=args.client_id, jwks=jwks)
+        client_id, secret = table.add(
+            args.name, args.scope, client_id=args.client_id, jwks=jwks, jwks_uri=args.jwks_uri
+        )
         stored = table.lookup(client_id)
         return {
             "client_id": client_id,

@@ -42,12 +42,15 @@ from auth_service.oauth import (
     NO_CLIENT_AUTH,
     PRIVATE_KEY_JWT,
 )
-from authorizer.errors import ConfigurationError, TokenError
-from authorizer.keys import KeySet
+from authorizer.errors import ConfigurationError, KidNotFoundError, TokenError
+from authorizer.jwks_cache import JwksCache, JwksUnavailableError
+from authorizer.keys import KeySet, VerificationKey
 from authorizer.log import log_event
 
 logger = logging.getLogger("lambda_jwt_auth.client_auth")
 
+# Clients' published JWKS kept per container (least recently used dropped first).
+MAX_PUBLISHED_JWKS = 64
 # How far ahead an assertion's `exp` may be (Authlib, for one, signs assertions for an hour).
 MAX_ASSERTION_LIFETIME = 3600
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="lambda-jwt-auth", charset="UTF-8"'}
@@ -150,6 +153,10 @@ class AssertionRules:
     leeway: int
 
 
+class _ClientKeysUnavailable(Exception):
+    """A client's published JWKS could not be fetched."""
+
+
 class ClientAuthenticator:
     def __init__(
         self, clients: ClientTable, throttle: LoginThrottle, assertions: AssertionRules | None = None
@@ -158,6 +165,7 @@ class ClientAuthenticator:
         self._clients = clients
         self._throttle = throttle
         self._assertions = assertions
+        self._jwks_caches: dict[str, JwksCache] = {}  # clients' published JWKS, by URL
 
     def authenticate(self, presented: PresentedClient, client_ip: str | None) -> Client:
         """The client, if its secret or assertion is right; 401 `invalid_client` otherwise (or 429
@@ -183,6 +191,9 @@ class ClientAuthenticator:
             else:
                 assert presented.secret is not None
                 client = self._clients.check_secret(stored, presented.secret)
+        except _ClientKeysUnavailable:
+            attempt.abandoned()
+            raise invalid_client("the client's published keys (jwks_uri) could not be fetched") from None
         except Exception:
             attempt.abandoned()
             raise
@@ -194,18 +205,39 @@ class ClientAuthenticator:
         attempt.succeeded()
         return client
 
+    def _key_for(self, stored: StoredClient, kid: object) -> VerificationKey:
+        """The client's key an assertion names (KidNotFoundError if none; with registered keys, an
+        assertion without `kid` names the only one). A published JWKS that cannot be fetched is
+        the client's outage: 401, not counted as a failed attempt."""
+        if stored.jwks is not None:
+            keys = KeySet.from_jwks(json.loads(stored.jwks))
+            if kid is None and len(keys) == 1:
+                kid = keys.kids[0]
+            return keys.get(str(kid))
+        assert stored.jwks_uri is not None
+        if not isinstance(kid, str):
+            raise KidNotFoundError("an assertion checked against a published JWKS needs a kid")
+        try:
+            return self._published(stored.jwks_uri).get(kid)
+        except JwksUnavailableError:
+            log_event(logger, "client_jwks_unavailable", client_id=stored.client.client_id)
+            raise _ClientKeysUnavailable from None
+
+    def _published(self, url: str) -> JwksCache:
+        cache = self._jwks_caches.pop(url, None) or JwksCache(url)
+        self._jwks_caches[url] = cache  # most recently used last
+        while len(self._jwks_caches) > MAX_PUBLISHED_JWKS:
+            self._jwks_caches.pop(next(iter(self._jwks_caches)))
+        return cache
+
     def _check_assertion(self, stored: StoredClient | None, assertion: str) -> Client | None:
         """The client if `assertion` is a valid, unseen RFC 7523 assertion signed by one of its keys."""
         rules = self._assertions
         assert rules is not None
-        if stored is None or stored.disabled or stored.jwks is None:
+        if stored is None or stored.disabled or (stored.jwks is None and stored.jwks_uri is None):
             return None
         try:
-            keys = KeySet.from_jwks(json.loads(stored.jwks))
-            kid = jwt.get_unverified_header(assertion).get("kid")
-            if kid is None and len(keys) == 1:
-                kid = keys.kids[0]
-            key = keys.get(str(kid))  # KidNotFoundError: no such key (or several, and no kid)
+            key = self._key_for(stored, jwt.get_unverified_header(assertion).get("kid"))
             claims = jwt.decode(
                 assertion,
                 key.key,

@@ -12,6 +12,9 @@ One item per client, keyed by `client_id`:
   a signed assertion (`private_key_jwt`, RFC 7523) instead of a secret. Checked as strictly as
   our own configured keys (`authorizer.keys`) when registered. A client may have keys and no
   secret.
+* `jwks_uri`: or the URL the client publishes its keys at (https; plain http only on loopback),
+  fetched by the token function when the client authenticates, cached per container and
+  fetched again for a `kid` it does not know (at most once a minute).
 * `disabled`: a disabled client authenticates nowhere (its tokens already issued are revoked with
   `auth-service revoke --client`).
 * `name`: the operator's label.
@@ -29,6 +32,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from botocore.exceptions import BotoCoreError, ClientError
@@ -73,6 +77,7 @@ class StoredClient:
     disabled: bool
     created_at: int
     jwks: str | None = None  # the registered JWKS, as stored (JSON)
+    jwks_uri: str | None = None  # or where the client publishes it
 
 
 def new_client_id() -> str:
@@ -111,6 +116,7 @@ class ClientTable:
         secret: str | None = None,
         grant_types: tuple[str, ...] = GRANT_TYPES,
         jwks: Mapping[str, Any] | None = None,
+        jwks_uri: str | None = None,
     ) -> tuple[str, str | None]:
         """Register a client; returns `(client_id, client_secret)`. The secret is not kept.
 
@@ -132,7 +138,13 @@ class ClientTable:
                 KeySet.from_jwks(jwks)
             except ConfigurationError as exc:
                 raise ClientRecordError(f"the client's JWKS: {exc}") from None
-        if secret is None and jwks is None:
+        if jwks is not None and jwks_uri is not None:
+            raise ClientRecordError("give the client's keys (a JWKS) or their URL, not both")
+        if jwks_uri is not None and not _keys_url(jwks_uri):
+            raise ClientRecordError(
+                f"a client's JWKS URL must be https:// (http only on localhost), got {jwks_uri!r}"
+            )
+        if secret is None and jwks is None and jwks_uri is None:
             secret = new_secret()
         item: dict[str, Any] = {
             "client_id": {"S": client_id},
@@ -145,6 +157,8 @@ class ClientTable:
         }
         if jwks is not None:
             item["jwks"] = {"S": json.dumps(jwks, separators=(",", ":"))}
+        if jwks_uri is not None:
+            item["jwks_uri"] = {"S": jwks_uri}
         try:
             self._client.put_item(
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(client_id)"
@@ -252,6 +266,16 @@ def _stored(item: dict[str, Any]) -> StoredClient:
         disabled=bool(item.get("disabled", {}).get("BOOL", False)),
         created_at=int(item.get("created_at", {}).get("N", "0")),
         jwks=item.get("jwks", {}).get("S"),
+        jwks_uri=item.get("jwks_uri", {}).get("S"),
+    )
+
+
+def _keys_url(url: str) -> bool:
+    parts = urlsplit(url)
+    if not parts.hostname or parts.username or parts.password:
+        return False
+    return parts.scheme == "https" or (
+        parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1")
     )
 
 

@@ -14,10 +14,13 @@ import importlib
 import json
 import os
 import secrets
+import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -31,7 +34,7 @@ from jwt.algorithms import ECAlgorithm
 from moto import mock_aws
 
 from auth_service import runtime
-from auth_service.clients import ClientTable
+from auth_service.clients import ClientRecordError, ClientTable
 from auth_service.denylist import Denylist
 from auth_service.tables import create_tables
 from auth_service.users import UserTable
@@ -485,7 +488,8 @@ class Signer:
         }
         claims = {name: value for name, value in claims.items() if value is not None}
         headers = {"kid": kid} if kid else {}
-        key = self.keys.get(kid or "k1", self.keys["k1"])
+        # The key the kid names; for a kid the client has no key for, its first key.
+        key = self.keys[kid] if kid in self.keys else next(iter(self.keys.values()))
         return jwt.encode(claims, key, algorithm=alg, headers=headers)
 
 
@@ -649,3 +653,77 @@ def test_the_clients_table_turns_machine_clients_on(
     finally:
         monkeypatch.setenv("AUTH_CLIENTS_TABLE", CLIENTS)
         service.handlers = load_handlers()
+
+
+@pytest.fixture
+def published_keys() -> Iterator[tuple[str, Any, list[int]]]:
+    """A client's JWKS endpoint on loopback: (its URL, the private key, how often it was fetched)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwks = json.dumps(
+        {"keys": [{**json.loads(ECAlgorithm.to_jwk(key.public_key())), "kid": "pub-1"}]}
+    ).encode()
+    fetched: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fetched.append(1)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(jwks)))
+            self.end_headers()
+            self.wfile.write(jwks)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json", key, fetched
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_client_may_publish_its_keys_at_a_jwks_uri(
+    service: Service, published_keys: tuple[str, Any, list[int]]
+) -> None:
+    url, key, fetched = published_keys
+    service.clients.add("publisher", "orders:read", client_id="publishing-client", jwks_uri=url)
+    signer = Signer("publishing-client", {"pub-1": key})
+    assert assertion_request(service, signer.assertion(kid="pub-1"))["statusCode"] == 200
+    assert assertion_request(service, signer.assertion(kid="pub-1"))["statusCode"] == 200
+    assert len(fetched) == 1  # kept for the container's life, not fetched per request
+    # A published JWKS is looked up by kid only: an assertion without one names no key.
+    refused(service, _without_kid(key))
+    refused(
+        service,
+        Signer("publishing-client", {"pub-1": ec.generate_private_key(ec.SECP256R1())}).assertion("pub-1"),
+    )
+
+
+def _without_kid(key: Any) -> str:
+    now = int(time.time())
+    claims = {"iss": "publishing-client", "sub": "publishing-client", "aud": TOKEN_ENDPOINT, "exp": now + 60}
+    return jwt.encode({**claims, "jti": secrets.token_urlsafe(8)}, key, algorithm="ES256")
+
+
+def test_an_unreachable_jwks_uri_is_the_clients_outage(service: Service) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    service.clients.add(
+        "gone", "orders:read", client_id="gone-client", jwks_uri=f"http://127.0.0.1:{port}/jwks"
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    response = assertion_request(service, Signer("gone-client", {"k": key}).assertion(kid="k"))
+    assert_error(response, 401, "invalid_client")
+    assert "could not be fetched" in payload(response)["error_description"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://keys.example.test/jwks", "ftp://127.0.0.1/jwks", "https://user:pw@keys.example.test/", "jwks"],
+)
+def test_a_jwks_uri_must_be_https_off_loopback(service: Service, url: str) -> None:
+    with pytest.raises(ClientRecordError, match="https"):
+        service.clients.add("x", "orders:read", client_id="x-client", jwks_uri=url)
