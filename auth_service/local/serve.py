@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,7 @@ from auth_service.local.gateway import HttpApiGateway
 from auth_service.local.http_server import LocalHttpServer
 from auth_service.local.service_definition import ServiceDefinitionError, load_service_definition
 from auth_service.local.users_file import (
+    SeedClient,
     SeedUser,
     UsersDocument,
     UsersFileError,
@@ -172,7 +173,9 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
 
         server.start()
         containers = {name: pool.max_containers for name, pool in api.pools.items()}
-        _print_banner(url, endpoint, embedded is not None, keys.ephemeral, users, containers, pool)
+        _print_banner(
+            url, endpoint, embedded is not None, keys.ephemeral, users, containers, pool, document.clients
+        )
         if cookies:
             origins = os.environ["AUTH_ALLOWED_ORIGINS"]
             print(f"Browser sessions (cookies) on; allowed origins: {origins}", flush=True)
@@ -284,6 +287,7 @@ def _print_banner(
     users: list[SeedUser],
     containers: Mapping[str, int],
     pool: LocalUserPool | None = None,
+    clients: Sequence[SeedClient] = (),
 ) -> None:
     username = users[0].username if users else "<username>"
     login_body = json.dumps({"username": username, "password": "<password>"})
@@ -294,6 +298,7 @@ def _print_banner(
         f"  DynamoDB: {endpoint}{' (embedded moto, in memory)' if embedded else ''}",
         "  signing key: " + ("ephemeral RS256, new on every start" if ephemeral else "from --signing-key"),
         f"  users: {len(users)} seeded{where}" if users else "  users: none (pass --users FILE to add some)",
+        f"  machine clients: {len(clients)} registered" if clients else "  machine clients: none",
         "  containers per function (processes, started on demand): "
         + ", ".join(f"{name} {count}" for name, count in containers.items()),
     ]
@@ -314,6 +319,13 @@ def _print_banner(
         ' -d "{\\"refresh_token\\": \\"$REFRESH\\"}"',
         f'  curl -s -X POST {url}/auth/logout -H "authorization: Bearer $ACCESS"',
     ]
+    if clients:
+        machine = clients[0]
+        lines += [
+            f"  # a machine token for client {machine.client_id!r} (OAuth client_credentials, HTTP Basic):",
+            f"  curl -s -u '{machine.client_id}:<client_secret>'"
+            f" -d grant_type=client_credentials {url}/auth/token",
+        ]
     if pool is not None:
         lines += [
             "  # a Cognito ID token ($ID_TOKEN, from InitiateAuth on the endpoint above) for a pair of ours:",

@@ -211,6 +211,32 @@ def test_user_the_user_table_refuses_is_reported(
     assert "short" not in (captured.err + captured.out).replace("password must be", "")
 
 
+@pytest.mark.parametrize(
+    ("clients", "message"),
+    [
+        ({"client_id": "svc", "scope": "a"}, "clients[0] (svc): client_secret must be a non-empty string"),
+        ({"client_id": "", "client_secret": "hunter2-hunter2-hunter2"}, "clients[0]: client_id must be"),
+        ({"client_id": "svc", "client_secret": "short-secret"}, "client 'svc': a client secret must be 16"),
+        (
+            {"client_id": "svc", "client_secret": "hunter2-hunter2-hunter2", "scope": 1},
+            "scope must be a string",
+        ),
+    ],
+)
+def test_bad_clients_in_the_users_file_never_echo_the_secret(
+    options: ServeOptions,
+    capsys: pytest.CaptureFixture[str],
+    clients: dict[str, object],
+    message: str,
+) -> None:
+    assert options.users_file is not None
+    options.users_file.write_text(json.dumps({"users": [], "clients": [clients]}), encoding="utf-8")
+    assert run(options) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert "hunter2" not in captured.err + captured.out and "short-secret" not in captured.err + captured.out
+
+
 def test_port_in_use_is_reported(options: ServeOptions, capsys: pytest.CaptureFixture[str]) -> None:
     first = start_serve(options)
     try:
