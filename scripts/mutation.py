@@ -102,6 +102,8 @@ TARGETS = {
             # and sessions started by a token exchange.
             "tests/unit/test_authorizer_revocation.py",
             "tests/unit/test_cognito_exchange.py",
+            # Machine clients' tokens and their revocation, client assertions' replay cache.
+            "tests/unit/test_oauth_token_endpoint.py",
         ),
     ),
     "login-throttle": Target(
