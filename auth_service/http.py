@@ -53,6 +53,8 @@ class Request:
     body: bytes
     request_id: str = ""
     cookies: tuple[str, ...] = field(default=())
+    # The client address API Gateway saw (requestContext.http.sourceIp), never a header's claim.
+    source_ip: str | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -99,6 +101,7 @@ def parse_request(event: Any, max_body_bytes: int) -> Request:
         body=data,
         request_id=str(context.get("requestId", "")),
         cookies=tuple(c for c in cookies if isinstance(c, str)) if isinstance(cookies, list) else (),
+        source_ip=source_ip if isinstance(source_ip := http.get("sourceIp"), str) else None,
     )
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auth_service.cognito_revoke import CognitoRefreshTokenRevoker
-from auth_service.denylist import Denylist
+from auth_service.denylist import Denylist, SignOut
 from auth_service.keys import KeyRing
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, SealError, open_sealed
 from auth_service.side_by_side import SideBySide
@@ -105,14 +105,9 @@ class Sessions:
             finally:
                 wait([pending])
             sign_out = pending.result()  # a failed read: RevocationUnavailableError, a 503
-        if sign_out is not None and began < sign_out.not_before:
-            if authenticated_at < sign_out.signed_out_at:
-                log_event(logger, "session_refused", sub=sub, reason="signed out during sign-in")
-                raise SignedOutDuringSignInError(
-                    "the user was signed out while this sign-in was in progress; log in again"
-                )
-            self.denylist.wait_until(sign_out.not_before)
-            began, pair = sign_out.not_before, None
+        begins = self._begins(sub, authenticated_at, sign_out)
+        if begins != began:
+            began, pair = begins, None
         if pair is None:
             pair = issue(auth_time=began)
         log_event(
@@ -130,19 +125,27 @@ class Sessions:
         against its revocation (`auth-service revoke --client`: the client's "not before") as a
         login is: begun in `authenticated_at`'s second, refused if the client was revoked while it
         authenticated, and a new authentication right after a revocation waits for its second."""
-        began = math.floor(authenticated_at)
-        sign_out = self.denylist.user_sign_out(client_id)
-        if sign_out is not None and began < sign_out.not_before:
-            if authenticated_at < sign_out.signed_out_at:
-                log_event(logger, "machine_token_refused", client_id=client_id, reason="revoked meanwhile")
-                raise SignedOutDuringSignInError(
-                    "the client's tokens were revoked while it authenticated; authenticate again"
-                )
-            self.denylist.wait_until(sign_out.not_before)
-            began = sign_out.not_before
+        began = self._begins(client_id, authenticated_at, self.denylist.user_sign_out(client_id))
         token = self._issuer().issue_access(client_id, scope, client_id=client_id, auth_time=began)
         log_event(logger, "machine_token_issued", client_id=client_id, jti=token.jti)
         return token
+
+    def _begins(self, sub: str, authenticated_at: float, sign_out: SignOut | None) -> int:
+        """The second a session whose credentials were checked at `authenticated_at` begins, judged
+        against `sub`'s sign-out: that second when there is none or it came earlier; refused
+        (`SignedOutDuringSignInError`) when the credentials were checked before it; the sign-out's
+        "not before" for credentials checked after it within its second, once the clock is there
+        (under a second's wait)."""
+        began = math.floor(authenticated_at)
+        if sign_out is None or began >= sign_out.not_before:
+            return began
+        if authenticated_at < sign_out.signed_out_at:
+            log_event(logger, "session_refused", sub=sub, reason="signed out during sign-in")
+            raise SignedOutDuringSignInError(
+                "the user was signed out while this sign-in was in progress; log in again"
+            )
+        self.denylist.wait_until(sign_out.not_before)
+        return sign_out.not_before
 
     def refresh(
         self,

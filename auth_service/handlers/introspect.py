@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any
 
@@ -19,7 +18,6 @@ from auth_service.http import (
     read_params,
     required_text,
 )
-from auth_service.login_throttle import source_ip
 
 logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
 _sessions = runtime.sessions(signing=False)
@@ -27,24 +25,17 @@ _clients = runtime.client_authenticator()
 _MAX_BODY_BYTES = runtime.config().max_body_bytes
 
 
-def introspect(request: Request, client_ip: str | None = None) -> dict[str, Any]:
+def introspect(request: Request) -> dict[str, Any]:
     params = read_params(request)
     presented = presented_client(request, params)
     if presented is not None and presented.authenticates:
         if _clients is None:
             raise invalid_client("no clients are registered here")
-        _sessions.may_introspect(_clients.authenticate(presented, client_ip).scope)
+        _sessions.may_introspect(_clients.authenticate(presented, request.source_ip).scope)
     else:
         _sessions.may_introspect(_sessions.authenticate(request.bearer_token()).scopes)
     result = _sessions.describe(required_text(params, "token"), optional_text(params, "token_type_hint"))
     return json_response(200, {k: v for k, v in result.items() if v is not None})
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    client_ip = source_ip(event)
-
-    @functools.wraps(introspect)
-    def introspect_from_client(request: Request) -> dict[str, Any]:
-        return introspect(request, client_ip)
-
-    return endpoint(introspect_from_client, max_body_bytes=_MAX_BODY_BYTES)(event, context)
+handler = endpoint(introspect, max_body_bytes=_MAX_BODY_BYTES)

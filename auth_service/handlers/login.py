@@ -54,7 +54,6 @@ from auth_service.login_throttle import (
     LoginAttempt,
     LoginThrottle,
     LoginThrottledError,
-    source_ip,
     throttle_key,
 )
 from auth_service.side_by_side import SideBySide
@@ -96,7 +95,7 @@ class _Identity:
     cognito: CognitoLink | None = None
 
 
-def login(request: Request, client_ip: str | None = None) -> dict[str, Any]:
+def login(request: Request) -> dict[str, Any]:
     as_cookies = _cookies.requested(request)
     body = read_json(request)
     username = required_text(body, "username")
@@ -104,7 +103,7 @@ def login(request: Request, client_ip: str | None = None) -> dict[str, Any]:
     # Read while the attempt is admitted; looked at only once it is (see the module docstring).
     stored = _side_by_side.start(functools.partial(_users.lookup, username)) if _users else None
     try:
-        attempt = _admit(request, username, client_ip)
+        attempt = _admit(request, username)
     except BaseException:
         if stored is not None:
             wait([stored])  # no request of this login outlives it
@@ -134,9 +133,9 @@ def login(request: Request, client_ip: str | None = None) -> dict[str, Any]:
     return json_response(200, pair.response_body())
 
 
-def _admit(request: Request, username: str, client_ip: str | None) -> LoginAttempt:
+def _admit(request: Request, username: str) -> LoginAttempt:
     try:
-        return _throttle.admit(username, client_ip)
+        return _throttle.admit(username, request.source_ip)
     except LoginThrottledError as exc:
         log_event(logger, "login_throttled", request_id=request.request_id, limit=exc.limit)
         raise HttpError(429, "slow_down", str(exc), {"Retry-After": str(exc.retry_after)}) from None
@@ -169,12 +168,4 @@ def _identify(
     return _Identity(cognito_user.sub, cognito_user.scope, checked_at, link)
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # `endpoint` hands the login only the parsed Request; the client's address is in the event.
-    client_ip = source_ip(event)
-
-    @functools.wraps(login)
-    def login_from_client(request: Request) -> dict[str, Any]:
-        return login(request, client_ip)
-
-    return endpoint(login_from_client, max_body_bytes=_MAX_BODY_BYTES)(event, context)
+handler = endpoint(login, max_body_bytes=_MAX_BODY_BYTES)

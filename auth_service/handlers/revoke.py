@@ -6,14 +6,12 @@ OAuth libraries do) has its credentials checked: wrong ones are 401 `invalid_cli
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any
 
 from auth_service import runtime
 from auth_service.client_auth import invalid_client, presented_client
 from auth_service.http import Request, empty_response, endpoint, optional_text, read_params, required_text
-from auth_service.login_throttle import source_ip
 
 logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
 _sessions = runtime.sessions(signing=False, ending=True)
@@ -21,22 +19,15 @@ _clients = runtime.client_authenticator()
 _MAX_BODY_BYTES = runtime.config().max_body_bytes
 
 
-def revoke(request: Request, client_ip: str | None = None) -> dict[str, Any]:
+def revoke(request: Request) -> dict[str, Any]:
     params = read_params(request)
     presented = presented_client(request, params)
     if presented is not None and presented.authenticates:
         if _clients is None:
             raise invalid_client("no clients are registered here")
-        _clients.authenticate(presented, client_ip)
+        _clients.authenticate(presented, request.source_ip)
     _sessions.revoke(required_text(params, "token"), optional_text(params, "token_type_hint"))
     return empty_response(200)
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    client_ip = source_ip(event)
-
-    @functools.wraps(revoke)
-    def revoke_from_client(request: Request) -> dict[str, Any]:
-        return revoke(request, client_ip)
-
-    return endpoint(revoke_from_client, max_body_bytes=_MAX_BODY_BYTES)(event, context)
+handler = endpoint(revoke, max_body_bytes=_MAX_BODY_BYTES)

@@ -7,14 +7,12 @@ auth_service.token_endpoint.
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any
 
 from auth_service import runtime
 from auth_service.client_auth import presented_client
 from auth_service.http import Request, endpoint, json_response, read_params
-from auth_service.login_throttle import source_ip
 from auth_service.token_endpoint import TokenEndpoint
 
 logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
@@ -27,17 +25,9 @@ _endpoint = TokenEndpoint(
 _MAX_BODY_BYTES = runtime.config().max_body_bytes
 
 
-def token(request: Request, client_ip: str | None = None) -> dict[str, Any]:
+def token(request: Request) -> dict[str, Any]:
     params = read_params(request)
-    return json_response(200, _endpoint.token(params, presented_client(request, params), client_ip))
+    return json_response(200, _endpoint.token(params, presented_client(request, params), request.source_ip))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # `endpoint` hands the function only the parsed Request; the client's address is in the event.
-    client_ip = source_ip(event)
-
-    @functools.wraps(token)
-    def token_from_client(request: Request) -> dict[str, Any]:
-        return token(request, client_ip)
-
-    return endpoint(token_from_client, max_body_bytes=_MAX_BODY_BYTES)(event, context)
+handler = endpoint(token, max_body_bytes=_MAX_BODY_BYTES)
