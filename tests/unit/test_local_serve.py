@@ -31,6 +31,7 @@ from auth_service.local.serve import (
     default_config_path,
     run,
 )
+from auth_service.local.users_file import read_users_document
 from tests.e2e.container_log import container_pids
 from tests.processes import still_running
 from tests.unit.local_fixtures import service
@@ -379,3 +380,11 @@ def test_the_containers_option_refuses_what_it_cannot_parse(
     config = service.write(tmp_path)
     assert cli.main(["serve", "--port", "0", "--config", str(config), "--containers", value]) == 2
     assert problem in capsys.readouterr().err
+
+
+def test_the_example_users_file_has_users_and_a_machine_client() -> None:
+    """examples/users.json, which the README's first command serves, reads as serve reads it."""
+    document = read_users_document(Path(__file__).resolve().parents[2] / "examples" / "users.json")
+    assert [user.username for user in document.users] == ["alice", "ops"]
+    assert [client.client_id for client in document.clients] == ["orders-worker"]
+    assert len(document.clients[0].client_secret) >= 16
