@@ -611,8 +611,12 @@ class _Answers:
         ("Responses", "BatchGetItem answer is not a map"),
         ({}, "BatchGetItem answer has no Responses map"),
         ({"Responses": {"t": {}}}, "BatchGetItem items are not a list of maps"),
+        (
+            {"Responses": {"t": [{"pk": {"S": "jti#j"}, "expires_at": {"N": "soon"}}]}},
+            "a denylist item has the wrong shape",
+        ),
     ],
-    ids=["list", "text", "no-responses", "items-not-a-list"],
+    ids=["list", "text", "no-responses", "items-not-a-list", "item-of-the-wrong-shape"],
 )
 def test_an_answer_of_the_wrong_shape_is_refused_and_says_why(
     answer: Any, detail: str, caplog: pytest.LogCaptureFixture
@@ -636,3 +640,24 @@ def test_keys_left_unprocessed_are_read_again_even_without_a_responses_map() -> 
     client = _Answers({"UnprocessedKeys": pending}, revoked)
     assert RevocationList(client, "t", cache_seconds=0).lookup(claims) == "token revoked"
     assert len(client.requests) == 2 and client.requests[1] == pending
+
+
+def test_keys_still_unprocessed_when_the_window_is_over_are_refused_and_say_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A follow-up read is not sent once the follow-up window has passed: the check is refused
+    (fail closed) and the log says it ran out of time, not that DynamoDB failed."""
+    ticks = iter([0.0, 0.2])  # the first read at 0 s; the follow-up would start at 0.2 s
+    pending = {"t": {"Keys": [{"pk": {"S": "jti#j"}}]}}
+    client = _Answers({"Responses": {"t": []}, "UnprocessedKeys": pending})
+    revocations = RevocationList(
+        client, "t", cache_seconds=0, follow_up_window=0.1, monotonic=lambda: next(ticks, 9.0)
+    )
+    with caplog.at_level(logging.ERROR), pytest.raises(RevocationUnavailableError):
+        revocations.lookup(TokenClaims(sub="u", jti="j", iat=1, exp=2**40))
+    assert len(client.requests) == 1
+    [line] = [json.loads(r.getMessage()) for r in caplog.records if "denylist_read_failed" in r.getMessage()]
+    assert (line["error"], line["error_code"]) == (
+        "UnprocessedKeys",
+        "no time left to read the keys left unprocessed",
+    )
