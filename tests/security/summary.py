@@ -150,7 +150,8 @@ def counts() -> list[str]:
         f"Ideas: {len(ideas)} attack ideas in {len(CATALOGUE)} cases ({per_key} keys); "
         f"{len(body_ideas)} request-body ideas in {len(BODY_ATTACKS)} cases, "
         f"sent to {len(ENDPOINTS)} endpoints.",
-        f"Refresh-shaped twins: {twins} of the RS256 cases, sent to the refresh endpoint, the token endpoint and introspection.",
+        f"Refresh-shaped twins: {twins} of the RS256 cases, sent to the refresh endpoint, "
+        "the token endpoint and introspection.",
     ]
 
 

@@ -21,8 +21,9 @@ judgement, for that endpoint's configuration (tests/fuzz/contract.py).
 Almost every access-shaped forgery stops at /auth/refresh's `typ` check, so each case is also
 forged as a refresh token (`typ: rt+jwt`, `aud` = the issuer, `token_use: refresh`), claiming a
 second real session of alice, and sent to refresh (and introspection) to meet refresh's own
-checks, and to the OAuth token endpoint's refresh_token grant (400 there, RFC 6749 §5.2). Positive controls run with every test of this module (the `lab` fixture): each endpoint
-must accept the valid baseline first, so an endpoint that refused everything fails the suite.
+checks, and to the OAuth token endpoint's refresh_token grant (400 there, RFC 6749 §5.2).
+Positive controls run with every test of this module (the `lab` fixture): each endpoint must
+accept the valid baseline first, so an endpoint that refused everything fails the suite.
 
 No answer may be a 5xx or carry a stack trace. Then malicious request bodies go to every endpoint
 that reads one: 413 or 400, never a 5xx. Requests open a new connection each: with keep-alive,
