@@ -223,9 +223,7 @@ def test_a_failed_cold_start_is_not_remembered(
     assert pool.containers_started == 2
 
 
-def test_a_hanging_cold_start_is_ended(
-    pools: list[FunctionPool], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_hanging_cold_start_is_ended(pools: list[FunctionPool], monkeypatch: pytest.MonkeyPatch) -> None:
     # Lambda allows 10 s of init and then the function's timeout: here 0 s and then 1 s.
     monkeypatch.setattr(container, "INIT_TIMEOUT_SECONDS", 0.0)
     monkeypatch.setenv("LOCAL_FIXTURE_IMPORT_SECONDS", "30")
