@@ -661,3 +661,15 @@ def test_keys_still_unprocessed_when_the_window_is_over_are_refused_and_say_why(
         "UnprocessedKeys",
         "no time left to read the keys left unprocessed",
     )
+
+
+def test_keys_dynamodb_never_processes_are_refused_after_three_reads(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pending = {"t": {"Keys": [{"pk": {"S": "jti#j"}}]}}
+    client = _Answers({"Responses": {"t": []}, "UnprocessedKeys": pending})
+    with caplog.at_level(logging.ERROR), pytest.raises(RevocationUnavailableError):
+        RevocationList(client, "t", cache_seconds=0).lookup(TokenClaims(sub="u", jti="j", iat=1, exp=2**40))
+    assert len(client.requests) == 3
+    [line] = [json.loads(r.getMessage()) for r in caplog.records if "denylist_read_failed" in r.getMessage()]
+    assert (line["error"], line["error_code"]) == ("UnprocessedKeys", "keys left unprocessed after 3 reads")
