@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import importlib
 import json
+import logging
 import os
 import secrets
 import socket
@@ -186,8 +187,16 @@ def user_pair(service: Service) -> dict[str, Any]:
 # --- client_credentials (RFC 6749 §4.4) ----------------------------------------------------------
 
 
-def test_client_credentials_with_basic_gives_an_access_token_alone(service: Service) -> None:
-    response = token_request(service, {"grant_type": "client_credentials"}, headers=basic(*WORKER))
+def test_client_credentials_with_basic_gives_an_access_token_alone(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        response = token_request(service, {"grant_type": "client_credentials"}, headers=basic(*WORKER))
+    issued = [
+        json.loads(r.getMessage()) for r in caplog.records if '"machine_token_issued"' in r.getMessage()
+    ]
+    assert [(line["client_id"], bool(line["jti"])) for line in issued] == [(WORKER[0], True)]
+    assert WORKER[1] not in caplog.text  # never the secret
     assert response["statusCode"] == 200
     assert response["headers"]["Cache-Control"] == "no-store"
     body = payload(response)

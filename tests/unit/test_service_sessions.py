@@ -26,7 +26,12 @@ from moto import mock_aws
 
 from auth_service.denylist import IN_FLIGHT_SECONDS, Denylist
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
-from auth_service.sessions import RefreshTokenReuseError, Sessions, SignedOutDuringSignInError
+from auth_service.sessions import (
+    MissingTokenError,
+    RefreshTokenReuseError,
+    Sessions,
+    SignedOutDuringSignInError,
+)
 from auth_service.side_by_side import SideBySide
 from auth_service.tables import create_tables
 from auth_service.tokens import TokenIssuer, TokenPair
@@ -985,3 +990,9 @@ def test_a_corrupt_stored_hash_refuses_login(users: UserTable, dynamodb: Any) ->
         ExpressionAttributeValues={":h": {"S": "not-a-hash"}},
     )
     assert users.authenticate("alice", "correct horse") is None
+
+
+def test_authenticate_without_a_token_says_what_is_missing(sessions: Sessions) -> None:
+    with pytest.raises(MissingTokenError, match=r"^a Bearer access token is required$") as info:
+        sessions.authenticate(None)
+    assert info.value.error == "invalid_request"
