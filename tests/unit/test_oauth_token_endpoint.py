@@ -739,3 +739,12 @@ def test_an_unreachable_jwks_uri_is_the_clients_outage(service: Service) -> None
 def test_a_jwks_uri_must_be_https_off_loopback(service: Service, url: str) -> None:
     with pytest.raises(ClientRecordError, match="https"):
         service.clients.add("x", "orders:read", client_id="x-client", jwks_uri=url)
+
+
+def test_an_assertion_jti_with_a_lone_surrogate_is_kept_like_any_other(
+    service: Service, signer: Signer
+) -> None:
+    """JSON may carry a lone surrogate ("\\ud800") in a jti: the replay cache keeps it, never a 500."""
+    assertion = signer.assertion(jti="\ud800replay")
+    assert assertion_request(service, assertion)["statusCode"] == 200
+    assert_error(assertion_request(service, assertion), 401, "invalid_client")
