@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 import time
@@ -210,7 +211,7 @@ class ClientAuthenticator:
         assertion without `kid` names the only one). A published JWKS that cannot be fetched is
         the client's outage: 401, not counted as a failed attempt."""
         if stored.jwks is not None:
-            keys = KeySet.from_jwks(json.loads(stored.jwks))
+            keys = _registered_keys(stored.jwks)
             if kid is None and len(keys) == 1:
                 kid = keys.kids[0]
             return keys.get(str(kid))
@@ -261,3 +262,10 @@ class ClientAuthenticator:
             log_event(logger, "client_assertion_replayed", client_id=stored.client.client_id)
             return None
         return stored.client
+
+
+@functools.lru_cache(maxsize=MAX_PUBLISHED_JWKS)
+def _registered_keys(jwks: str) -> KeySet:
+    """A client's registered JWKS as keys, built once per container for each stored JWKS (their
+    checks, ROCA's included, are not repeated for every assertion)."""
+    return KeySet.from_jwks(json.loads(jwks))
