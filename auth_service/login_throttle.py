@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from auth_service.config import LoginThrottleSettings, ThrottleLimit
@@ -107,11 +107,12 @@ class _StoreUnavailableError(Exception):
     pass
 
 
-def throttle_key(private_key: PrivateKey) -> bytes:
-    """The HMAC key of the username counters, derived from a signing key (as sealing.py does)."""
-    der = private_key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+def throttle_key(private_key: PrivateKey | bytes) -> bytes:
+    """The HMAC key of the username counters, derived from a signing key (as sealing.py does;
+    from a KMS key's secret, given as bytes)."""
+    from auth_service.sealing import key_material
+
+    der = key_material(private_key)
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(der)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from auth_service.cognito_revoke import CognitoRefreshTokenRevoker
 from auth_service.denylist import Denylist, SignOut
-from auth_service.keys import KeyRing
+from auth_service.keys import SigningKeys
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, SealError, open_sealed
 from auth_service.side_by_side import SideBySide
 from auth_service.tokens import AccessToken, CognitoLink, TokenIssuer, TokenPair
@@ -66,7 +66,7 @@ class Sessions:
     introspection_scope: str = "introspect"
     # Cognito-backed sessions: the keys that open a sealed Cognito refresh token (the signing key
     # ring), and who revokes it at Cognito. Without them only the denylist side is done.
-    keys: KeyRing | None = None
+    keys: SigningKeys | None = None
     cognito_revoker: CognitoRefreshTokenRevoker | None = None
     # Functions that start sessions: the "not before" read overlaps the signing (`start`).
     side_by_side: SideBySide | None = None

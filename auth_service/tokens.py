@@ -17,13 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
-
-from auth_service.keys import KeyRing, PrivateKey
+from auth_service.keys import SigningKey, SigningKeys
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, seal
 from authorizer.claims import ORIGIN_CLAIM
 from authorizer.cookies import CSRF_HASH_CLAIM
-from authorizer.verifier import ACCESS, REFRESH
+from authorizer.errors import KidNotFoundError, UnavailableError
+from authorizer.verifier import ACCESS, REFRESH, KeyLookup
 
 ACCESS_TYP, REFRESH_TYP = str(ACCESS.typ), str(REFRESH.typ)
 
@@ -75,11 +74,16 @@ class AccessToken:
         }
 
 
+class UnpublishedKeyError(UnavailableError):
+    """The signing key is not (yet) in the published keys: a token it signed would be refused."""
+
+
 class TokenIssuer:
     def __init__(
         self,
-        keys: KeyRing,
+        keys: SigningKeys,
         *,
+        published: KeyLookup | None = None,
         issuer: str,
         audience: str,
         client_id: str,
@@ -88,6 +92,9 @@ class TokenIssuer:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
+        # Where verifiers find our keys: a key missing there never signs (a rotation step
+        # half-read by this container, a key revoked since).
+        self._published = published
         self.issuer = issuer
         self.audience = audience
         self.client_id = client_id
@@ -126,6 +133,7 @@ class TokenIssuer:
             common[ORIGIN_CLAIM] = cognito.origin_jti
         if csrf_hash is not None:
             common[CSRF_HASH_CLAIM] = csrf_hash
+        key = self._signing_key()  # one key for both tokens, whatever a re-read brings meanwhile
         access_jti, refresh_jti = str(uuid.uuid4()), str(uuid.uuid4())
         access = {**common, "aud": self.audience, "exp": now + self.access_ttl, "jti": access_jti}
         # Refresh tokens are addressed to us, not to the API, and say what they are twice:
@@ -139,10 +147,12 @@ class TokenIssuer:
         }
         if cognito is not None and cognito.refresh_token:
             # Sealed with the key that signs this refresh token, bound to its session.
-            refresh[COGNITO_REFRESH_TOKEN_CLAIM] = seal(self._private_key(), cognito.refresh_token, sid)
+            material = key.material()
+            assert material is not None  # a key that signs has a private key or a secret
+            refresh[COGNITO_REFRESH_TOKEN_CLAIM] = seal(material, cognito.refresh_token, sid)
         return TokenPair(
-            access_token=self._sign(access, ACCESS_TYP),
-            refresh_token=self._sign(refresh, REFRESH_TYP),
+            access_token=key.sign(access, {"typ": ACCESS_TYP}),
+            refresh_token=key.sign(refresh, {"typ": REFRESH_TYP}),
             expires_in=self.access_ttl,
             scope=scope,
             sid=sid,
@@ -167,15 +177,15 @@ class TokenIssuer:
             "client_id": client_id,
             "auth_time": auth_time,
         }
-        return AccessToken(self._sign(claims, ACCESS_TYP), self.access_ttl, scope, jti)
+        return AccessToken(self._signing_key().sign(claims, {"typ": ACCESS_TYP}), self.access_ttl, scope, jti)
 
-    def _private_key(self) -> PrivateKey:
-        key = self.keys.current.private_key
-        assert key is not None  # load_key_ring guarantees the current key can sign
-        return key
-
-    def _sign(self, claims: dict[str, Any], typ: str) -> str:
+    def _signing_key(self) -> SigningKey:
         key = self.keys.current
-        return jwt.encode(
-            claims, self._private_key(), algorithm=key.alg, headers={"typ": typ, "kid": key.kid}
-        )
+        if self._published is not None:
+            try:
+                self._published.get(key.kid)
+            except KidNotFoundError:
+                raise UnpublishedKeyError(
+                    f"the signing key {key.kid} is not in the published keys yet; retry shortly"
+                ) from None
+        return key

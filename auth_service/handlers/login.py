@@ -73,14 +73,15 @@ if runtime.config().identity_backend is IdentityBackend.COGNITO:
 else:
     _users = runtime.users()
 _sessions = runtime.sessions(signing=True)
-_private_key = runtime.key_ring().current.private_key
-assert _private_key is not None  # load_key_ring guarantees the current key is a private key
+# Derived from the key that signs at cold start: a key rotation starts new counters.
+_throttle_material = runtime.key_ring().current.material()
+assert _throttle_material is not None  # the current key has a private key or a KMS key's secret
 _side_by_side = SideBySide("login")
 _throttle = LoginThrottle(
     runtime.dynamodb(),
     runtime.config().common.denylist_table,
     runtime.config().login_throttle,
-    key=throttle_key(_private_key),
+    key=throttle_key(_throttle_material),
     side_by_side=_side_by_side,
 )
 _MAX_BODY_BYTES = runtime.config().max_body_bytes
