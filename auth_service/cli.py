@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from auth_service import cli_clients
+from auth_service import cli_clients, cli_keys
 from auth_service.tables import LOCAL_CLIENTS_TABLE, LOCAL_DENYLIST_TABLE, LOCAL_USERS_TABLE
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
@@ -63,7 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--users", type=Path, metavar="FILE", help='seed users: {"users": [{"username", ...}]}'
     )
-    serve.add_argument("--signing-key", type=Path, metavar="PEM", help="default: an ephemeral RS256 key")
+    serve.add_argument(
+        "--signing-key",
+        metavar="PEM|kms",
+        help="a PEM file, or kms: sign with a KMS key of the embedded moto server, the key set in its "
+        "SSM, re-read every 5 s as deployed functions re-read theirs (default: an ephemeral RS256 key)",
+    )
     serve.add_argument("--dynamodb-endpoint", metavar="URL", help="default: an embedded moto server")
     serve.add_argument("--config", type=Path, help="serverless.yml to read routes from")
     serve.add_argument(
@@ -114,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     publish = keys_commands.add_parser("jwks", help="print the public JWKS of a key bundle")
     publish.add_argument("pem", type=Path, help="PEM bundle: the signing key first, then retired keys")
     publish.set_defaults(run=_keys_jwks)
+    cli_keys.register(keys_commands)
 
     revoke = commands.add_parser(
         "revoke", help="revoke a token, a session, a machine client's tokens, or sign a user out everywhere"
@@ -198,7 +204,8 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         users_file=args.users,
-        signing_key_file=args.signing_key,
+        signing_key_file=None if args.signing_key in (None, "kms") else Path(args.signing_key),
+        kms_signing=args.signing_key == "kms",
         dynamodb_endpoint=args.dynamodb_endpoint,
         cognito=args.cognito,
         cookies=args.cookies,
