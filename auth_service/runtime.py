@@ -6,20 +6,24 @@ and only if some function asks for it, so a function never loads what it does no
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from auth_service.aws import ISSUING_CONFIG, dynamodb_client
 from auth_service.config import CognitoSettings, ServiceConfig
 from auth_service.denylist import Denylist
 from auth_service.discovery import TOKEN_ENDPOINT_PATH
-from auth_service.keys import KeyRing, load_key_ring
+from auth_service.keys import KeyRing, LiveKeyRing
+from auth_service.live_keys import LiveKeySet, PublishedKeys, Reloading
 from auth_service.sessions import Sessions
 from auth_service.side_by_side import SideBySide
 from auth_service.tokens import TokenIssuer
 from authorizer.errors import ConfigurationError
 from authorizer.jwks_source import read_jwks
 from authorizer.keys import KeySet
+from authorizer.log import log_event
 from authorizer.revocation import RevocationList
 from authorizer.verifier import ACCESS, REFRESH, TokenType, TokenVerifier
 
@@ -32,6 +36,8 @@ if TYPE_CHECKING:
     from auth_service.users import UserTable
     from authorizer.jwks_cache import JwksCache
 
+T = TypeVar("T")
+
 
 @cache
 def config() -> ServiceConfig:
@@ -39,32 +45,73 @@ def config() -> ServiceConfig:
 
 
 @cache
-def key_ring() -> KeyRing:
-    from auth_service.key_source import read_signing_pem
+def key_ring() -> LiveKeyRing:
+    """The signing keys, re-read once AUTH_KEYS_MAX_AGE_SECONDS old (auth_service.live_keys)."""
+    from auth_service.key_source import read_key_ring
 
-    source = config().signing_key
+    cfg = config()
+    source = cfg.signing_key
     if source is None:
         raise ConfigurationError(
             "this function signs tokens: set AUTH_SIGNING_KEY, AUTH_SIGNING_KEY_FILE, "
             "AUTH_SIGNING_KEY_SSM_PARAMETER or AUTH_SIGNING_KEY_SECRET_ID"
         )
-    return load_key_ring(read_signing_pem(source, config().common.region))
+    common = cfg.common
+
+    def load() -> KeyRing:
+        return read_key_ring(
+            source,
+            common.region,
+            max_age=common.keys_max_age_seconds,
+            token_lifetime=max(cfg.refresh_token_ttl, cfg.access_token_ttl) + common.leeway,
+        )
+
+    return LiveKeyRing(_reloading(load, f"the signing keys ({source.kind.value})"))
 
 
 @cache
-def jwks() -> dict[str, Any]:
-    """The public keys we publish and verify with: configured, or derived from the signing key."""
+def key_set() -> LiveKeySet:
+    """The public keys we publish and verify with: configured (AUTH_JWKS...), or derived from
+    the signing keys; re-read as they age, and on an unknown `kid`."""
     common = config().common
-    if common.jwks is None:
-        return key_ring().jwks()
-    document = read_jwks(common.jwks, common.region, ssm_endpoint=common.ssm_endpoint)
-    KeySet.from_jwks(document)  # validate before publishing anything
-    return {"keys": list(document["keys"])}
+
+    def load() -> PublishedKeys:
+        if common.jwks is None:
+            document = key_ring().jwks()
+        else:
+            document = read_jwks(common.jwks, common.region, ssm_endpoint=common.ssm_endpoint)
+        keys = KeySet.from_jwks(document)  # validated before anything is published
+        return PublishedKeys({"keys": list(document["keys"])}, keys)
+
+    what = "the JWKS" + (f" ({common.jwks.kind.value})" if common.jwks else " of the signing keys")
+    return LiveKeySet(_reloading(load, what, on_change=_log_key_change))
 
 
-@cache
-def key_set() -> KeySet:
-    return KeySet.from_jwks(jwks())
+def jwks() -> dict[str, Any]:
+    return key_set().jwks()
+
+
+def _reloading(
+    load: Callable[[], T], what: str, on_change: Callable[[T, T], None] | None = None
+) -> Reloading[T]:
+    common = config().common
+    return Reloading(
+        load,
+        what=what,
+        max_age=common.keys_max_age_seconds,
+        cooldown=common.jwks_cooldown_seconds,
+        on_change=on_change,
+    )
+
+
+def _log_key_change(before: PublishedKeys, after: PublishedKeys) -> None:
+    old, new = set(before.key_set.kids), set(after.key_set.kids)
+    log_event(
+        logging.getLogger("lambda_jwt_auth.keys"),
+        "published keys changed",
+        added=sorted(new - old),
+        removed=sorted(old - new),
+    )
 
 
 def _verifier(token_type: TokenType, audience: str | tuple[str, ...]) -> TokenVerifier:
@@ -120,6 +167,7 @@ def token_issuer() -> TokenIssuer:
         )
     return TokenIssuer(
         key_ring(),
+        published=key_set(),
         issuer=cfg.issuer,
         audience=cfg.audience,
         client_id=cfg.client_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 from collections.abc import Callable
@@ -11,13 +12,13 @@ from authorizer.authorization import Authorizer
 from authorizer.aws import denylist_follow_up_window
 from authorizer.claim_checks import require_any_group, require_scopes
 from authorizer.cognito import cognito_verifier
-from authorizer.config import AuthorizerConfig, JwksCacheSettings
-from authorizer.credentials import from_environment
+from authorizer.config import AuthorizerConfig, JwksCacheSettings, JwksKind
+from authorizer.credentials import CredentialSource, from_environment
 from authorizer.dynamodb import DynamoDB
 from authorizer.errors import ConfigurationError
 from authorizer.issuers import ScopedVerifier, TrustedIssuer, TrustedIssuers, Verifier
 from authorizer.jwks_cache import JwksCache
-from authorizer.jwks_source import load_key_set, read_configured_file
+from authorizer.jwks_source import load_key_set, read_configured_file, read_jwks
 from authorizer.revocation import RevocationList
 from authorizer.token_cache import VerifiedTokenCache
 from authorizer.verifier import ACCESS, ClaimCheck, KeyLookup, TokenType, TokenVerifier
@@ -27,15 +28,6 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
     common = config.common
     # AWS's own variables, read where the SDKs read them (see authorizer.credentials).
     credentials = from_environment(os.environ, local_endpoint=common.dynamodb_endpoint is not None)
-    own = TokenVerifier(
-        load_key_set(config.jwks, common.region, credentials, ssm_endpoint=common.ssm_endpoint),
-        issuer=common.issuer,
-        audience=common.audiences,
-        token_type=ACCESS,
-        leeway=common.leeway,
-        max_token_bytes=common.max_token_bytes,
-    )
-    verifiers: dict[str, Verifier] = {common.issuer: own}
     # Whatever is derived from the keys must be forgotten when a fetched key set changes.
     key_set_listeners: list[Callable[[], None]] = []
 
@@ -43,6 +35,15 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
         for listener in key_set_listeners:
             listener()
 
+    own = TokenVerifier(
+        own_keys(config, credentials, key_set_changed),
+        issuer=common.issuer,
+        audience=common.audiences,
+        token_type=ACCESS,
+        leeway=common.leeway,
+        max_token_bytes=common.max_token_bytes,
+    )
+    verifiers: dict[str, Verifier] = {common.issuer: own}
     for trusted in config.trusted_issuers:
         verifiers[trusted.issuer] = trusted_verifier(
             trusted,
@@ -54,7 +55,10 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
     verifier: Verifier = TrustedIssuers(verifiers, max_token_bytes=common.max_token_bytes)
     if config.verified_token_cache_size:
         token_cache = VerifiedTokenCache(
-            verifier, leeway=common.leeway, max_entries=config.verified_token_cache_size
+            verifier,
+            leeway=common.leeway,
+            max_entries=config.verified_token_cache_size,
+            max_age=common.keys_max_age_seconds,
         )
         key_set_listeners.append(token_cache.clear)
         verifier = token_cache
@@ -76,6 +80,32 @@ def build_authorizer(config: AuthorizerConfig) -> Authorizer:
         cookies=config.cookies if "cookie" in config.token_sources else None,
         log_allowed=config.log_allowed,
     )
+
+
+def own_keys(
+    config: AuthorizerConfig, credentials: CredentialSource, on_change: Callable[[], None]
+) -> KeyLookup:
+    """Our own public keys. Kept in SSM (as deployed), they are re-read once
+    AUTH_KEYS_MAX_AGE_SECONDS old and on an unknown `kid` (once per cooldown), so a rotation or a
+    revoked key reaches every warm container without a redeploy. Inline or in a file they are
+    part of the deployment, and change only with it."""
+    common = config.common
+    if config.jwks.kind is not JwksKind.SSM:
+        return load_key_set(config.jwks, common.region, credentials, ssm_endpoint=common.ssm_endpoint)
+
+    def load() -> str:
+        return json.dumps(
+            read_jwks(config.jwks, common.region, credentials, ssm_endpoint=common.ssm_endpoint)
+        )
+
+    keys = JwksCache.from_loader(
+        load,
+        f"SSM parameter {config.jwks.value}",
+        max_age_seconds=common.keys_max_age_seconds,
+        cooldown_seconds=common.jwks_cooldown_seconds,
+    )
+    keys.on_change(on_change)
+    return keys
 
 
 def prepare_tls(dynamodb: DynamoDB, ca_bundle: str | None) -> None:

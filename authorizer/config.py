@@ -21,6 +21,8 @@ _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 # AUTH_LEEWAY_SECONDS: the clock skew allowed for `exp`, `iat` and `nbf` (inspect-token's default too).
 DEFAULT_LEEWAY_SECONDS = 30
 MAX_LEEWAY_SECONDS = 300
+# AUTH_KEYS_MAX_AGE_SECONDS: how old our own keys may get in a container before they are re-read.
+DEFAULT_KEYS_MAX_AGE_SECONDS = 300
 
 
 class JwksKind(Enum):
@@ -49,6 +51,10 @@ class CommonSettings:
     leeway: int
     max_token_bytes: int
     ssm_endpoint: str | None = None
+    # Our own keys (a JWKS or key set in SSM) are re-read once this old, and on an unknown `kid`
+    # at most once per `jwks_cooldown_seconds`: a rotation or a revoked key needs no redeploy.
+    keys_max_age_seconds: int = DEFAULT_KEYS_MAX_AGE_SECONDS
+    jwks_cooldown_seconds: int = 60
     ca_bundle: str | None = None  # AWS_CA_BUNDLE, checked here; authorizer.tls reads it
     https_proxy: str | None = None  # HTTPS_PROXY, checked here; authorizer.proxy reads it
 
@@ -72,6 +78,10 @@ class CommonSettings:
             leeway=read_leeway(env),
             max_token_bytes=read_max_token_bytes(env),
             ssm_endpoint=endpoints.read_endpoint(env, "ssm"),
+            keys_max_age_seconds=env.integer(
+                "AUTH_KEYS_MAX_AGE_SECONDS", DEFAULT_KEYS_MAX_AGE_SECONDS, minimum=1, maximum=3600
+            ),
+            jwks_cooldown_seconds=env.integer("AUTH_JWKS_COOLDOWN_SECONDS", 60, maximum=3600),
             ca_bundle=endpoints.read_ca_bundle(env),
             https_proxy=read_https_proxy(env),
         )
@@ -192,7 +202,7 @@ class AuthorizerConfig:
         cache = JwksCacheSettings(
             timeout_seconds=env.integer("AUTH_JWKS_FETCH_TIMEOUT_MS", 2000, minimum=100, maximum=10_000)
             / 1000,
-            cooldown_seconds=env.integer("AUTH_JWKS_COOLDOWN_SECONDS", 60, maximum=3600),
+            cooldown_seconds=common.jwks_cooldown_seconds,
             max_age_seconds=env.integer("AUTH_JWKS_MAX_AGE_SECONDS", 3600, minimum=60, maximum=86_400),
         )
         cookies = CookieSettings.read(env)

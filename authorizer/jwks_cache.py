@@ -115,6 +115,37 @@ class JwksCache:
         cache._fetch = _never_fetch
         return cache
 
+    @classmethod
+    def from_loader(
+        cls,
+        load: Callable[[], bytes | str],
+        what: str,
+        *,
+        max_age_seconds: float,
+        cooldown_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> JwksCache:
+        """Keys we configured (our own JWKS in SSM) read now, strictly (a `ConfigurationError`
+        at cold start), then re-read by `load()` like a fetched JWKS: once `max_age_seconds` old,
+        and on an unknown `kid` at most once per cooldown. `what` names the source in the log."""
+        first = load()
+        try:
+            document = json.loads(first)
+        except ValueError:
+            raise ConfigurationError(f"{what}: the JWKS is not valid JSON") from None
+        keys = KeySet.from_jwks(document)
+        cache = cls.__new__(cls)
+        cache._setup(what, keys, math.inf, cooldown_seconds, max_age_seconds, 512_000, clock)
+        cache._host = what
+        cache._last_body = first.encode("utf-8") if isinstance(first, str) else first
+
+        def fetch(url: str, timeout: float) -> bytes:
+            body = load()
+            return body.encode("utf-8") if isinstance(body, str) else body
+
+        cache._fetch = fetch
+        return cache
+
     def _setup(
         self,
         url: str | None,
@@ -139,6 +170,7 @@ class JwksCache:
         self._fetch_count = 0
         self._last_skipped: list[str] = []  # guarded by _lock
         self._listeners: list[Callable[[], None]] = []
+        self._last_body: bytes | None = None  # the last body fetched
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call `listener()` whenever a fetch replaces a key set we had (a refresh or a rotation)."""
@@ -209,6 +241,7 @@ class JwksCache:
         state = self._state
         try:
             body = self._fetch(self._url, self._timeout)
+            unchanged = body == self._last_body
             keys, skipped = _parse_jwks(body, self._max_bytes)
         except Exception as exc:  # any failure (network, HTTP, JSON, keys...) must not fail requests
             self._state = replace(state, generation=state.generation + 1)
@@ -220,8 +253,11 @@ class JwksCache:
             for reason in skipped:
                 logger.warning("JWKS from %s: skipped a key: %s", self._host, reason)
         self._state = _State(keys=keys, fetched_at=self._clock(), generation=state.generation + 1)
+        self._last_body = body
         logger.info("JWKS fetched from %s: %d key(s)", self._host, len(keys))
-        if state.keys is not None:  # replaced (refreshed or rotated), not just fetched at last
+        if (
+            state.keys is not None and not unchanged
+        ):  # replaced (refreshed or rotated), not just fetched at last
             for listener in self._listeners:
                 listener()
 

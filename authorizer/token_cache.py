@@ -9,6 +9,9 @@ revocation list about every token, cached or not. Its rules:
   (`exp` + leeway, compared as the verifier does), and is dropped when met there;
 * bounded in entries and in bytes (a token may be up to AUTH_MAX_TOKEN_BYTES long): the oldest
   entries go first;
+* an entry is used for at most `max_age` seconds (the keys' max age), then the token is verified
+  again: that lookup is what re-reads aged keys, so a key withdrawn since is noticed even for a
+  token that is presented over and over;
 * `clear()` forgets everything: called whenever a key set changes (`JwksCache.on_change`), so a
   key rotated out stops vouching for tokens at once.
 
@@ -18,6 +21,7 @@ spellings of one token (a malleated signature is another string: verified on its
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +48,7 @@ class VerifiedTokenCache:
         leeway: int,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        max_age: float = math.inf,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if max_entries < 1 or max_bytes < 1:
@@ -53,8 +58,9 @@ class VerifiedTokenCache:
         self._leeway = leeway
         self._max_entries = max_entries
         self._max_bytes = max_bytes
+        self._max_age = max_age
         self._clock = clock
-        # token -> (time from which the verifier would refuse it, claims). Insertion order: oldest first.
+        # token -> (when it is verified again: expired, or aged; claims). Insertion order: oldest first.
         self._entries: dict[str, tuple[float, TokenClaims]] = {}
         self._bytes = 0
         # Bumped by clear(): a token verified while the keys changed is not stored afterwards.
@@ -96,7 +102,7 @@ class VerifiedTokenCache:
                 return  # verified while the keys changed (possibly with a withdrawn key), or stored
             if len(entries) >= self._max_entries or self._bytes + cost > self._max_bytes:
                 self._make_room(cost)
-            entries[token] = (claims.exp + self._leeway, claims)
+            entries[token] = (min(claims.exp + self._leeway, self._clock() + self._max_age), claims)
             self._bytes += cost
 
     def _make_room(self, cost: int) -> None:

@@ -9,22 +9,30 @@ from typing import Any
 from auth_service import runtime
 from auth_service.discovery import discovery_document
 
-# Both documents are fixed for the life of a container: render them once.
+# Clients may cache both for 5 minutes (the key set's propagation_seconds covers it).
 _PUBLIC = {"Content-Type": "application/json", "Cache-Control": "public, max-age=300"}
-_JWKS_BODY = json.dumps(runtime.jwks())
-_DISCOVERY_BODY = json.dumps(
-    discovery_document(
-        runtime.config().issuer,
-        runtime.key_set().algorithms,
-        clients=runtime.config().clients_table is not None,
-        exchange=runtime.config().cognito is not None,
-    )
-)
+_keys = runtime.key_set()  # read at cold start, re-read as it ages: a rotation shows at once
+_rendered: dict[int, str] = {}
+
+
+def _render(document: dict[str, Any]) -> str:
+    # The same document object until the keys are re-read: render it once per key set.
+    body = _rendered.get(id(document))
+    if body is None:
+        _rendered.clear()
+        body = _rendered[id(document)] = json.dumps(document)
+    return body
 
 
 def jwks(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"statusCode": 200, "headers": dict(_PUBLIC), "body": _JWKS_BODY}
+    return {"statusCode": 200, "headers": dict(_PUBLIC), "body": _render(_keys.jwks())}
 
 
 def discovery(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"statusCode": 200, "headers": dict(_PUBLIC), "body": _DISCOVERY_BODY}
+    document = discovery_document(
+        runtime.config().issuer,
+        _keys.algorithms,
+        clients=runtime.config().clients_table is not None,
+        exchange=runtime.config().cognito is not None,
+    )
+    return {"statusCode": 200, "headers": dict(_PUBLIC), "body": json.dumps(document)}
