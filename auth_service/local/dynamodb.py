@@ -101,9 +101,10 @@ def _forget_moto_dynamodb_data() -> None:
     # tests) would start with the first one's tables and users. Each start begins empty instead.
     from moto.backends import get_backend
 
-    for regions in get_backend("dynamodb").values():
-        for backend in regions.values():
-            backend.reset()
+    for service in ("dynamodb", "ssm", "kms"):  # the tables; `serve --signing-key kms`'s key set
+        for regions in get_backend(service).values():
+            for backend in regions.values():
+                backend.reset()
 
 
 def dynamodb_client(endpoint_url: str, region: str) -> DynamoDBClient:

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from auth_service.local.container_limits import ContainerLimits
@@ -66,6 +67,8 @@ _KEY_SOURCE_VARIABLES = (
     "AUTH_SIGNING_KEY_SECRET_ID",
     "AUTH_JWKS_FILE",
     "AUTH_JWKS_SSM_PARAMETER",
+    "AWS_ENDPOINT_URL_SSM",
+    "AWS_ENDPOINT_URL_KMS",
 )
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,6 +85,8 @@ class ServeOptions:
     port: int = 8000
     users_file: Path | None = None
     signing_key_file: Path | None = None
+    # Sign with a KMS key of the embedded moto server, the key set kept in its SSM (as deployed).
+    kms_signing: bool = False
     dynamodb_endpoint: str | None = None
     config: Path = field(default_factory=default_config_path)
     cognito: bool = False  # log in through a local Cognito user pool
@@ -159,10 +164,12 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
             )
         except (BotoCoreError, ClientError) as exc:
             raise ServeError(f"cannot prepare the tables at {endpoint}: {exc}") from None
+        moto_endpoint = endpoint
+        if (options.cognito or options.kms_signing) and embedded is None:
+            cognito_server = EmbeddedDynamoDB()  # a moto server: it serves Cognito, KMS and SSM too
+            moto_endpoint = cognito_server.start()
+        key_set = _start_kms_key_set(moto_endpoint) if options.kms_signing else None
         if options.cognito:
-            if embedded is None:
-                cognito_server = EmbeddedDynamoDB()  # a moto server: it serves Cognito too
-            moto_endpoint = endpoint if cognito_server is None else cognito_server.start()
             pool = _start_user_pool(moto_endpoint, users, document.group_scopes)
         elif users:
             print("Seeding users:", flush=True)
@@ -174,7 +181,15 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
         server.start()
         containers = {name: pool.max_containers for name, pool in api.pools.items()}
         _print_banner(
-            url, endpoint, embedded is not None, keys.ephemeral, users, containers, pool, document.clients
+            url,
+            endpoint,
+            embedded is not None,
+            keys.ephemeral,
+            users,
+            containers,
+            pool,
+            document.clients,
+            key_set,
         )
         if cookies:
             origins = os.environ["AUTH_ALLOWED_ORIGINS"]
@@ -196,6 +211,61 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
             embedded.stop()
         if cognito_server is not None:
             cognito_server.stop()
+
+
+LOCAL_SIGNING_KEY_PARAMETER = "/lambda-jwt-auth/local/signing-key"
+LOCAL_JWKS_PARAMETER = "/lambda-jwt-auth/local/jwks"
+# Locally, keys are re-read every 5 s, so a rotation can be watched (deployed: 300 s).
+LOCAL_KEYS_MAX_AGE_SECONDS = "5"
+
+
+def _start_kms_key_set(endpoint: str) -> str:
+    """A KMS signing key in the moto server and the key set in its SSM, read by the functions as
+    deployed ones read theirs; returns the banner lines."""
+    import time
+
+    from auth_service import key_rotation
+    from auth_service.key_set import NewKeys
+    from authorizer.config import DEFAULT_LEEWAY_SECONDS
+
+    region = os.environ["AWS_REGION"]
+    session = boto3.session.Session()
+    store = key_rotation.KeyStore(
+        session.client("ssm", region_name=region, endpoint_url=endpoint),
+        lambda: session.client("kms", region_name=region, endpoint_url=endpoint),
+        signing_parameter=LOCAL_SIGNING_KEY_PARAMETER,
+        jwks_parameter=LOCAL_JWKS_PARAMETER,
+    )
+    max_age = int(os.environ.setdefault("AUTH_KEYS_MAX_AGE_SECONDS", LOCAL_KEYS_MAX_AGE_SECONDS))
+    lifetime = int(os.environ.get("AUTH_REFRESH_TOKEN_TTL") or 2_592_000) + DEFAULT_LEEWAY_SECONDS
+    try:
+        outcome = key_rotation.initialise(
+            store,
+            NewKeys(source="kms", alg="RS256", alias_prefix="alias/lambda-jwt-auth/local/"),
+            int(time.time()),
+            propagation_seconds=max_age + 5,
+            retire_after_seconds=lifetime,
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise ServeError(f"cannot create the KMS signing key at {endpoint}: {exc}") from None
+    for name in ("AUTH_SIGNING_KEY", "AUTH_JWKS"):
+        os.environ.pop(name)
+    os.environ.update(
+        {
+            "AUTH_SIGNING_KEY_SSM_PARAMETER": LOCAL_SIGNING_KEY_PARAMETER,
+            "AUTH_JWKS_SSM_PARAMETER": LOCAL_JWKS_PARAMETER,
+            "AWS_ENDPOINT_URL_SSM": endpoint,
+            "AWS_ENDPOINT_URL_KMS": endpoint,
+        }
+    )
+    return "\n".join(
+        [
+            f"  signing key: in KMS (embedded moto at {endpoint}), {outcome.lines[0]}",
+            f"    key set: SSM {LOCAL_SIGNING_KEY_PARAMETER}, JWKS: SSM {LOCAL_JWKS_PARAMETER}; "
+            f"re-read every {max_age} s",
+            f"    rotate: auth-service keys rotate --stage local --endpoint-url {endpoint}",
+        ]
+    )
 
 
 def _start_user_pool(endpoint: str, users: list[SeedUser], group_scopes: dict[str, str]) -> LocalUserPool:
@@ -288,6 +358,7 @@ def _print_banner(
     containers: Mapping[str, int],
     pool: LocalUserPool | None = None,
     clients: Sequence[SeedClient] = (),
+    key_set: str | None = None,
 ) -> None:
     username = users[0].username if users else "<username>"
     login_body = json.dumps({"username": username, "password": "<password>"})
@@ -296,7 +367,8 @@ def _print_banner(
     lines = [
         f"lambda-jwt-auth listening on {url}",
         f"  DynamoDB: {endpoint}{' (embedded moto, in memory)' if embedded else ''}",
-        "  signing key: " + ("ephemeral RS256, new on every start" if ephemeral else "from --signing-key"),
+        key_set
+        or "  signing key: " + ("ephemeral RS256, new on every start" if ephemeral else "from --signing-key"),
         f"  users: {len(users)} seeded{where}" if users else "  users: none (pass --users FILE to add some)",
         f"  machine clients: {len(clients)} registered" if clients else "  machine clients: none",
         "  containers per function (processes, started on demand): "
