@@ -18,6 +18,9 @@ Exits 1 and prints one line per breach, naming the resource (and the role, polic
   (``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``).
 * Only the functions that authenticate clients (token, introspect, revoke; logout shares
   revoke's role) touch the clients table, and only read it (the CLI manages it).
+* Only login, token and refresh may ``kms:Sign``, the one KMS action that may name ``key/*``,
+  and then only limited by ``ForAnyValue:StringLike`` ``kms:ResourceAliases`` to our alias
+  prefix; the authorizer has no KMS permission at all.
 * The denylist table has TTL on ``expires_at``; every table has point-in-time recovery and SSE.
 * Every function has its log group in the template, and every log group a RetentionInDays.
 * Every HTTP API stage writes an access log to a log group of this template, recording the
@@ -74,6 +77,15 @@ LEADING_KEYS = "dynamodb:leadingkeys"
 # Operators that make every partition key of the request match (never ForAnyValue, never IfExists).
 LEADING_KEYS_OPERATORS = ("ForAllValues:StringLike", "ForAllValues:StringEquals")
 SIGNING_KEY_READERS = frozenset({"login", "token", "refresh", "logout", "revoke"})
+
+# KMS signing keys (auth_service.kms_signing): only these functions sign, and only with keys that
+# carry an alias under our prefix (ABAC: kms:ResourceAliases), the one wildcard KMS may have.
+KMS_SIGNERS = frozenset({"login", "token", "refresh"})
+KMS_KEY_WILDCARD = re.compile(
+    r"arn:(\$\{AWS::Partition\}|aws[\w-]*):kms:\$\{AWS::Region\}:\$\{AWS::AccountId\}:key/\*"
+)
+KMS_ALIAS_CONDITION = ("ForAnyValue:StringLike", "kms:ResourceAliases")
+KMS_ALIAS_PATTERN = re.compile(r"alias/[\w-]+(/[\w-]+)*/\*")
 
 SCOPED_SERVICES = frozenset({"dynamodb", "ssm", "secretsmanager", "kms"})
 # Read-only actions; any other action of these services counts as a write.
@@ -405,6 +417,11 @@ class Checker:
             ):
                 self.breach(grant.where, f"{on}: not one of our log groups")
             return
+        if target.kind == "wildcard" and grant.service == "kms" and grant.verb == "sign":
+            problem = kms_alias_problem(grant, target.name)
+            if problem is not None:
+                self.breach(grant.where, f"{on}: {problem}")
+            return
         if target.kind == "wildcard":
             self.breach(
                 grant.where,
@@ -418,6 +435,18 @@ class Checker:
         expected = {"dynamodb": "table", "ssm": "parameter", "secretsmanager": "secret", "kms": "key"}
         if grant.service in SCOPED_SERVICES and target.kind != expected[grant.service]:
             self.breach(grant.where, f"{on}: not one of our own {expected[grant.service]}s")
+
+    def check_kms(self, grants: Mapping[str, list[Grant]]) -> None:
+        """Only the signing functions may kms:Sign; the authorizer verifies with the published keys
+        and needs no KMS permission at all."""
+        for function in self.functions:
+            for grant in grants.get(function.role or "", []):
+                where = f"{grant.where} (role of {function.name})"
+                if grant.service == "kms" and function.name == AUTHORIZER:
+                    self.breach(where, f"{grant.action}: the authorizer needs no KMS permission")
+                elif grant.service == "kms" and grant.verb == "sign" and function.name not in KMS_SIGNERS:
+                    signers = ", ".join(sorted(KMS_SIGNERS))
+                    self.breach(where, f"{grant.action}: only {signers} sign tokens")
 
     def check_roles(self, grants: Mapping[str, list[Grant]]) -> None:
         kinds_by_role: dict[str, dict[str, str]] = {}
@@ -552,11 +581,31 @@ class Checker:
         if not self.functions:
             self.breach("Resources", "no AWS::Lambda::Function; is this the packaged template?")
         self.check_signing_key_known()
-        self.check_roles(self.grants())
+        grants = self.grants()
+        self.check_roles(grants)
+        self.check_kms(grants)
         self.check_tables()
         self.check_log_groups()
         self.check_access_logs()
         return self.breaches
+
+
+def kms_alias_problem(grant: Grant, resource: str) -> str | None:
+    """Why a KMS grant on `key/*` is not limited to our own aliased keys; None when it is."""
+    if grant.verb != "sign":
+        return "a wildcard KMS resource is allowed for kms:Sign only"
+    if not KMS_KEY_WILDCARD.fullmatch(resource):
+        return "a KMS wildcard must be this account's and region's key/*"
+    operator, key = KMS_ALIAS_CONDITION
+    block = {k.lower(): v for k, v in dict(grant.condition.get(operator) or {}).items()}
+    values = block.get(key.lower())
+    values = [values] if isinstance(values, str) else values
+    if set(grant.condition) != {operator} or not values:
+        return f"must be limited with {operator} {key} to our own alias prefix"
+    bad = [value for value in values if not isinstance(value, str) or not KMS_ALIAS_PATTERN.fullmatch(value)]
+    if bad:
+        return f"{key} must name our alias prefix (alias/<service>/<stage>/*), not {bad}"
+    return None
 
 
 def throttle_keys_problem(condition: Mapping[str, Any]) -> str | None:

@@ -664,3 +664,49 @@ def test_main_reports_an_unreadable_template(tmp_path: Path, capsys: pytest.Capt
     path.write_text("{not json")
     assert check_policies.main([str(path)]) == 2
     assert "cannot check" in capsys.readouterr().err
+
+
+# --- KMS signing: login, token and refresh sign with our aliased keys; the authorizer never -------
+
+KMS_SIGN = {
+    **allow("kms:Sign", our_arn("kms", "key/*")),
+    "Condition": {"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/lambda-jwt-auth/ci/*"}},
+}
+
+
+@pytest.mark.parametrize("role_id", ["LoginRole", "TokenRole", "RefreshRole"])
+def test_signing_functions_may_sign_with_our_aliased_keys(role_id: str) -> None:
+    assert breaches_after(add_statement(role_id, KMS_SIGN)) == []
+
+
+@pytest.mark.parametrize(
+    ("role_id", "fragment"),
+    [
+        ("AuthorizerRole", "the authorizer needs no KMS permission"),
+        ("RevokeRole", "only login, refresh, token sign tokens"),
+        ("PublicKeysRole", "only login, refresh, token sign tokens"),
+    ],
+)
+def test_no_other_function_signs_and_the_authorizer_has_no_kms(role_id: str, fragment: str) -> None:
+    assert_breach(breaches_after(add_statement(role_id, KMS_SIGN)), role_id, fragment)
+
+
+@pytest.mark.parametrize(
+    ("statement", "fragment"),
+    [
+        (allow("kms:Sign", our_arn("kms", "key/*")), "must be limited with ForAnyValue:StringLike"),
+        ({**KMS_SIGN, "Action": "kms:Decrypt"}, "a wildcard resource"),
+        (
+            {**KMS_SIGN, "Condition": {"ForAnyValue:StringLike": {"kms:ResourceAliases": "*"}}},
+            "must name our alias prefix",
+        ),
+        (
+            {**KMS_SIGN, "Condition": {"ForAnyValue:StringLike": {"kms:ResourceAliases": "alias/*"}}},
+            "must name our alias prefix",
+        ),
+        ({**KMS_SIGN, "Resource": "arn:aws:kms:eu-west-1:111122223333:key/*"}, "this account's and region's"),
+        ({**KMS_SIGN, "Resource": "*"}, "this account's and region's"),
+    ],
+)
+def test_kms_wildcards_must_be_limited_to_our_alias_prefix(statement: dict[str, Any], fragment: str) -> None:
+    assert_breach(breaches_after(add_statement("LoginRole", statement)), "LoginRole", fragment)

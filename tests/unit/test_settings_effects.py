@@ -1738,6 +1738,14 @@ ENVIRONMENT: dict[str, tuple[Callable[..., object] | str, ...]] = {
     "AUTH_JWKS_FETCH_TIMEOUT_MS": (test_jwks_fetch_timeout_bounds_a_fetch,),
     "AUTH_JWKS_COOLDOWN_SECONDS": (test_jwks_cooldown_spaces_out_refetches_for_unknown_kids,),
     "AUTH_JWKS_MAX_AGE_SECONDS": (test_jwks_max_age_is_when_keys_are_fetched_again,),
+    "AUTH_KEYS_MAX_AGE_SECONDS": (
+        "test_key_rotation.py::test_keys_max_age_is_when_the_issuing_side_signs_with_a_promoted_key",
+        "test_key_rotation.py::test_the_authorizers_own_keys_are_re_read_after_max_age_and_on_an_unknown_kid",
+        "test_key_rotation.py::test_a_token_seen_over_and_over_is_verified_again_once_the_keys_age",
+    ),
+    "AWS_ENDPOINT_URL_KMS": (
+        "test_key_rotation.py::test_aws_endpoint_url_kms_is_where_the_issuing_side_signs",
+    ),
     "AUTH_COOKIES": (
         test_cookies_setting_lets_the_authorizer_read_the_access_cookie,
         test_cookies_setting_turns_cookie_delivery_on,
@@ -1897,9 +1905,16 @@ DEPLOY_PARAMETERS: dict[str, dict[tuple[str, ...], tuple[Callable[..., object] |
     },
 }
 
+
 # Params that set a property of the deployed functions, which no local request can show, and
 # what checks them.
 DEPLOY_TIME: dict[str, dict[tuple[str, ...], str]] = {
+    "kmsAliasPrefix": {
+        path: "IAM: scripts/check_policies.py requires it on kms:Sign; key_rotation creates the aliases "
+        "(test_key_rotation.py::test_revoking_the_current_key_without_a_next_one_signs_with_a_new_key_at_once)"
+        for path in deploy_parameter_uses()["kmsAliasPrefix"]
+        if path[-1] == "kms:ResourceAliases"
+    },
     "authorizerArtifact": {
         (
             "functions",
