@@ -24,6 +24,8 @@ from auth_service import key_set
 from auth_service.key_set import KeyEntry, KeySetDocument, KeySetError, KeyState, NewKeys
 
 _MAX_ALIAS_LENGTH = 256
+# The tag every KMS key of a key set carries, its value the set's alias prefix.
+KEY_SET_TAG = "lambda-jwt-auth-key-set"
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ class KeyStore:
             KeySpec=KEY_SPECS[new_keys.alg],
             KeyUsage="SIGN_VERIFY",
             Description=f"lambda-jwt-auth signing key ({new_keys.alias_prefix})",
+            # What the scheduled rotation's IAM policy is conditioned on (aws:ResourceTag).
+            Tags=[{"TagKey": KEY_SET_TAG, "TagValue": new_keys.alias_prefix}],
         )
         arn = str(created["KeyMetadata"]["Arn"])
         alg, public = public_key_of(self.kms, arn)

@@ -11,16 +11,17 @@ Exits 1 and prints one line per breach, naming the resource (and the role, polic
 * Every function has a role of this template, and functions of different kinds never share one.
 * The authorizer's role only reads: the denylist and nothing else of DynamoDB, no writes anywhere,
   never the signing-key parameter.
-* Only token, refresh, logout and revoke write the denylist; only login, token, refresh, logout
-  and revoke touch the signing-key parameter. One exception, enforced by IAM itself: login keeps
+* Only token, refresh, logout and revoke write the denylist; only login, token, refresh, logout,
+  revoke and the scheduled key rotation touch the signing-key parameter. One exception, enforced by IAM itself: login keeps
   its failed-login counters in the denylist, so it may ``UpdateItem`` there, but only in a
   statement whose Condition limits ``dynamodb:LeadingKeys`` to ``throttle#...`` keys
   (``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``).
 * Only the functions that authenticate clients (token, introspect, revoke; logout shares
   revoke's role) touch the clients table, and only read it (the CLI manages it).
-* Only login, token and refresh may ``kms:Sign``, the one KMS action that may name ``key/*``,
-  and then only limited by ``ForAnyValue:StringLike`` ``kms:ResourceAliases`` to our alias
-  prefix; the authorizer has no KMS permission at all.
+* Only login, token and refresh may ``kms:Sign``, on ``key/*`` only limited by
+  ``ForAnyValue:StringLike`` ``kms:ResourceAliases`` to our alias prefix; only the scheduled
+  rotation (rotateKeys) creates, tags, aliases and disables keys, each limited to keys tagged as
+  our key set's (``kms_wildcard_problem``); the authorizer has no KMS permission at all.
 * The denylist table has TTL on ``expires_at``; every table has point-in-time recovery and SSE.
 * Every function has its log group in the template, and every log group a RetentionInDays.
 * Every HTTP API stage writes an access log to a log group of this template, recording the
@@ -65,6 +66,7 @@ FUNCTION_KINDS = {
     "discovery": "public-keys",
     "me": "public-keys",
     "demo": "static-files",
+    "rotateKeys": "key-rotation",
 }
 AUTHORIZER = "authorizer"
 DENYLIST_WRITERS = frozenset({"token", "refresh", "logout", "revoke"})
@@ -76,7 +78,7 @@ THROTTLE_KEY_PREFIX = "throttle#"
 LEADING_KEYS = "dynamodb:leadingkeys"
 # Operators that make every partition key of the request match (never ForAnyValue, never IfExists).
 LEADING_KEYS_OPERATORS = ("ForAllValues:StringLike", "ForAllValues:StringEquals")
-SIGNING_KEY_READERS = frozenset({"login", "token", "refresh", "logout", "revoke"})
+SIGNING_KEY_READERS = frozenset({"login", "token", "refresh", "logout", "revoke", "rotateKeys"})
 
 # KMS signing keys (auth_service.kms_signing): only these functions sign, and only with keys that
 # carry an alias under our prefix (ABAC: kms:ResourceAliases), the one wildcard KMS may have.
@@ -86,6 +88,24 @@ KMS_KEY_WILDCARD = re.compile(
 )
 KMS_ALIAS_CONDITION = ("ForAnyValue:StringLike", "kms:ResourceAliases")
 KMS_ALIAS_PATTERN = re.compile(r"alias/[\w-]+(/[\w-]+)*/\*")
+KMS_ALIAS_WILDCARD = re.compile(
+    r"arn:(\$\{AWS::Partition\}|aws[\w-]*):kms:\$\{AWS::Region\}:\$\{AWS::AccountId\}:alias/[\w-]+(/[\w-]+)*/\*"
+)
+# The scheduled rotation (auth_service/handlers/rotate_keys.py) makes and withdraws KMS keys,
+# which carry this tag (auth_service.key_rotation.KEY_SET_TAG).
+KEY_SET_TAG = "lambda-jwt-auth-key-set"
+KMS_KEY_MANAGERS = frozenset({"rotateKeys"})
+KMS_KEY_MANAGEMENT = frozenset(
+    {
+        "createkey",
+        "tagresource",
+        "createalias",
+        "deletealias",
+        "disablekey",
+        "schedulekeydeletion",
+        "getpublickey",
+    }
+)
 
 SCOPED_SERVICES = frozenset({"dynamodb", "ssm", "secretsmanager", "kms"})
 # Read-only actions; any other action of these services counts as a write.
@@ -417,8 +437,12 @@ class Checker:
             ):
                 self.breach(grant.where, f"{on}: not one of our log groups")
             return
-        if target.kind == "wildcard" and grant.service == "kms" and grant.verb == "sign":
-            problem = kms_alias_problem(grant, target.name)
+        if (
+            target.kind == "wildcard"
+            and grant.service == "kms"
+            and grant.verb in KMS_KEY_MANAGEMENT | {"sign"}
+        ):
+            problem = kms_wildcard_problem(grant, target.name)
             if problem is not None:
                 self.breach(grant.where, f"{on}: {problem}")
             return
@@ -447,6 +471,13 @@ class Checker:
                 elif grant.service == "kms" and grant.verb == "sign" and function.name not in KMS_SIGNERS:
                     signers = ", ".join(sorted(KMS_SIGNERS))
                     self.breach(where, f"{grant.action}: only {signers} sign tokens")
+                elif (
+                    grant.service == "kms"
+                    and grant.verb in KMS_KEY_MANAGEMENT
+                    and function.name not in KMS_KEY_MANAGERS
+                ):
+                    managers = ", ".join(sorted(KMS_KEY_MANAGERS))
+                    self.breach(where, f"{grant.action}: only {managers} manages the key set's KMS keys")
 
     def check_roles(self, grants: Mapping[str, list[Grant]]) -> None:
         kinds_by_role: dict[str, dict[str, str]] = {}
@@ -590,22 +621,50 @@ class Checker:
         return self.breaches
 
 
-def kms_alias_problem(grant: Grant, resource: str) -> str | None:
-    """Why a KMS grant on `key/*` is not limited to our own aliased keys; None when it is."""
-    if grant.verb != "sign":
-        return "a wildcard KMS resource is allowed for kms:Sign only"
+def kms_wildcard_problem(grant: Grant, resource: str) -> str | None:
+    """Why a KMS grant on a wildcard is not limited to our own key set's keys; None when it is.
+
+    * kms:Sign on ``key/*``: ``ForAnyValue:StringLike`` ``kms:ResourceAliases`` our alias prefix;
+    * kms:CreateKey on ``*``: ``StringEquals`` ``kms:KeyUsage`` SIGN_VERIFY and the request's key
+      set tag (``aws:RequestTag/<tag>``), so only tagged signing keys are made;
+    * kms:TagResource on ``key/*``: that request tag; other actions on ``key/*``: the key's tag
+      (``aws:ResourceTag/<tag>``); aliases: an ``alias/<name>/.../*`` prefix of ours.
+    """
+    condition = {k: {n.lower(): v for n, v in dict(block).items()} for k, block in grant.condition.items()}
+    if grant.verb == "createkey":
+        equals = condition.get("StringEquals", {})
+        if (
+            resource != "*"
+            or equals.get("kms:keyusage") != "SIGN_VERIFY"
+            or not _tag_value(equals, f"aws:requesttag/{KEY_SET_TAG}")
+        ):
+            return f"kms:CreateKey must require kms:KeyUsage SIGN_VERIFY and the {KEY_SET_TAG} request tag"
+        return None
+    if KMS_ALIAS_WILDCARD.fullmatch(resource):
+        return (
+            None if grant.verb in ("createalias", "deletealias") else "alias wildcards are for aliases only"
+        )
     if not KMS_KEY_WILDCARD.fullmatch(resource):
         return "a KMS wildcard must be this account's and region's key/*"
-    operator, key = KMS_ALIAS_CONDITION
-    block = {k.lower(): v for k, v in dict(grant.condition.get(operator) or {}).items()}
-    values = block.get(key.lower())
-    values = [values] if isinstance(values, str) else values
-    if set(grant.condition) != {operator} or not values:
-        return f"must be limited with {operator} {key} to our own alias prefix"
-    bad = [value for value in values if not isinstance(value, str) or not KMS_ALIAS_PATTERN.fullmatch(value)]
-    if bad:
-        return f"{key} must name our alias prefix (alias/<service>/<stage>/*), not {bad}"
+    if grant.verb == "sign":
+        operator, key = KMS_ALIAS_CONDITION
+        values = condition.get(operator, {}).get(key.lower())
+        values = [values] if isinstance(values, str) else values
+        if set(condition) != {operator} or not values:
+            return f"must be limited with {operator} {key} to our own alias prefix"
+        bad = [v for v in values if not isinstance(v, str) or not KMS_ALIAS_PATTERN.fullmatch(v)]
+        if bad:
+            return f"{key} must name our alias prefix (alias/<service>/<stage>/*), not {bad}"
+        return None
+    tag = f"aws:requesttag/{KEY_SET_TAG}" if grant.verb == "tagresource" else f"aws:resourcetag/{KEY_SET_TAG}"
+    if set(condition) != {"StringEquals"} or not _tag_value(condition["StringEquals"], tag):
+        return f"must be limited with StringEquals {tag} to our key set's keys"
     return None
+
+
+def _tag_value(block: Mapping[str, Any], name: str) -> bool:
+    value = block.get(name)
+    return isinstance(value, str) and bool(KMS_ALIAS_PATTERN.fullmatch(value + "*"))
 
 
 def throttle_keys_problem(condition: Mapping[str, Any]) -> str | None:

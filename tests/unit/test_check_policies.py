@@ -483,7 +483,7 @@ def test_reading_the_denylist_is_not_writing_it() -> None:
 def test_only_the_token_issuers_read_the_signing_key() -> None:
     statement = allow("ssm:GetParameters", our_arn("ssm", f"parameter{SIGNING_KEY}"))
     breaches = breaches_after(add_statement("PublicKeysRole", statement))
-    readers = "only login, logout, refresh, revoke, token may read it"
+    readers = "only login, logout, refresh, revoke, rotateKeys, token may read it"
     assert_breach(breaches, "role of jwks", "the signing-key parameter", readers)
     assert_breach(breaches, "role of me", "the signing-key parameter")
 
@@ -710,3 +710,65 @@ def test_no_other_function_signs_and_the_authorizer_has_no_kms(role_id: str, fra
 )
 def test_kms_wildcards_must_be_limited_to_our_alias_prefix(statement: dict[str, Any], fragment: str) -> None:
     assert_breach(breaches_after(add_statement("LoginRole", statement)), "LoginRole", fragment)
+
+
+# --- the scheduled rotation manages the key set's KMS keys, tagged as ours ----------------------
+
+TAG = {"aws:RequestTag/lambda-jwt-auth-key-set": "alias/lambda-jwt-auth/ci/"}
+CREATE_KEY = {
+    **allow("kms:CreateKey", "*"),
+    "Condition": {"StringEquals": {"kms:KeyUsage": "SIGN_VERIFY", "kms:KeySpec": ["RSA_2048"], **TAG}},
+}
+MANAGE_KEYS = {
+    **allow(["kms:GetPublicKey", "kms:CreateAlias", "kms:DisableKey"], our_arn("kms", "key/*")),
+    "Condition": {"StringEquals": {"aws:ResourceTag/lambda-jwt-auth-key-set": "alias/lambda-jwt-auth/ci/"}},
+}
+TAG_KEYS = {**allow("kms:TagResource", our_arn("kms", "key/*")), "Condition": {"StringEquals": TAG}}
+ALIASES = allow(["kms:CreateAlias", "kms:DeleteAlias"], our_arn("kms", "alias/lambda-jwt-auth/ci/*"))
+
+
+def with_rotation(*statements: dict[str, Any]) -> Callable[[Template], None]:
+    def mutate(template: Template) -> None:
+        template["Resources"]["KeyRotationRole"] = role(*statements)
+        template["Resources"]["RotateKeysLambdaFunction"] = copy.deepcopy(
+            template["Resources"]["JwksLambdaFunction"]
+        )
+        function = template["Resources"]["RotateKeysLambdaFunction"]["Properties"]
+        function["FunctionName"] = f"{PREFIX}rotateKeys"
+        function["Role"] = get_arn("KeyRotationRole")
+        template["Resources"]["RotateKeysLogGroup"] = {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {"LogGroupName": f"/aws/lambda/{PREFIX}rotateKeys", "RetentionInDays": 30},
+        }
+        template["Resources"]["RotateKeysLambdaFunction"]["DependsOn"] = ["RotateKeysLogGroup"]
+
+    return mutate
+
+
+def test_the_rotation_may_create_and_manage_only_tagged_signing_keys() -> None:
+    assert breaches_after(with_rotation(CREATE_KEY, MANAGE_KEYS, TAG_KEYS, ALIASES)) == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "fragment"),
+    [
+        (allow("kms:CreateKey", "*"), "must require kms:KeyUsage SIGN_VERIFY"),
+        (
+            {**CREATE_KEY, "Condition": {"StringEquals": {"kms:KeyUsage": "ENCRYPT_DECRYPT", **TAG}}},
+            "must require kms:KeyUsage SIGN_VERIFY",
+        ),
+        ({**MANAGE_KEYS, "Condition": {}}, "aws:resourcetag/lambda-jwt-auth-key-set"),
+        ({**TAG_KEYS, "Condition": {"StringEquals": {"aws:RequestTag/other": "x"}}}, "aws:requesttag"),
+        (allow("kms:DisableKey", our_arn("kms", "alias/lambda-jwt-auth/ci/*")), "alias wildcards are for"),
+        (allow("kms:CreateAlias", our_arn("kms", "alias/*")), "this account's and region's key/*"),
+        (KMS_SIGN, "only login, refresh, token sign tokens"),
+    ],
+)
+def test_the_rotations_kms_grants_must_stay_on_our_key_set(statement: dict[str, Any], fragment: str) -> None:
+    assert_breach(breaches_after(with_rotation(statement)), "KeyRotationRole", fragment)
+
+
+def test_no_other_function_manages_kms_keys() -> None:
+    assert_breach(
+        breaches_after(add_statement("LoginRole", MANAGE_KEYS)), "LoginRole", "only rotateKeys manages"
+    )

@@ -406,3 +406,35 @@ def test_keys_cli_refuses_an_early_promotion_and_says_when(
     assert "current" in out and "next" in out and "PRIVATE" not in out and "secret" not in out
     assert cli.main(["keys", "init", *common]) == 1
     assert "holds a key set already" in capsys.readouterr().err
+
+
+def test_the_scheduled_rotation_runs_one_step_per_run(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    keys = initialised(kms_keys(), propagation=0, retire_after=2_592_030 + 900)
+    _service_env(monkeypatch, "1")
+    monkeypatch.setenv("AUTH_JWKS_SSM_PARAMETER", JWKS)
+    sys.modules.pop("auth_service.handlers.rotate_keys", None)
+    rotate_keys = importlib.import_module("auth_service.handlers.rotate_keys")
+    a = read(keys).current.kid
+    assert rotate_keys.handler({"source": "aws.events"}, None)["action"] == "added"
+    assert rotate_keys.handler({"source": "aws.events"}, None)["action"] == "promoted"
+    document = read(keys)
+    assert document.current.kid != a and [k.kid for k in document.in_state(KeyState.RETIRED)] == [a]
+    # The new KMS key carries the key set's tag, which the rotation's IAM policy is conditioned on.
+    arn = str(document.current.kms_key_id)
+    tags = boto3.client("kms", region_name="us-east-1").list_resource_tags(KeyId=arn.rsplit("/", 1)[-1])[
+        "Tags"
+    ]
+    assert {"TagKey": key_rotation.KEY_SET_TAG, "TagValue": "alias/lambda-jwt-auth/ci/"} in tags
+
+
+def test_the_scheduled_rotation_needs_both_parameters_in_ssm(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    _service_env(monkeypatch, "1")
+    sys.modules.pop("auth_service.handlers.rotate_keys", None)
+    with pytest.raises(ConfigurationError, match="AUTH_JWKS_SSM_PARAMETER"):
+        importlib.import_module("auth_service.handlers.rotate_keys")

@@ -1909,11 +1909,16 @@ DEPLOY_PARAMETERS: dict[str, dict[tuple[str, ...], tuple[Callable[..., object] |
 # Params that set a property of the deployed functions, which no local request can show, and
 # what checks them.
 DEPLOY_TIME: dict[str, dict[tuple[str, ...], str]] = {
+    "keyRotationSchedule": {
+        path: "the EventBridge rule of the rotation (cfn-lint checks the expression; "
+        "test_key_rotation.py::test_the_scheduled_rotation_runs_one_step_per_run runs its target)"
+        for path in deploy_parameter_uses()["keyRotationSchedule"]
+    },
     "kmsAliasPrefix": {
-        path: "IAM: scripts/check_policies.py requires it on kms:Sign; key_rotation creates the aliases "
+        path: "IAM: scripts/check_policies.py requires it on kms:Sign and on the rotation's KMS grants; "
+        "key_rotation creates the aliases and tags "
         "(test_key_rotation.py::test_revoking_the_current_key_without_a_next_one_signs_with_a_new_key_at_once)"
         for path in deploy_parameter_uses()["kmsAliasPrefix"]
-        if path[-1] == "kms:ResourceAliases"
     },
     "authorizerArtifact": {
         (
