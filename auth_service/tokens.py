@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,26 @@ class AccessToken:
             "expires_in": self.expires_in,
             "scope": self.scope,
         }
+
+
+_kms_signers: list[ThreadPoolExecutor] = []  # made on the first KMS-signed pair of a container
+
+
+def _sign_both(
+    key: SigningKey, first: tuple[dict[str, Any], str], second: tuple[dict[str, Any], str]
+) -> tuple[str, str]:
+    """Both tokens of a pair. With a KMS key, the two Sign calls go out side by side: a login
+    waits for one KMS round trip instead of two (boto3 clients are thread-safe)."""
+    if key.kms is None:
+        return key.sign(first[0], {"typ": first[1]}), key.sign(second[0], {"typ": second[1]})
+    if not _kms_signers:
+        _kms_signers.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="kms-sign"))
+    other = _kms_signers[0].submit(key.sign, second[0], {"typ": second[1]})
+    try:
+        token = key.sign(first[0], {"typ": first[1]})
+    finally:
+        second_token = other.result()  # waits, and raises its KmsSigningError if it failed
+    return token, second_token
 
 
 class UnpublishedKeyError(UnavailableError):
@@ -150,9 +171,10 @@ class TokenIssuer:
             material = key.material()
             assert material is not None  # a key that signs has a private key or a secret
             refresh[COGNITO_REFRESH_TOKEN_CLAIM] = seal(material, cognito.refresh_token, sid)
+        access_token, refresh_token = _sign_both(key, (access, ACCESS_TYP), (refresh, REFRESH_TYP))
         return TokenPair(
-            access_token=key.sign(access, {"typ": ACCESS_TYP}),
-            refresh_token=key.sign(refresh, {"typ": REFRESH_TYP}),
+            access_token=access_token,
+            refresh_token=refresh_token,
             expires_in=self.access_ttl,
             scope=scope,
             sid=sid,

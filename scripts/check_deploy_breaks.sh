@@ -3,7 +3,8 @@
 # serverless.yml in each copy on purpose, run check_deploy.sh there, and fail unless each run
 # fails with the breach we injected:
 #   1. `Resource: "*"` on the authorizer's DynamoDB statement,
-#   2. no TTL on the denylist table.
+#   2. no TTL on the denylist table,
+#   3. kms:Sign on every key of the account (the kms:ResourceAliases condition dropped).
 # Needs what check_deploy.sh needs (dev virtualenv active, `npm ci` done); the copies reuse this
 # checkout's node_modules through a symlink.
 set -euo pipefail
@@ -86,5 +87,11 @@ edit "$WORK/no-denylist-ttl/serverless.yml" \
   "re.sub(r'\n +TimeToLiveSpecification:\n +AttributeName: expires_at\n +Enabled: true', '', text, count=1)"
 expect_breach no-denylist-ttl \
   "POLICY BREACH: DenylistTable: TTL is not enabled on expires_at"
+
+copy_repo "$WORK/kms-sign-any-key"
+edit "$WORK/kms-sign-any-key/serverless.yml" \
+  "re.sub(r'\n +Condition:\n +ForAnyValue:StringLike:\n +kms:ResourceAliases: [^\n]+', '', text, count=1)"
+expect_breach kms-sign-any-key \
+  "POLICY BREACH: LoginRole policy 'login' statement [0-9]+: kms:Sign on .*must be limited with ForAnyValue:StringLike kms:ResourceAliases"
 
 printf '\ncheck_deploy_breaks: OK (every injected breach was caught)\n'

@@ -12,10 +12,10 @@ Exits 1 and prints one line per breach, naming the resource (and the role, polic
 * The authorizer's role only reads: the denylist and nothing else of DynamoDB, no writes anywhere,
   never the signing-key parameter.
 * Only token, refresh, logout and revoke write the denylist; only login, token, refresh, logout,
-  revoke and the scheduled key rotation touch the signing-key parameter. One exception, enforced by IAM itself: login keeps
-  its failed-login counters in the denylist, so it may ``UpdateItem`` there, but only in a
-  statement whose Condition limits ``dynamodb:LeadingKeys`` to ``throttle#...`` keys
-  (``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``).
+  revoke and the scheduled key rotation touch the signing-key parameter. One exception, enforced
+  by IAM itself: login keeps its failed-login counters in the denylist, so it may
+  ``UpdateItem`` there, but only in a statement whose Condition limits ``dynamodb:LeadingKeys``
+  to ``throttle#...`` keys (``ForAllValues:StringLike`` or ``ForAllValues:StringEquals``).
 * Only the functions that authenticate clients (token, introspect, revoke; logout shares
   revoke's role) touch the clients table, and only read it (the CLI manages it).
 * Only login, token and refresh may ``kms:Sign``, on ``key/*`` only limited by

@@ -34,10 +34,11 @@ def new_user_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "AWS_"))}
 
 
-def cli(*arguments: str) -> subprocess.CompletedProcess[str]:
-    """`auth-service ARGUMENTS` (the real CLI, a new process) in a new user's shell."""
+def cli(*arguments: str, module: str = "auth_service.cli") -> subprocess.CompletedProcess[str]:
+    """`auth-service ARGUMENTS` (the real CLI, a new process) in a new user's shell; `module`
+    auth_service.inspect_token: `inspect-token ARGUMENTS`."""
     return subprocess.run(
-        [sys.executable, "-m", "auth_service.cli", *arguments],
+        [sys.executable, "-m", module, *arguments],
         cwd=ROOT,
         env=new_user_environment(),
         capture_output=True,

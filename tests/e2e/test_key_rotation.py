@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,7 +17,7 @@ import jwt
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, cli, new_user_environment
+from tests.e2e.conftest import ROOT, cli
 from tests.e2e.serve_process import ServeProcess, running_serve
 
 MAX_AGE = 2  # AUTH_KEYS_MAX_AGE_SECONDS for this run (deployed default: 300)
@@ -90,25 +88,10 @@ def test_kms_signed_tokens_work_everywhere_and_verify_independently(served: tupl
         issuer=serve.url,
     )
     assert claims["scope"] == "profile orders:read"
-    judged = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "auth_service.inspect_token",
-            "--issuer",
-            serve.url,
-            "--audience",
-            "lambda-jwt-auth-api",
-            "--json",
-            tokens["access_token"],
-        ],
-        cwd=ROOT,
-        env=new_user_environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    judged = cli(
+        "--issuer", serve.url, "--audience", "lambda-jwt-auth-api", "--json", tokens["access_token"],
+        module="auth_service.inspect_token",
+    )  # fmt: skip
     assert json.loads(judged.stdout)["valid"] is True, judged.stdout + judged.stderr
     pair = refresh(serve.url, tokens["refresh_token"])
     assert pair.status_code == 200, pair.text

@@ -75,3 +75,17 @@ def test_quick_run_reports_every_row() -> None:
         assert (row["target"] is None) == (row["passed"] is None), row
         assert row["result"] in ("", "PASS", "FAIL"), row
     assert report["machine"]["libraries"]["cryptography"] != "not installed"
+
+
+def test_the_kms_signing_benchmark_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.kms_signing", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for row in ("local PEM key", "KMS key (moto, HTTP)", "per million tokens"):
+        assert row in done.stdout

@@ -14,14 +14,14 @@ from typing import Any
 import boto3
 import jwt
 import pytest
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from moto import mock_aws
 
 from auth_service import cli, key_rotation, key_set, runtime
 from auth_service.key_set import KeySetDocument, KeySetError, KeyState, NewKeys
-from auth_service.keys import generate_private_key_pem, key_ring_from_document, load_key_ring
+from auth_service.keys import KeyRing, generate_private_key_pem, key_ring_from_document, load_key_ring
 from auth_service.kms_signing import MAX_RAW_MESSAGE_BYTES, KmsKey, KmsSigningError, sign_jwt
 from auth_service.tokens import TokenIssuer, UnpublishedKeyError
 from authorizer.errors import ConfigurationError, KidNotFoundError
@@ -142,6 +142,41 @@ def test_a_signing_input_over_4096_bytes_is_sent_as_its_digest(alg: str) -> None
     assert client.calls == ["RAW", "DIGEST"]
     for token in (short, long):
         assert jwt.decode(token, private.public_key(), algorithms=[alg])["sub"] == "a"
+
+
+def test_a_pair_waits_for_one_kms_round_trip_not_two() -> None:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    class SlowKms(DocumentedKms):
+        def sign(self, **request: Any) -> dict[str, Any]:
+            time.sleep(0.3)  # a KMS round trip
+            return super().sign(**request)
+
+    from auth_service.keys import SigningKey
+
+    public_jwk = load_key_ring(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+    ).current.public_jwk
+    kid = str(public_jwk["kid"])
+    kms = KmsKey(key_id="k", alg="RS256", public_key=private.public_key(), client=SlowKms(private))
+    key = SigningKey(kid=kid, alg="RS256", public_jwk=public_jwk, private_key=None, kms=kms, secret=b"s" * 32)
+    ring = KeyRing(current=key, keys=(key,))
+    issuer = TokenIssuer(
+        ring, issuer=ISSUER, audience=AUDIENCE, client_id="c", access_ttl=900, refresh_ttl=3600
+    )
+    start = time.monotonic()
+    pair = issuer.issue("u", "p")
+    assert time.monotonic() - start < 0.55  # two Sign calls side by side
+    verifier = TokenVerifier(
+        KeySet.from_jwks(ring.jwks()), issuer=ISSUER, audience=AUDIENCE, token_type=ACCESS
+    )
+    assert verifier.verify(pair.access_token).sub == "u"
+    assert (
+        jwt.decode(pair.refresh_token, private.public_key(), algorithms=["RS256"], audience=ISSUER)["sub"]
+        == "u"
+    )
 
 
 def test_a_kms_failure_is_a_503_not_a_token(aws: None) -> None:

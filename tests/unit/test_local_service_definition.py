@@ -32,7 +32,9 @@ def test_real_serverless_yml() -> None:
         "discovery",
         "me",
         "demo",
+        "rotateKeys",  # no route: EventBridge runs it (keyRotationSchedule)
     }
+    assert definition.functions["rotateKeys"].timeout_seconds == 30
     login = definition.functions["login"]
     assert (login.module, login.attribute) == ("auth_service.handlers.login", "handler")
     jwks = definition.functions["jwks"]
