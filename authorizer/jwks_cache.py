@@ -177,6 +177,11 @@ class JwksCache:
         self._listeners.append(listener)
 
     @property
+    def has_keys(self) -> bool:
+        """Whether a key set has been fetched (or was given)."""
+        return self._state.keys is not None
+
+    @property
     def fetch_count(self) -> int:
         """Fetch attempts so far, successful or not (for tests and metrics)."""
         return self._fetch_count
