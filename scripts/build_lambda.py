@@ -10,7 +10,8 @@ whatever machine runs the build:
 * ``service.zip``: ``authorizer`` and ``auth_service`` (never ``auth_service/local``, the local
   emulator), PyJWT, cryptography and argon2-cffi.
 
-Versions come from pyproject.toml's ``[project] dependencies`` (this file only names them). The zips
+Versions come from pyproject.toml's ``[project] dependencies`` and its ``service`` extra (this file
+only names them). The zips
 are deterministic: sorted entries, fixed timestamps and permissions, so the same sources and wheels
 give the same bytes. scripts/check_artifacts.py verifies what ends up inside.
 
@@ -123,12 +124,15 @@ class BuiltArtifact:
 
 
 def project_requirements(pyproject: Path) -> dict[str, str]:
-    """``[project] dependencies`` of pyproject.toml, by canonical name."""
+    """``[project] dependencies`` and the ``service`` extra of pyproject.toml, by canonical name."""
     try:
         document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        dependencies = document["project"]["dependencies"]
+        project = document["project"]
+        dependencies = [*project["dependencies"], *project["optional-dependencies"]["service"]]
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
-        raise BuildError(f"{pyproject}: cannot read [project] dependencies ({exc})") from exc
+        raise BuildError(
+            f"{pyproject}: cannot read [project] dependencies and the service extra ({exc})"
+        ) from exc
     requirements: dict[str, str] = {}
     for text in dependencies:
         try:
@@ -145,7 +149,7 @@ def select_requirements(available: Mapping[str, str], names: Iterable[str]) -> l
     for name in names:
         key = canonicalize_name(name)
         if key not in available:
-            raise BuildError(f"{name} is not in pyproject.toml's [project] dependencies")
+            raise BuildError(f"{name} is not in pyproject.toml's [project] dependencies or service extra")
         selected.append(available[key])
     return selected
 
