@@ -66,7 +66,9 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from authorizer import jwt_verifier
+        # By name, on first use: the Lambda zips leave the library out (scripts/build_lambda.py),
+        # and none of our functions asks for it.
+        import importlib
 
-        return getattr(jwt_verifier, name)
+        return getattr(importlib.import_module("authorizer.jwt_verifier"), name)
     raise AttributeError(f"module 'authorizer' has no attribute {name!r}")

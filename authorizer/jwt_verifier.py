@@ -93,6 +93,8 @@ class JwtVerifier:
     `token_type`: the header `typ` the tokens carry (`at+jwt`, RFC 9068), or None for issuers
     that set none (a refresh token, `typ` rt+jwt, is then still refused as an access token only if
     it says `token_use: refresh`). `required_scopes`: every one must be in the token's `scope`.
+    `revocation`: our denylist (`RevocationList`); tokens must then carry `auth_time`, by which a
+    user's sign-out is judged.
     """
 
     def __init__(
@@ -124,11 +126,16 @@ class JwtVerifier:
         self.issuer = issuer
         self._keys = _Keys(issuer, jwks_uri=jwks_uri, jwks=jwks)
         checks: list[ClaimCheck] = [require_scopes(required_scopes)] if required_scopes else []
+        # With revocation, a sign-out ("not before") is judged by when the session began: a token
+        # without `auth_time` could not be judged, so it is refused (as the authorizer does).
+        kind = TokenType(
+            f"{issuer} {token_type or 'JWT'}", token_type, requires_auth_time=revocation is not None
+        )
         self._verifier = TokenVerifier(
             self._keys,
             issuer=issuer,
             audience=audiences,
-            token_type=TokenType(f"{issuer} {token_type or 'JWT'}", token_type),
+            token_type=kind,
             leeway=leeway,
             algorithms=tuple(algorithms),
             claim_checks=checks,
@@ -164,8 +171,9 @@ class CognitoJwtVerifier(JwtVerifier):
     """An Amazon Cognito user pool's access or ID tokens (`token_use`), for its app clients.
 
     The issuer and JWKS URI follow from the pool id (its region is in it); `jwks_uri` overrides
-    where the keys are fetched from (a local emulator). `groups`: the token must be in one of them
-    (`cognito:groups`); `required_scopes`: access tokens only.
+    where the keys are fetched from (a local emulator), `jwks` gives them (pinned keys).
+    `groups`: the token must be in one of them (`cognito:groups`); `required_scopes`: access
+    tokens only.
     """
 
     def __init__(
@@ -178,6 +186,7 @@ class CognitoJwtVerifier(JwtVerifier):
         required_scopes: Sequence[str] = (),
         leeway: int = 30,
         jwks_uri: str | None = None,
+        jwks: Mapping[str, Any] | str | None = None,
         revocation: RevocationList | None = None,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
     ) -> None:
@@ -190,10 +199,13 @@ class CognitoJwtVerifier(JwtVerifier):
             raise JwtConfigurationError("required_scopes: only Cognito access tokens carry a scope")
         _check_leeway(leeway)
         issuer = cognito_issuer(region, user_pool_id)
+        if jwks_uri is not None and jwks is not None:
+            raise JwtConfigurationError("give jwks or jwks_uri, not both")
         if jwks_uri is not None:
             _check_url("jwks_uri", jwks_uri)
         self.issuer = issuer
-        self._keys = _Keys(issuer, jwks_uri=jwks_uri or cognito_jwks_uri(issuer), jwks=None)
+        uri = None if jwks is not None else jwks_uri or cognito_jwks_uri(issuer)
+        self._keys = _Keys(issuer, jwks_uri=uri, jwks=jwks)
         checks: list[ClaimCheck] = []
         if groups:
             checks.append(require_any_group(groups))

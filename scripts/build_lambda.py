@@ -86,17 +86,21 @@ class ArtifactSpec:
         return f"{self.name}.zip"
 
 
+LIBRARY_ONLY = ("authorizer/adapters", "authorizer/jwt_verifier.py")
+
 ARTIFACTS = (
     ArtifactSpec(
         name="authorizer",
         packages=("authorizer",),
-        excluded=(),
+        # The verifier library's public API and its framework adapters are for other services:
+        # no function of ours imports them, so neither zip carries them.
+        excluded=LIBRARY_ONLY,
         requirements=("cryptography",),
     ),
     ArtifactSpec(
         name="service",
         packages=("authorizer", "auth_service"),
-        excluded=("auth_service/local",),
+        excluded=("auth_service/local", *LIBRARY_ONLY),
         requirements=("pyjwt", "cryptography", "argon2-cffi"),
         # The demo function serves these (auth_service/demo/assets.py).
         data_files=tuple(f"auth_service/demo/{name}" for name in ("index.html", "app.js", "style.css")),

@@ -24,6 +24,7 @@ from authorizer import (
     JwtError,
     JwtExpiredError,
     JwtInsufficientScopeError,
+    JwtInvalidClaimError,
     JwtInvalidSignatureError,
     JwtInvalidTokenError,
     JwtRevokedError,
@@ -174,7 +175,10 @@ def test_cognito_checks_token_use_client_and_groups(issuer: FakeIssuer) -> None:
             },
             "not both",
         ),
-        ({"issuer": "https://auth.example.com", "audience": "a", "jwks": {"keys": [{"kty": "oct"}]}}, "JWKS key #0"),
+        (
+            {"issuer": "https://auth.example.com", "audience": "a", "jwks": {"keys": [{"kty": "oct"}]}},
+            "JWKS key #0",
+        ),
     ],
 )
 def test_configuration_mistakes_raise_at_construction(settings: dict[str, Any], message: str) -> None:
@@ -223,7 +227,8 @@ def test_revocation_is_opt_in_against_the_denylist(issuer: FakeIssuer, key: Sign
             items = [{"pk": {"S": k}} for k in keys if k == f"jti#{self.revoked}"]
             return {"Responses": {table: items}, "UnprocessedKeys": {}}
 
-    payload = claims(issuer.base)
+    now = int(time.time())
+    payload = claims(issuer.base, auth_time=now)
     verifier = JwtVerifier(
         issuer=issuer.base,
         audience="orders-api",
@@ -231,7 +236,10 @@ def test_revocation_is_opt_in_against_the_denylist(issuer: FakeIssuer, key: Sign
     )
     with pytest.raises(JwtRevokedError):
         verifier.verify(sign(key, payload))
-    assert verifier.verify(sign(key, claims(issuer.base))).sub == "u-1"
+    assert verifier.verify(sign(key, claims(issuer.base, auth_time=now))).sub == "u-1"
+    # A sign-out is judged by when the session began: without auth_time that cannot be told.
+    with pytest.raises(JwtInvalidClaimError, match="auth_time"):
+        verifier.verify(sign(key, claims(issuer.base)))
 
 
 def test_the_readme_example_runs_as_written(issuer: FakeIssuer, key: SigningKey) -> None:
