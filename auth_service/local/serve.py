@@ -179,7 +179,11 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
             seed_clients(client, LOCAL_CLIENTS_TABLE, document.clients, lambda line: print(line, flush=True))
 
         server.start()
-        containers = {name: pool.max_containers for name, pool in api.pools.items()}
+        # Functions no HTTP request reaches (rotateKeys: an EventBridge schedule runs it) are left
+        # out of the banner: serve never starts them.
+        reached = {route.function for route in definition.routes}
+        reached |= {authorizer.function for authorizer in definition.authorizers.values()}
+        containers = {name: pool.max_containers for name, pool in api.pools.items() if name in reached}
         _print_banner(
             url,
             endpoint,

@@ -118,6 +118,7 @@ def test_serve_says_how_many_containers_each_function_may_use(serving: ServeProc
     banner = next(line for line in serving.output if "containers per function" in line)
     for function in ("authorizer", "login", "refresh", "logout"):
         assert f" {function} {DEFAULT_MAX_CONTAINERS}," in banner
+    assert "rotateKeys" not in banner  # no HTTP route reaches it: an EventBridge schedule runs it
 
 
 def test_containers_log_to_serve_output_labelled(serving: ServeProcess) -> None:
