@@ -1,5 +1,5 @@
 """boto3 clients of the issuing side, with timeouts and a retry budget that fit inside a Lambda
-invocation. (The authorizer does without boto3: authorizer.aws.)
+invocation. (The authorizer does without boto3: authorizer.aws.client.)
 
 Every function has a 10 s timeout (serverless.yml). One SDK call may take at most
 

@@ -44,9 +44,9 @@ from auth_service.oauth import (
     PRIVATE_KEY_JWT,
 )
 from authorizer.errors import ConfigurationError, KidNotFoundError, TokenError
-from authorizer.jwks_cache import JwksCache, JwksUnavailableError
-from authorizer.keys import KeySet, VerificationKey
 from authorizer.log import log_event
+from authorizer.tokens.jwks_cache import JwksCache, JwksUnavailableError
+from authorizer.tokens.keys import KeySet, VerificationKey
 
 logger = logging.getLogger("lambda_jwt_auth.client_auth")
 

@@ -10,7 +10,7 @@ One item per client, keyed by `client_id`:
 * `grant_types`: the grants it may use (today only `client_credentials`).
 * `jwks`: optionally, the client's public keys (a JWKS, as JSON): it may then authenticate with
   a signed assertion (`private_key_jwt`, RFC 7523) instead of a secret. Checked as strictly as
-  our own configured keys (`authorizer.keys`) when registered. A client may have keys and no
+  our own configured keys (`authorizer.tokens.keys`) when registered. A client may have keys and no
   secret.
 * `jwks_uri`: or the URL the client publishes its keys at (https; plain http only on loopback),
   fetched by the token function when the client authenticates, cached per container and
@@ -40,7 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from auth_service.oauth import CLIENT_CREDENTIALS
 from auth_service.users import DEFAULT_HASHER
 from authorizer.errors import ConfigurationError, UnavailableError
-from authorizer.keys import KeySet
+from authorizer.tokens.keys import KeySet
 
 if TYPE_CHECKING:
     import argon2

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import urlsplit
 
-from auth_service.cognito_scopes import DEFAULT_SCOPE, GroupScopes, GroupScopesError
-from authorizer.cognito import cognito_issuer, cognito_jwks_uri
-from authorizer.config import CommonSettings, CookieSettings
+from auth_service.cognito.scopes import DEFAULT_SCOPE, GroupScopes, GroupScopesError
 from authorizer.env import EnvReader
+from authorizer.gateway.config import CommonSettings, CookieSettings
+from authorizer.tokens.cognito import cognito_issuer, cognito_jwks_uri
 
 # A user pool id is its region, "_" and an id: us-east-1_AbCdEf123.
 _USER_POOL_ID = re.compile(r"(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+")

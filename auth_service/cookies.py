@@ -3,7 +3,7 @@
 With AUTH_COOKIES=on, a login that asks for it (`X-Token-Delivery: cookie`) gets its tokens as
 HttpOnly cookies that page scripts cannot read, plus a CSRF token (a readable cookie, also in the
 body) that the page echoes in `X-CSRF-Token`. The session's tokens carry the CSRF token's hash
-(`csrf_hash`), which binds the two (authorizer.cookies has the rules):
+(`csrf_hash`), which binds the two (authorizer.gateway.cookies has the rules):
 
 - `__Host-access_token`: Path=/, Max-Age = the access token's lifetime;
 - `__Secure-refresh_token`: set twice, Path=/auth/refresh and Path=/auth/logout, so no other
@@ -22,8 +22,8 @@ from typing import Any
 
 from auth_service.http import HttpError, Request, empty_response, json_response
 from auth_service.tokens import TokenPair
-from authorizer.config import CookieSettings
-from authorizer.cookies import (
+from authorizer.gateway.config import CookieSettings
+from authorizer.gateway.cookies import (
     CSRF_HEADER,
     CookieNames,
     check_csrf,

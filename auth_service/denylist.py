@@ -2,7 +2,7 @@
 
 Every item carries `expires_at` for DynamoDB TTL: it lives as long as some token it revokes could
 still verify (tokens a request in flight may sign after it included), and not longer. The read
-side is `authorizer.revocation`.
+side is `authorizer.tokens.revocation`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from authorizer.errors import RevocationUnavailableError
 from authorizer.log import log_event
-from authorizer.revocation import (
+from authorizer.tokens.revocation import (
     NOT_BEFORE_ATTRIBUTE,
     REASON_ATTRIBUTE,
     ROTATED,

@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from authorizer.errors import AuthError, TokenError, UnavailableError
-from authorizer.events import bearer_token
 from authorizer.log import bind_request, log_event
-from authorizer.verifier import is_unicode
+from authorizer.tokens.bearer import bearer_token
+from authorizer.tokens.verifier import is_unicode
 
 logger = logging.getLogger("lambda_jwt_auth.http")
 

@@ -106,7 +106,7 @@ class KeyStore:
 
     def _create_kms_key(self, new_keys: NewKeys, now: int) -> KeyEntry:
         from auth_service.kms_signing import KEY_SPECS, public_key_of
-        from authorizer.keys import jwk_thumbprint
+        from authorizer.tokens.keys import jwk_thumbprint
 
         if new_keys.alg not in KEY_SPECS:
             raise KeySetError(f"KMS keys sign with {' or '.join(KEY_SPECS)}, not {new_keys.alg}")

@@ -30,7 +30,7 @@ from enum import Enum
 from typing import Any
 
 from authorizer.errors import ConfigurationError
-from authorizer.keys import KeySet, jwk_thumbprint
+from authorizer.tokens.keys import KeySet, jwk_thumbprint
 
 FORMAT = "lambda-jwt-auth key set 1"
 # Our containers re-read keys after 300 s by default (AUTH_KEYS_MAX_AGE_SECONDS), plus a margin.

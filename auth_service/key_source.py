@@ -13,7 +13,7 @@ import boto3
 from auth_service.config import SigningKeyKind, SigningKeySource
 from auth_service.keys import KeyRing, key_ring_from_document, load_key_ring
 from authorizer.errors import ConfigurationError
-from authorizer.jwks_source import read_configured_file
+from authorizer.gateway.jwks_source import read_configured_file
 
 
 def read_signing_pem(source: SigningKeySource, region: str) -> str:

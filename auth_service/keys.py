@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from authorizer.errors import ConfigurationError
-from authorizer.keys import MIN_RSA_BITS, SUPPORTED_ALGORITHMS, KeySet, jwk_thumbprint
+from authorizer.tokens.keys import MIN_RSA_BITS, SUPPORTED_ALGORITHMS, KeySet, jwk_thumbprint
 
 if TYPE_CHECKING:
     from auth_service.key_set import KeySetDocument

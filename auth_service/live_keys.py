@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from authorizer.errors import KidNotFoundError
-from authorizer.keys import KeySet, VerificationKey
+from authorizer.tokens.keys import KeySet, VerificationKey
 
 logger = logging.getLogger("lambda_jwt_auth.keys")
 

@@ -59,7 +59,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from auth_service.config import LoginThrottleSettings, ThrottleLimit
 from auth_service.side_by_side import SideBySide
 from authorizer.log import log_event
-from authorizer.revocation import TTL_ATTRIBUTE
+from authorizer.tokens.revocation import TTL_ATTRIBUTE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

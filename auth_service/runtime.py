@@ -21,20 +21,20 @@ from auth_service.sessions import Sessions
 from auth_service.side_by_side import SideBySide
 from auth_service.tokens import TokenIssuer
 from authorizer.errors import ConfigurationError
-from authorizer.jwks_source import read_jwks
-from authorizer.keys import KeySet
+from authorizer.gateway.jwks_source import read_jwks
 from authorizer.log import log_event
-from authorizer.revocation import RevocationList
-from authorizer.verifier import ACCESS, REFRESH, TokenType, TokenVerifier
+from authorizer.tokens.keys import KeySet
+from authorizer.tokens.revocation import RevocationList
+from authorizer.tokens.verifier import ACCESS, REFRESH, TokenType, TokenVerifier
 
 if TYPE_CHECKING:
     from auth_service.client_auth import ClientAuthenticator
-    from auth_service.cognito_login import CognitoLogin
-    from auth_service.cognito_revoke import CognitoRefreshTokenRevoker
+    from auth_service.cognito.login import CognitoLogin
+    from auth_service.cognito.revoke import CognitoRefreshTokenRevoker
+    from auth_service.cognito.token_exchange import TokenExchange
     from auth_service.cookies import SessionCookies
-    from auth_service.token_exchange import TokenExchange
     from auth_service.users import UserTable
-    from authorizer.jwks_cache import JwksCache
+    from authorizer.tokens.jwks_cache import JwksCache
 
 T = TypeVar("T")
 
@@ -141,7 +141,8 @@ def refresh_verifier() -> TokenVerifier:
 def dynamodb() -> Any:
     """The DynamoDB client every issuing function shares (boto3, issuing timeouts and retries)."""
     common = config().common
-    # A retry more than the authorizer's (authorizer.aws, no boto3): a failed write is a 503 to the client.
+    # A retry more than the authorizer's (authorizer.aws.client, no boto3): a failed write is a
+    # 503 to the client.
     return dynamodb_client(common.region, common.dynamodb_endpoint, config=ISSUING_CONFIG)
 
 
@@ -232,7 +233,7 @@ def cognito_settings() -> CognitoSettings:
 
 @cache
 def _cognito_client() -> Any:
-    from auth_service.cognito_client import cognito_client
+    from auth_service.cognito.client import cognito_client
 
     settings = cognito_settings()
     return cognito_client(settings.region, settings.endpoint)
@@ -241,7 +242,7 @@ def _cognito_client() -> Any:
 @cache
 def cognito_keys() -> JwksCache:
     """The pool's public keys, fetched from its JWKS URI once per container (and on rotation)."""
-    from authorizer.jwks_cache import JwksCache
+    from authorizer.tokens.jwks_cache import JwksCache
 
     keys = JwksCache(cognito_settings().jwks_uri)
     keys.preload()  # at cold start; never raises (a failure is retried on first use)
@@ -251,7 +252,7 @@ def cognito_keys() -> JwksCache:
 @cache
 def cognito_verifier(token_use: str) -> TokenVerifier:
     """The pool's ID or access tokens, issued to our app client."""
-    from authorizer.cognito import cognito_verifier as build
+    from authorizer.tokens.cognito import cognito_verifier as build
 
     settings = cognito_settings()
     return build(
@@ -266,7 +267,7 @@ def cognito_verifier(token_use: str) -> TokenVerifier:
 
 @cache
 def cognito_login() -> CognitoLogin:
-    from auth_service.cognito_login import CognitoLogin
+    from auth_service.cognito.login import CognitoLogin
 
     settings = cognito_settings()
     return CognitoLogin(
@@ -281,7 +282,7 @@ def cognito_login() -> CognitoLogin:
 
 @cache
 def cognito_revoker() -> CognitoRefreshTokenRevoker:
-    from auth_service.cognito_revoke import CognitoRefreshTokenRevoker
+    from auth_service.cognito.revoke import CognitoRefreshTokenRevoker
 
     settings = cognito_settings()
     return CognitoRefreshTokenRevoker(
@@ -292,7 +293,7 @@ def cognito_revoker() -> CognitoRefreshTokenRevoker:
 @cache
 def token_exchange() -> TokenExchange | None:
     """RFC 8693 exchange of the pool's tokens; None when no user pool is configured."""
-    from auth_service.token_exchange import TokenExchange
+    from auth_service.cognito.token_exchange import TokenExchange
 
     settings = config().cognito
     if settings is None:

@@ -24,17 +24,22 @@ from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import Any
 
-from auth_service.cognito_revoke import CognitoRefreshTokenRevoker
+from auth_service.cognito.revoke import CognitoRefreshTokenRevoker
 from auth_service.denylist import Denylist, SignOut
 from auth_service.keys import SigningKeys
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, SealError, open_sealed
 from auth_service.side_by_side import SideBySide
 from auth_service.tokens import AccessToken, CognitoLink, TokenIssuer, TokenPair
-from authorizer.claims import TokenClaims
-from authorizer.errors import InsufficientScopeError, MalformedTokenError, TokenError, TokenRevokedError
+from authorizer.errors import (
+    InsufficientScopeError,
+    MalformedTokenError,
+    TokenError,
+    TokenRevokedError,
+)
 from authorizer.log import log_event
-from authorizer.revocation import TOKEN_ROTATED, RevocationList
-from authorizer.verifier import TokenVerifier, decode_header
+from authorizer.tokens.claims import TokenClaims
+from authorizer.tokens.revocation import TOKEN_ROTATED, RevocationList
+from authorizer.tokens.verifier import TokenVerifier, decode_header
 
 logger = logging.getLogger("lambda_jwt_auth.sessions")
 

@@ -23,17 +23,17 @@ from typing import Any
 
 from auth_service.client_auth import ClientAuthenticator, PresentedClient, invalid_client
 from auth_service.clients import ClientRecordError, parse_scope
-from auth_service.http import HttpError
-from auth_service.oauth import CLIENT_CREDENTIALS, REFRESH_TOKEN, TOKEN_EXCHANGE, grant_types
-from auth_service.sessions import Sessions
-from auth_service.token_exchange import (
+from auth_service.cognito.token_exchange import (
     ExchangeError,
     TokenExchange,
     exchange_response,
     parse_exchange_request,
 )
-from authorizer.claims import TokenClaims
+from auth_service.http import HttpError
+from auth_service.oauth import CLIENT_CREDENTIALS, REFRESH_TOKEN, TOKEN_EXCHANGE, grant_types
+from auth_service.sessions import Sessions
 from authorizer.errors import TokenError
+from authorizer.tokens.claims import TokenClaims
 
 
 @dataclass

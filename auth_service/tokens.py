@@ -20,10 +20,10 @@ from typing import Any
 
 from auth_service.keys import SigningKey, SigningKeys
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, seal
-from authorizer.claims import ORIGIN_CLAIM
-from authorizer.cookies import CSRF_HASH_CLAIM
 from authorizer.errors import KidNotFoundError, UnavailableError
-from authorizer.verifier import ACCESS, REFRESH, KeyLookup
+from authorizer.gateway.cookies import CSRF_HASH_CLAIM
+from authorizer.tokens.claims import ORIGIN_CLAIM
+from authorizer.tokens.verifier import ACCESS, REFRESH, KeyLookup
 
 ACCESS_TYP, REFRESH_TYP = str(ACCESS.typ), str(REFRESH.typ)
 
@@ -137,7 +137,7 @@ class TokenIssuer:
 
         `auth_time` is when the session began (`auth_service.sessions` always says; a pair issued
         directly begins now). `csrf_hash` binds a cookie session's CSRF token to both tokens
-        (authorizer.cookies).
+        (authorizer.gateway.cookies).
         """
         now = int(self._clock())
         sid = sid or str(uuid.uuid4())

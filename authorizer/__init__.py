@@ -4,7 +4,7 @@ Deployable on its own: nothing here imports ``auth_service``. The verifier as a 
 
     from authorizer import JwtVerifier, CognitoJwtVerifier
 
-(authorizer.jwt_verifier; imported on first use, so the Lambda handler's cold start never
+(authorizer.tokens.jwt_verifier; imported on first use, so the Lambda handler's cold start never
 loads it.)
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from authorizer.jwt_verifier import (
+    from authorizer.tokens.jwt_verifier import (
         CognitoJwtVerifier,
         JwksUnavailableError,
         JwtAlgorithmNotAllowedError,
@@ -70,5 +70,5 @@ def __getattr__(name: str) -> Any:
         # and none of our functions asks for it.
         import importlib
 
-        return getattr(importlib.import_module("authorizer.jwt_verifier"), name)
+        return getattr(importlib.import_module("authorizer.tokens.jwt_verifier"), name)
     raise AttributeError(f"module 'authorizer' has no attribute {name!r}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from authorizer.bootstrap import build_authorizer
-from authorizer.config import AuthorizerConfig
+from authorizer.gateway.bootstrap import build_authorizer
+from authorizer.gateway.config import AuthorizerConfig
 from authorizer.log import bind_request
 
 logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)

@@ -9,7 +9,7 @@ The authorizer already verified the token; this reads its context (REST APIs:
 a required scope is missing. It is the stateless counterpart of a session decorator.
 
 Behind an Application Load Balancer or a Lambda function URL no authorizer runs: give the
-decorator a verifier (authorizer.jwt_verifier) and it verifies the request's bearer token itself:
+decorator a verifier (authorizer.tokens.jwt_verifier) and it verifies the request's bearer token itself:
 
     verifier = JwtVerifier(issuer="https://auth.example.com", audience="orders-api")
 
@@ -17,7 +17,7 @@ decorator a verifier (authorizer.jwt_verifier) and it verifies the request's bea
     def handler(event, context, principal): ...
 
 Refusals are answered in the event's own format (an ALB with multi-value headers gets
-`multiValueHeaders`), as authorizer.bearer words them.
+`multiValueHeaders`), as authorizer.tokens.bearer words them.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from authorizer.bearer import TokenVerifying
-    from authorizer.claims import TokenClaims
+    from authorizer.tokens.bearer import TokenVerifying
+    from authorizer.tokens.claims import TokenClaims
 
 Handler = Callable[[dict[str, Any], Any, "Principal"], Any]
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
@@ -142,7 +142,7 @@ def authenticated(
 
 
 def _verifying(verifier: TokenVerifying, required: frozenset[str]) -> Callable[[Handler], LambdaHandler]:
-    from authorizer.bearer import Refusal, authenticate
+    from authorizer.tokens.bearer import Refusal, authenticate
 
     def decorate(func: Handler) -> LambdaHandler:
         @functools.wraps(func)
@@ -161,7 +161,7 @@ def _verifying(verifier: TokenVerifying, required: frozenset[str]) -> Callable[[
 def _authorization(event: Any) -> str | None:
     """The one Authorization header of a REST/HTTP API, ALB or function URL event; None when
     there is none, or more than one (an ALB with multi-value headers passes each)."""
-    from authorizer.events import header
+    from authorizer.gateway.events import header
 
     if not isinstance(event, Mapping):
         return None

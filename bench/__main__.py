@@ -45,8 +45,8 @@ def _progress(message: str) -> None:
 
 
 def _build_authorizer(environ: dict[str, str] | None = None) -> Any:
-    from authorizer.bootstrap import build_authorizer
-    from authorizer.config import AuthorizerConfig
+    from authorizer.gateway.bootstrap import build_authorizer
+    from authorizer.gateway.config import AuthorizerConfig
 
     return build_authorizer(AuthorizerConfig.from_env(environ))
 

@@ -28,7 +28,7 @@ import boto3
 from auth_service.key_set import KeyState
 from auth_service.keys import generate_private_key_pem, key_ring_from_document, load_key_ring
 from auth_service.tokens import TokenIssuer
-from authorizer.keys import KeySet
+from authorizer.tokens.keys import KeySet
 from bench.world import moto_server
 
 REGION = "us-east-1"

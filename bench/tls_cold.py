@@ -10,7 +10,7 @@ call is HTTPS. Here, in fresh processes (run as bench/cold.py runs them, from th
   imports);
 * the TLS context alone: the system's CA bundle loaded whole (ssl.create_default_context, what the
   authorizer built before for DynamoDB, and urllib for every JWKS fetch), and the one
-  authorizer/tls.py builds with no AWS_CA_BUNDLE (with the system's CAs in a hashed directory,
+  authorizer/aws/tls.py builds with no AWS_CA_BUNDLE (with the system's CAs in a hashed directory,
   none are loaded until a handshake asks for one). It depends on this machine's CA store, which
   the row names.
 """
@@ -37,7 +37,7 @@ import json, os, sys, time
 sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__]
 sys.path.insert(0, os.environ["BENCH_CODE_DIR"])
 import ssl
-from authorizer import tls
+from authorizer.aws import tls
 started = time.perf_counter()
 context = tls.client_context() if sys.argv[1] == "ours" else ssl.create_default_context()
 seconds = time.perf_counter() - started
@@ -112,7 +112,7 @@ def measure(runs: int, ours_env: Mapping[str, str], dynamodb: str, event: Mappin
         ),
         time_row(
             SECTION,
-            f"TLS context as authorizer/tls.py builds it ({source}: {ours_cas} CAs loaded)",
+            f"TLS context as authorizer/aws/tls.py builds it ({source}: {ours_cas} CAs loaded)",
             statistics.median(ours),
             unit="ms",
             ratio=statistics.median(ours) / system,

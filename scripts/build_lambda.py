@@ -86,7 +86,7 @@ class ArtifactSpec:
         return f"{self.name}.zip"
 
 
-LIBRARY_ONLY = ("authorizer/adapters", "authorizer/jwt_verifier.py")
+LIBRARY_ONLY = ("authorizer/adapters", "authorizer/tokens/jwt_verifier.py")
 
 ARTIFACTS = (
     ArtifactSpec(
@@ -94,8 +94,8 @@ ARTIFACTS = (
         packages=("authorizer",),
         # The verifier library's public API and its framework adapters are for other services:
         # no function of ours imports them, so neither zip carries them; the handlers' decorator
-        # (principal, bearer) is for the API's own functions, in service.zip.
-        excluded=(*LIBRARY_ONLY, "authorizer/principal.py", "authorizer/bearer.py"),
+        # (principal) is for the API's own functions, in service.zip.
+        excluded=(*LIBRARY_ONLY, "authorizer/principal.py"),
         requirements=("cryptography",),
     ),
     ArtifactSpec(

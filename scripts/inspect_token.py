@@ -11,7 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from auth_service.inspect_token import main  # noqa: E402  (needs the sys.path entry above)
+from auth_service.cli.inspect_token import main  # noqa: E402  (needs the sys.path entry above)
 
 if __name__ == "__main__":
     raise SystemExit(main())

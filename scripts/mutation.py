@@ -56,12 +56,12 @@ _VERIFIER_TESTS = (
 )
 
 TARGETS = {
-    "verifier": Target(("authorizer/verifier.py",), _VERIFIER_TESTS),
-    "jws": Target(("authorizer/jws.py",), _VERIFIER_TESTS),
-    "keys": Target(("authorizer/keys.py",), _VERIFIER_TESTS),
-    "issuers": Target(("authorizer/issuers.py",), _VERIFIER_TESTS),
+    "verifier": Target(("authorizer/tokens/verifier.py",), _VERIFIER_TESTS),
+    "jws": Target(("authorizer/tokens/jws.py",), _VERIFIER_TESTS),
+    "keys": Target(("authorizer/tokens/keys.py",), _VERIFIER_TESTS),
+    "issuers": Target(("authorizer/tokens/issuers.py",), _VERIFIER_TESTS),
     "revocation": Target(
-        ("authorizer/revocation.py",),
+        ("authorizer/tokens/revocation.py",),
         (
             "tests/unit/test_authorizer_revocation.py",
             "tests/unit/test_faults_dynamodb.py",
@@ -73,7 +73,11 @@ TARGETS = {
     ),
     "scopes": Target(
         # claim_checks: the trusted issuers' required_scopes / required_groups (Cognito and OIDC)
-        ("authorizer/authorization.py", "authorizer/routes.py", "authorizer/claim_checks.py"),
+        (
+            "authorizer/gateway/authorization.py",
+            "authorizer/gateway/routes.py",
+            "authorizer/tokens/claim_checks.py",
+        ),
         (
             "tests/unit/test_authorizer_scopes.py",
             "tests/unit/test_authorizer_handler.py",
@@ -87,7 +91,7 @@ TARGETS = {
         ),
     ),
     "csrf": Target(
-        ("authorizer/cookies.py", "auth_service/cookies.py"),
+        ("authorizer/gateway/cookies.py", "auth_service/cookies.py"),
         ("tests/unit/test_cookie_sessions.py", "tests/unit/test_authorizer_handler.py"),
     ),
     "refresh-claim": Target(

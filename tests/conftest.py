@@ -1,6 +1,6 @@
 """Shared fixtures: AWS is never called for real; keys are generated at run time.
 
-The authorizer reads DynamoDB over plain HTTP (authorizer.aws), which `mock_aws` does not
+The authorizer reads DynamoDB over plain HTTP (authorizer.aws.client), which `mock_aws` does not
 intercept (it patches botocore). Its requests for the public endpoint go instead to a moto server
 running in this process, which shares moto's data with `mock_aws`: tables a test creates with
 boto3 inside `mock_aws()` are the ones the authorizer reads, signed request and all.
@@ -19,7 +19,7 @@ from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 
-import authorizer.dynamodb
+import authorizer.aws.dynamodb
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from auth_service.tables import create_tables
 
@@ -80,7 +80,7 @@ def moto_endpoint() -> Iterator[str]:
 def _authorizer_dynamodb_on_moto(moto_endpoint: str) -> Iterator[None]:
     # Session-wide, so that module-scoped authorizers are built pointing at it too.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(authorizer.dynamodb, "endpoint_for", lambda region: moto_endpoint)
+        patch.setattr(authorizer.aws.dynamodb, "endpoint_for", lambda region: moto_endpoint)
         yield
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from auth_service import runtime
-from auth_service.cognito_login import CognitoLogin, CognitoLoginError
+from auth_service.cognito.login import CognitoLogin, CognitoLoginError
 from auth_service.config import IdentityBackend
 from auth_service.http import (
     HttpError,

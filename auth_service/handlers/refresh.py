@@ -22,8 +22,8 @@ from auth_service.http import (
     required_text,
     unauthorized,
 )
-from authorizer.claims import TokenClaims
 from authorizer.errors import TokenError
+from authorizer.tokens.claims import TokenClaims
 
 logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
 _sessions = runtime.sessions(signing=True)

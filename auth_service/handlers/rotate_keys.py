@@ -18,8 +18,8 @@ import boto3
 from auth_service import key_rotation, runtime
 from auth_service.aws import ISSUING_CONFIG
 from auth_service.config import SigningKeyKind
-from authorizer.config import JwksKind
 from authorizer.errors import ConfigurationError
+from authorizer.gateway.config import JwksKind
 from authorizer.log import log_event
 
 logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from auth_service.local.users_file import SeedUser, UsersFileError
-from authorizer.cognito import cognito_issuer
+from authorizer.tokens.cognito import cognito_issuer
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient

@@ -50,8 +50,8 @@ from auth_service.local.users_file import (
     seed_users,
 )
 from auth_service.tables import LOCAL_CLIENTS_TABLE
-from authorizer.config import cookies_enabled
 from authorizer.env import EnvReader
+from authorizer.gateway.config import cookies_enabled
 
 if TYPE_CHECKING:
     from auth_service.local.cognito import LocalUserPool
@@ -230,7 +230,7 @@ def _start_kms_key_set(endpoint: str) -> str:
 
     from auth_service import key_rotation
     from auth_service.key_set import NewKeys
-    from authorizer.config import DEFAULT_LEEWAY_SECONDS
+    from authorizer.gateway.config import DEFAULT_LEEWAY_SECONDS
 
     region = os.environ["AWS_REGION"]
     session = boto3.session.Session()

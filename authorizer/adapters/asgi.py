@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from authorizer.bearer import Refusal, TokenVerifying, authenticate
+from authorizer.tokens.bearer import Refusal, TokenVerifying, authenticate
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 
 from fastapi import Header, HTTPException
 
-from authorizer.bearer import Refusal, TokenVerifying, authenticate
-from authorizer.claims import TokenClaims
+from authorizer.tokens.bearer import Refusal, TokenVerifying, authenticate
+from authorizer.tokens.claims import TokenClaims
 
 
 def bearer_claims(verifier: TokenVerifying, scopes: Iterable[str] = ()) -> Callable[..., TokenClaims]:

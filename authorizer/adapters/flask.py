@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from flask import Response, g, request
 
-from authorizer.bearer import Refusal, TokenVerifying, authenticate
+from authorizer.tokens.bearer import Refusal, TokenVerifying, authenticate
 
 View = TypeVar("View", bound=Callable[..., Any])
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from authorizer.bearer import Refusal, TokenVerifying, authenticate
+from authorizer.tokens.bearer import Refusal, TokenVerifying, authenticate
 
 
 def jwt_middleware(

@@ -36,7 +36,7 @@ def new_user_environment() -> dict[str, str]:
 
 def cli(*arguments: str, module: str = "auth_service.cli") -> subprocess.CompletedProcess[str]:
     """`auth-service ARGUMENTS` (the real CLI, a new process) in a new user's shell; `module`
-    auth_service.inspect_token: `inspect-token ARGUMENTS`."""
+    auth_service.cli.inspect_token: `inspect-token ARGUMENTS`."""
     return subprocess.run(
         [sys.executable, "-m", module, *arguments],
         cwd=ROOT,

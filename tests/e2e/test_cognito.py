@@ -15,9 +15,9 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from auth_service.cognito.token_exchange import ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, open_sealed
-from auth_service.token_exchange import ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
-from authorizer.claims import ORIGIN_CLAIM
+from authorizer.tokens.claims import ORIGIN_CLAIM
 from tests.e2e.conftest import CognitoService
 
 pytestmark = pytest.mark.e2e

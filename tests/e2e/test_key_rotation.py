@@ -90,7 +90,7 @@ def test_kms_signed_tokens_work_everywhere_and_verify_independently(served: tupl
     assert claims["scope"] == "profile orders:read"
     judged = cli(
         "--issuer", serve.url, "--audience", "lambda-jwt-auth-api", "--json", tokens["access_token"],
-        module="auth_service.inspect_token",
+        module="auth_service.cli.inspect_token",
     )  # fmt: skip
     assert json.loads(judged.stdout)["valid"] is True, judged.stdout + judged.stderr
     pair = refresh(serve.url, tokens["refresh_token"])

@@ -37,7 +37,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 import auth_service.handlers  # noqa: F401 - the parent package of the handler modules
-import authorizer.dynamodb
+import authorizer.aws.dynamodb
 from auth_service import runtime
 from auth_service.denylist import Denylist
 from auth_service.keys import generate_private_key_pem, load_key_ring
@@ -215,7 +215,7 @@ def authorizer_dynamodb_on_moto() -> Iterator[None]:
     host, port = server.get_host_and_port()
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(authorizer.dynamodb, "endpoint_for", lambda region: f"http://{host}:{port}/")
+            patch.setattr(authorizer.aws.dynamodb, "endpoint_for", lambda region: f"http://{host}:{port}/")
             yield
     finally:
         server.stop()

@@ -21,9 +21,9 @@ from moto import mock_aws
 from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from auth_service.tables import create_tables
-from authorizer.authorization import Authorizer
-from authorizer.bootstrap import build_authorizer
-from authorizer.config import AuthorizerConfig
+from authorizer.gateway.authorization import Authorizer
+from authorizer.gateway.bootstrap import build_authorizer
+from authorizer.gateway.config import AuthorizerConfig
 from tests.fuzz import contract
 from tests.fuzz.world import authorizer_dynamodb_on_moto
 from tests.security import expectations

@@ -25,10 +25,10 @@ from typing import Any
 
 from auth_service.sessions import Sessions
 from authorizer.errors import AuthError
-from authorizer.events import parse_event
-from authorizer.keys import KeySet
-from authorizer.revocation import RevocationList
-from authorizer.verifier import ACCESS, REFRESH, TokenVerifier
+from authorizer.gateway.events import parse_event
+from authorizer.tokens.keys import KeySet
+from authorizer.tokens.revocation import RevocationList
+from authorizer.tokens.verifier import ACCESS, REFRESH, TokenVerifier
 from tests.security.catalogue import (
     BODY_ATTACKS,
     BODY_IDEAS,
@@ -65,7 +65,7 @@ def _site(exc: BaseException) -> Site:
     return Site(type(exc).__name__, f"{where}:{code.co_name}", tb.tb_lineno)
 
 
-_DECIDE = "authorizer/authorization.py:decide"
+_DECIDE = "authorizer/gateway/authorization.py:decide"
 
 
 def authorizer_site(lab: Lab, token: str, prelude: Iterable[str] = ()) -> Site | None:

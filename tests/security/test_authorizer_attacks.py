@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from authorizer.events import parse_event
+from authorizer.gateway.events import parse_event
 from tests.fuzz import contract, refusals
 from tests.security.catalogue import CATALOGUE, Attack, applicable, just_over_limit
 from tests.security.conftest import Attackers

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from auth_service.inspect_token import main
+from auth_service.cli.inspect_token import main
 from authorizer.errors import MalformedTokenError
-from authorizer.events import parse_event
-from authorizer.verifier import decode_payload
+from authorizer.gateway.events import parse_event
+from authorizer.tokens.verifier import decode_payload
 from tests.security import test_authorizer_attacks as attacks
 from tests.security.catalogue import Attack, applicable, just_over_limit
 from tests.security.forging import KEY_TYPES

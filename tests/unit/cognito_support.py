@@ -24,7 +24,7 @@ import pytest
 import auth_service.handlers as handlers_package
 from auth_service import runtime
 from auth_service.tables import create_tables
-from authorizer.cognito import cognito_issuer
+from authorizer.tokens.cognito import cognito_issuer
 
 REGION = "us-east-1"
 ISSUER = "https://auth.example.test"
@@ -219,8 +219,8 @@ def handlers(env: dict[str, str]) -> Iterator[dict[str, ModuleType]]:
 def our_authorizer(endpoint: str, jwks: dict[str, Any]) -> Any:
     """The real authorizer for our own tokens, reading the denylist on `endpoint`. It caches no
     answer: each check reads the denylist as it is now."""
-    from authorizer.bootstrap import build_authorizer
-    from authorizer.config import AuthorizerConfig
+    from authorizer.gateway.bootstrap import build_authorizer
+    from authorizer.gateway.config import AuthorizerConfig
 
     config = AuthorizerConfig.from_env(
         {

@@ -1,4 +1,4 @@
-"""A misbehaving DynamoDB on 127.0.0.1, for the authorizer's own HTTP client (authorizer.aws).
+"""A misbehaving DynamoDB on 127.0.0.1, for the authorizer's own HTTP client (authorizer.aws.client).
 
 `FaultyDynamoDB` listens where the authorizer is told DynamoDB is (AUTH_DYNAMODB_ENDPOINT) and, as
 planned per request, answers in DynamoDB's place (a throttling error, an HTTP 500, a garbled or

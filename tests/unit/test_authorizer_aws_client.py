@@ -1,4 +1,4 @@
-"""The authorizer's own AWS client (authorizer.aws), its credentials and its SnapStart hooks.
+"""The authorizer's own AWS client (authorizer.aws.client), its credentials and its SnapStart hooks.
 
 Real HTTP on 127.0.0.1 throughout: moto's server for DynamoDB and SSM, and small local servers for
 the container credential endpoint and for answers moto would not give.
@@ -23,15 +23,15 @@ import pytest
 from moto import mock_aws
 
 from auth_service.tables import create_tables
-from authorizer import snapstart
-from authorizer.aws import (
+from authorizer.aws import snapstart
+from authorizer.aws.client import (
     AwsRequestError,
     ClientSettings,
     JsonClient,
     MalformedResponseError,
     ServiceError,
 )
-from authorizer.credentials import (
+from authorizer.aws.credentials import (
     LOCAL_DUMMY,
     MAX_RETRY_SECONDS,
     NO_KEYS_RETRY_SECONDS,
@@ -43,10 +43,10 @@ from authorizer.credentials import (
     StaticCredentials,
     from_environment,
 )
-from authorizer.dynamodb import DynamoDB
+from authorizer.aws.dynamodb import DynamoDB
+from authorizer.aws.ssm import get_parameter
 from authorizer.errors import ConfigurationError
-from authorizer.revocation import RevocationList
-from authorizer.ssm import get_parameter
+from authorizer.tokens.revocation import RevocationList
 from tests.unit.dynamodb_endpoint import FaultyDynamoDB, faulty_dynamodb
 
 DENYLIST = "test-denylist"
@@ -504,7 +504,7 @@ def counted(moto_endpoint: str) -> Iterator[FaultyDynamoDB]:
 
 
 def test_one_request_per_check_and_none_within_the_cache_window(counted: FaultyDynamoDB) -> None:
-    from authorizer.claims import TokenClaims
+    from authorizer.tokens.claims import TokenClaims
 
     now = [1_900_000_000.0]
     revocations = RevocationList(
@@ -572,9 +572,9 @@ def test_with_snapstart_no_tls_context_is_built_before_the_snapshot(
     # restored from one snapshot would share it. So: built after the restore, not at init.
     import json as json_module
 
-    from authorizer import tls
-    from authorizer.bootstrap import build_authorizer
-    from authorizer.config import AuthorizerConfig
+    from authorizer.aws import tls
+    from authorizer.gateway.bootstrap import build_authorizer
+    from authorizer.gateway.config import AuthorizerConfig
 
     hooks = snapstart_hooks
     env = {

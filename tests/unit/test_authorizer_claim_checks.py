@@ -1,4 +1,4 @@
-"""A trusted issuer's `required_scopes` and `required_groups` (authorizer.claim_checks).
+"""A trusted issuer's `required_scopes` and `required_groups` (authorizer.tokens.claim_checks).
 
 test_authorizer_issuers and test_settings_effects show which tokens these settings refuse; this
 file shows what a refusal says: the error class (its OAuth code is `insufficient_scope`, the
@@ -19,11 +19,11 @@ import pytest
 
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from auth_service.tables import create_tables
-from authorizer.bootstrap import build_authorizer, trusted_verifier
-from authorizer.config import AuthorizerConfig, JwksCacheSettings
 from authorizer.errors import InsufficientScopeError
-from authorizer.issuers import parse_trusted_issuers
-from authorizer.verifier import TokenVerifier
+from authorizer.gateway.bootstrap import build_authorizer, trusted_verifier
+from authorizer.gateway.config import AuthorizerConfig, JwksCacheSettings
+from authorizer.tokens.issuers import parse_trusted_issuers
+from authorizer.tokens.verifier import TokenVerifier
 from tests.unit.test_authorizer_issuers import CLIENT, POOL, cognito_token, http_event
 
 PARTNER = "https://login.partner.example.test"

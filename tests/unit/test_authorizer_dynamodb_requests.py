@@ -20,9 +20,9 @@ import pytest
 from auth_service.keys import KeyRing
 from auth_service.tables import create_tables
 from auth_service.tokens import TokenIssuer
-from authorizer.bootstrap import build_authorizer
-from authorizer.config import AuthorizerConfig
-from authorizer.revocation import jti_key
+from authorizer.gateway.bootstrap import build_authorizer
+from authorizer.gateway.config import AuthorizerConfig
+from authorizer.tokens.revocation import jti_key
 from bench.counting_proxy import CountingProxy
 from tests.conftest import AUDIENCE, DENYLIST, ISSUER
 

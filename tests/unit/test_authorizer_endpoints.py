@@ -1,4 +1,4 @@
-"""Where the authorizer's AWS calls go (authorizer.endpoints), and which CAs their TLS trusts.
+"""Where the authorizer's AWS calls go (authorizer.aws.endpoints), and which CAs their TLS trusts.
 
 botocore is the independent reference: for regions of every partition, and for every mix of the
 SDKs' endpoint variables, our endpoint is the one a boto3 client resolves. Each variable is also
@@ -19,13 +19,13 @@ import boto3
 import pytest
 
 from auth_service.keys import KeyRing
-from authorizer import endpoints, tls
-from authorizer.aws import AwsRequestError, JsonClient
-from authorizer.bootstrap import build_authorizer
-from authorizer.config import AuthorizerConfig, CommonSettings
-from authorizer.credentials import Credentials, StaticCredentials
+from authorizer.aws import endpoints, tls
+from authorizer.aws.client import AwsRequestError, JsonClient
+from authorizer.aws.credentials import Credentials, StaticCredentials
 from authorizer.env import EnvReader
 from authorizer.errors import ConfigurationError
+from authorizer.gateway.bootstrap import build_authorizer
+from authorizer.gateway.config import AuthorizerConfig, CommonSettings
 from bench.local_tls import LocalCA
 from tests.unit.scripted_http import Reply, Request, ScriptedServer, Serve, answer
 

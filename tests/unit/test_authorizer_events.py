@@ -1,4 +1,4 @@
-"""Unit tests for authorizer.events (API Gateway authorizer events) and authorizer.routes.
+"""Unit tests for authorizer.gateway.events (API Gateway authorizer events) and authorizer.gateway.routes.
 
 Event dicts follow the shapes AWS documents for REST API TOKEN / REQUEST authorizers and for
 HTTP API authorizers with payload format 2.0.
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from authorizer.errors import ConfigurationError
-from authorizer.events import (
+from authorizer.gateway.events import (
     ApiArn,
     AuthorizationRequest,
     EventFormat,
@@ -21,7 +21,7 @@ from authorizer.events import (
     header,
     parse_event,
 )
-from authorizer.routes import RouteRule, RouteScopes
+from authorizer.gateway.routes import RouteRule, RouteScopes
 
 ARN_PREFIX = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test"
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl"

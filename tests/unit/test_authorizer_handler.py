@@ -1,4 +1,4 @@
-"""Unit tests for the authorizer as API Gateway sees it: authorizer.authorization, responses,
+"""Unit tests for the authorizer as API Gateway sees it: authorizer.gateway.authorization, responses,
 config, bootstrap, jwks_source and the `authorizer.handler` Lambda entry point.
 
 The `Authorizer` is built from real parts: a KeySet from a key ring generated at run time, a
@@ -33,15 +33,15 @@ from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing
 from auth_service.tables import create_tables
 from auth_service.tokens import TokenIssuer, TokenPair
-from authorizer.authorization import Authorizer
-from authorizer.bootstrap import build_authorizer
-from authorizer.config import AuthorizerConfig, JwksKind, JwksSource
 from authorizer.errors import ConfigurationError
-from authorizer.events import parse_event
-from authorizer.jwks_source import load_key_set, read_jwks
-from authorizer.revocation import RevocationList
-from authorizer.routes import RouteScopes
-from authorizer.verifier import ACCESS, TokenVerifier
+from authorizer.gateway.authorization import Authorizer
+from authorizer.gateway.bootstrap import build_authorizer
+from authorizer.gateway.config import AuthorizerConfig, JwksKind, JwksSource
+from authorizer.gateway.events import parse_event
+from authorizer.gateway.jwks_source import load_key_set, read_jwks
+from authorizer.gateway.routes import RouteScopes
+from authorizer.tokens.revocation import RevocationList
+from authorizer.tokens.verifier import ACCESS, TokenVerifier
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ISSUER = "https://auth.example.test"
@@ -911,8 +911,9 @@ def _authorizer_modules(ring: KeyRing) -> list[str]:
     env["AUTH_DYNAMODB_ENDPOINT"] = "http://127.0.0.1:9"  # never contacted at import
     code = (
         "import json, sys\n"
-        "import authorizer.handler, authorizer.bootstrap, authorizer.authorization, authorizer.verifier\n"
-        "import authorizer.principal, authorizer.revocation, authorizer.jwks_source, authorizer.keys\n"
+        "import authorizer.handler, authorizer.gateway.bootstrap, authorizer.gateway.authorization\n"
+        "import authorizer.tokens.verifier, authorizer.principal, authorizer.tokens.revocation\n"
+        "import authorizer.gateway.jwks_source, authorizer.tokens.keys\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
     result = subprocess.run(
@@ -926,19 +927,19 @@ def _authorizer_modules(ring: KeyRing) -> list[str]:
     )
     assert result.returncode == 0, result.stderr
     modules: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "authorizer.handler" in modules and "authorizer.verifier" in modules  # it really happened
+    assert "authorizer.handler" in modules and "authorizer.tokens.verifier" in modules  # it really happened
     return modules
 
 
 def test_authorizer_never_imports_auth_service_argon2_or_the_aws_sdk(ring: KeyRing) -> None:
     # The AWS SDK (boto3, botocore and its urllib3) cost more than the rest of a cold start: the
-    # denylist is read with the authorizer's own signed client (authorizer.aws).
+    # denylist is read with the authorizer's own signed client (authorizer.aws.client).
     forbidden = {"auth_service", "argon2", "_argon2_cffi_bindings", "moto", "boto3", "botocore", "urllib3"}
     forbidden |= {"requests"}
     modules = _authorizer_modules(ring)
     offenders = [m for m in modules if m.split(".")[0] in forbidden]
     assert offenders == []
-    # The standard library's http.client carries its HTTP (authorizer.http_connection), not urllib.
+    # The standard library's http.client carries its HTTP (authorizer.aws.http_connection), not urllib.
     assert "http.client" in modules and "urllib.request" not in modules
 
 

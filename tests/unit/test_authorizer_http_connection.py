@@ -1,4 +1,4 @@
-"""authorizer.http_connection and authorizer.http_framing: http.client, held to exact answers.
+"""authorizer.aws.http_connection and authorizer.aws.http_framing: http.client, held to exact answers.
 
 Real sockets on 127.0.0.1 (tests/unit/scripted_http.py sends exactly the bytes scripted), TLS
 with a CA made at run time (bench/local_tls.py). The framing checks are also driven directly, on
@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authorizer import tls
-from authorizer.http_connection import (
+from authorizer.aws import tls
+from authorizer.aws.http_connection import (
     AnswerTooLargeError,
     Connection,
     ProtocolError,
@@ -27,7 +27,7 @@ from authorizer.http_connection import (
     Response,
     get,
 )
-from authorizer.http_framing import FramingError, check_chunked, check_head
+from authorizer.aws.http_framing import FramingError, check_chunked, check_head
 from bench.local_tls import LocalCA
 from tests.unit.scripted_http import Reply, Request, ScriptedServer, Serve, answer, chunked
 

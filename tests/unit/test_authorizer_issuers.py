@@ -20,9 +20,6 @@ from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from auth_service.tables import create_tables
 from auth_service.tokens import TokenIssuer
-from authorizer.bootstrap import build_authorizer, trusted_verifier
-from authorizer.cognito import cognito_issuer
-from authorizer.config import AuthorizerConfig, JwksCacheSettings
 from authorizer.errors import (
     AudienceMismatchError,
     ConfigurationError,
@@ -30,8 +27,11 @@ from authorizer.errors import (
     IssuerMismatchError,
     TokenTypeError,
 )
-from authorizer.issuers import ScopedVerifier, TrustedIssuer, Verifier, parse_trusted_issuers
-from authorizer.jws import parse_token
+from authorizer.gateway.bootstrap import build_authorizer, trusted_verifier
+from authorizer.gateway.config import AuthorizerConfig, JwksCacheSettings
+from authorizer.tokens.cognito import cognito_issuer
+from authorizer.tokens.issuers import ScopedVerifier, TrustedIssuer, Verifier, parse_trusted_issuers
+from authorizer.tokens.jws import parse_token
 
 OWN = "https://auth.example.test"
 POOL = cognito_issuer("us-east-1", "us-east-1_TestPool1")
@@ -429,8 +429,8 @@ def test_our_refresh_token_is_not_a_pool_token(
 
 
 def test_verifier_errors_have_their_own_classes(environment: dict[str, str], pool_ring: KeyRing) -> None:
-    from authorizer.bootstrap import trusted_verifier
-    from authorizer.config import JwksCacheSettings
+    from authorizer.gateway.bootstrap import trusted_verifier
+    from authorizer.gateway.config import JwksCacheSettings
 
     (trusted,) = parse_trusted_issuers([entry(pool_ring, required_groups=["admins"])])
     verifier = trusted_verifier(trusted, JwksCacheSettings(1.0, 60, 3600), leeway=30, max_token_bytes=8192)
@@ -446,7 +446,7 @@ def test_verifier_errors_have_their_own_classes(environment: dict[str, str], poo
 def test_unknown_issuer_is_refused_before_any_key_lookup(
     environment: dict[str, str], pool_ring: KeyRing
 ) -> None:
-    from authorizer.issuers import TrustedIssuers
+    from authorizer.tokens.issuers import TrustedIssuers
 
     with pytest.raises(IssuerMismatchError):
         TrustedIssuers({}).verify(cognito_token(pool_ring, iss="https://evil.example.com"))

@@ -1,4 +1,4 @@
-"""authorizer.jws (one strict parse per token) and authorizer.keys (JWK to `cryptography` keys).
+"""authorizer.tokens.jws (one strict parse per token) and authorizer.tokens.keys (JWK to `cryptography` keys).
 
 Tokens and keys are built by hand here (base64url, JSON, `cryptography`), never by the code
 under test.
@@ -15,12 +15,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from authorizer.claims import TokenClaims
 from authorizer.errors import ConfigurationError, MalformedTokenError, TokenNotYetValidError
-from authorizer.issuers import ScopedVerifier, TrustedIssuers
-from authorizer.jws import ParsedToken, parse_token
-from authorizer.keys import KeySet, verification_key
-from authorizer.verifier import ACCESS, TokenVerifier, decode_header, decode_payload
+from authorizer.tokens.claims import TokenClaims
+from authorizer.tokens.issuers import ScopedVerifier, TrustedIssuers
+from authorizer.tokens.jws import ParsedToken, parse_token
+from authorizer.tokens.keys import KeySet, verification_key
+from authorizer.tokens.verifier import ACCESS, TokenVerifier, decode_header, decode_payload
 
 ISSUER = "https://auth.example.test"
 

@@ -25,11 +25,11 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from authorizer.errors import AlgorithmNotAllowedError, ConfigurationError
-from authorizer.issuers import parse_trusted_issuers
-from authorizer.jws import parse_token
-from authorizer.keys import KeySet, VerificationKey, algorithms_for_jwk, verification_key
-from authorizer.roca import has_roca_fingerprint
-from authorizer.verifier import TokenType, TokenVerifier
+from authorizer.tokens.issuers import parse_trusted_issuers
+from authorizer.tokens.jws import parse_token
+from authorizer.tokens.keys import KeySet, VerificationKey, algorithms_for_jwk, verification_key
+from authorizer.tokens.roca import has_roca_fingerprint
+from authorizer.tokens.verifier import TokenType, TokenVerifier
 
 ROCA = Path(__file__).parent / "jose_vectors" / "roca"
 # The samples the authors' own tests call fingerprinted (roca/tests/test_fingerprint.py).

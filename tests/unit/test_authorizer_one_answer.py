@@ -27,12 +27,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from authorizer.aws import AwsRequestError, ClientSettings
-from authorizer.claims import TokenClaims
-from authorizer.credentials import Credentials, StaticCredentials
-from authorizer.dynamodb import DynamoDB
+from authorizer.aws.client import AwsRequestError, ClientSettings
+from authorizer.aws.credentials import Credentials, StaticCredentials
+from authorizer.aws.dynamodb import DynamoDB
 from authorizer.errors import RevocationUnavailableError, TokenRevokedError
-from authorizer.revocation import RevocationList
+from authorizer.tokens.claims import TokenClaims
+from authorizer.tokens.revocation import RevocationList
 from tests.unit.scripted_http import Reply, Request, ScriptedServer, Serve, answer, chunked
 
 TABLE = "test-denylist"

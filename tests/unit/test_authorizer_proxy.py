@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from auth_service.keys import KeyRing
-from authorizer.bootstrap import build_authorizer
-from authorizer.config import AuthorizerConfig
+from authorizer.aws.http_connection import get
+from authorizer.aws.proxy import Proxy, ProxyError, parse_proxy, proxy_for
 from authorizer.errors import ConfigurationError
-from authorizer.http_connection import get
-from authorizer.jwks_cache import JwksCache, JwksUnavailableError
-from authorizer.proxy import Proxy, ProxyError, parse_proxy, proxy_for
+from authorizer.gateway.bootstrap import build_authorizer
+from authorizer.gateway.config import AuthorizerConfig
+from authorizer.tokens.jwks_cache import JwksCache, JwksUnavailableError
 from bench.local_tls import LocalCA
 from tests.unit.scripted_http import Reply, ScriptedServer, Serve, answer
 from tests.unit.test_authorizer_endpoints import NOTHING_REVOKED, base_env, dynamodb_or_ssm

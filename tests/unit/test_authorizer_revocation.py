@@ -1,4 +1,4 @@
-"""Unit tests for authorizer.revocation (read side), written to by auth_service.denylist.Denylist.
+"""Unit tests for authorizer.tokens.revocation (read side), written to by auth_service.denylist.Denylist.
 
 DynamoDB is moto's (the `dynamodb` fixture). Requests are counted with botocore's own event
 system; failures use a missing table, a client pointed at a closed local port, or botocore's
@@ -20,9 +20,9 @@ from botocore.config import Config
 from botocore.stub import Stubber
 
 from auth_service.denylist import IN_FLIGHT_SECONDS, Denylist
-from authorizer.claims import TokenClaims
 from authorizer.errors import AuthError, RevocationUnavailableError, TokenError, TokenRevokedError
-from authorizer.revocation import (
+from authorizer.tokens.claims import TokenClaims
+from authorizer.tokens.revocation import (
     NOT_BEFORE_ATTRIBUTE,
     TTL_ATTRIBUTE,
     RevocationList,
@@ -581,7 +581,7 @@ def test_a_failed_boto3_read_without_an_error_code_is_described_as_such() -> Non
     # bare 5xx) is still a failed read, logged with its class and no code, never an AttributeError.
     from botocore.exceptions import ClientError
 
-    from authorizer.revocation import _describe
+    from authorizer.tokens.revocation import _describe
 
     assert _describe(ClientError({}, "BatchGetItem")) == ("ClientError", None)
     assert _describe(ClientError({"Error": {"Code": "ThrottlingException"}}, "BatchGetItem")) == (

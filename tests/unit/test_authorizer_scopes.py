@@ -20,10 +20,10 @@ from moto import mock_aws
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from auth_service.tables import create_tables
 from auth_service.tokens import TokenIssuer
-from authorizer.authorization import Authorizer
-from authorizer.bootstrap import build_authorizer
-from authorizer.config import AuthorizerConfig
-from authorizer.events import parse_event
+from authorizer.gateway.authorization import Authorizer
+from authorizer.gateway.bootstrap import build_authorizer
+from authorizer.gateway.config import AuthorizerConfig
+from authorizer.gateway.events import parse_event
 from tests.unit.test_authorizer_handler import (
     HTTP_PREFIX,
     REST_PREFIX,

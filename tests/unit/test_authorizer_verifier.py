@@ -1,4 +1,4 @@
-"""Unit tests for authorizer.verifier and authorizer.keys.
+"""Unit tests for authorizer.tokens.verifier and authorizer.tokens.keys.
 
 Keys are generated at run time (once per session). Attack tokens are assembled by hand
 (base64url + JSON + the raw signature primitives of PyJWT / hmac), so nothing in the token is
@@ -22,7 +22,6 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_
 
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from auth_service.tokens import TokenIssuer
-from authorizer.claims import TokenClaims
 from authorizer.errors import (
     AlgorithmNotAllowedError,
     AudienceMismatchError,
@@ -37,8 +36,9 @@ from authorizer.errors import (
     TokenNotYetValidError,
     TokenTypeError,
 )
-from authorizer.keys import KeySet, algorithm_for_jwk, jwk_thumbprint
-from authorizer.verifier import ACCESS, REFRESH, TokenType, TokenVerifier, decode_header
+from authorizer.tokens.claims import TokenClaims
+from authorizer.tokens.keys import KeySet, algorithm_for_jwk, jwk_thumbprint
+from authorizer.tokens.verifier import ACCESS, REFRESH, TokenType, TokenVerifier, decode_header
 
 ISSUER = "https://auth.example.test"
 AUDIENCE = "orders-api"
@@ -1204,7 +1204,7 @@ def test_a_token_parsed_under_a_larger_limit_is_still_held_to_the_verifiers(
     rsa_ring: KeyRing, make_verifier: Callable[..., TokenVerifier]
 ) -> None:
     # Issuer routing parses once, under the largest limit; each issuer's verifier has its own.
-    from authorizer.jws import parse_token
+    from authorizer.tokens.jws import parse_token
 
     token = make_token(rsa_ring)
     parsed = parse_token(token, max_bytes=len(token))

@@ -64,7 +64,7 @@ def test_quick_run_reports_every_row() -> None:
         "ours, raw, BatchGetItem over HTTPS, CA via AWS_CA_BUNDLE",
         "first authorization alone (after imports), HTTPS",
         "TLS context, system CA bundle loaded whole",
-        "TLS context as authorizer/tls.py builds it",
+        "TLS context as authorizer/aws/tls.py builds it",
         "argon2id parameters of stored hashes",
         "DynamoDB requests per login",
         "DynamoDB (moto) answering",

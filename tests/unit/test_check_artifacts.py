@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 
 import cryptography
 
-from authorizer import verifier
-from authorizer.verifier import verify
+from authorizer.tokens import verifier
+from authorizer.tokens.verifier import verify
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -69,7 +69,8 @@ def good_authorizer() -> dict[str, bytes | str]:
     return {
         "authorizer/__init__.py": "",
         "authorizer/handler.py": HANDLER,
-        "authorizer/verifier.py": VERIFIER,
+        "authorizer/tokens/__init__.py": "",
+        "authorizer/tokens/verifier.py": VERIFIER,
         "cryptography/__init__.py": "",
         "cryptography/exceptions.py": "class InvalidSignature(Exception):\n    pass\n",
         "cryptography-50.0.0.dist-info/METADATA": metadata(
@@ -119,13 +120,15 @@ def test_a_missing_dependency_is_reported(tmp_path: Path) -> None:
         del files[name]
     problems = problems_of(tmp_path, files)
     assert_problem(problems, "missing module cryptography (imported by authorizer.handler)")
-    assert_problem(problems, "missing module cryptography.exceptions (imported by authorizer.verifier)")
+    assert_problem(
+        problems, "missing module cryptography.exceptions (imported by authorizer.tokens.verifier)"
+    )
 
 
 def test_a_missing_module_of_ours_is_reported(tmp_path: Path) -> None:
     files = good_authorizer()
-    del files["authorizer/verifier.py"]
-    assert_problem(problems_of(tmp_path, files), "missing module authorizer.verifier")
+    del files["authorizer/tokens/verifier.py"]
+    assert_problem(problems_of(tmp_path, files), "missing module authorizer.tokens.verifier")
 
 
 def test_an_excluded_subpackage_imported_by_a_handler_is_reported(tmp_path: Path) -> None:

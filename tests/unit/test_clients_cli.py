@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from auth_service.cli import main
+from auth_service.cli.main import main
 from auth_service.clients import ClientTable
 from auth_service.tables import create_tables
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from auth_service.cognito_scopes import GroupScopes, GroupScopesError
+from auth_service.cognito.scopes import GroupScopes, GroupScopesError
 from auth_service.config import IdentityBackend, ServiceConfig
 from authorizer.errors import ConfigurationError
 

@@ -19,13 +19,13 @@ import jwt
 import pytest
 
 from auth_service import runtime
+from auth_service.cognito.token_exchange import ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from auth_service.denylist import Denylist
 from auth_service.keys import load_key_ring
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM
-from auth_service.token_exchange import ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
-from authorizer.authorization import Authorizer
-from authorizer.claims import ORIGIN_CLAIM, TokenClaims
-from authorizer.revocation import LOGIN_REVOKED, RevocationList, origin_key
+from authorizer.gateway.authorization import Authorizer
+from authorizer.tokens.claims import ORIGIN_CLAIM, TokenClaims
+from authorizer.tokens.revocation import LOGIN_REVOKED, RevocationList, origin_key
 from tests.unit import cognito_support as support
 from tests.unit.cognito_support import DENYLIST, Pool, create_pool
 from tests.unit.test_service_handlers import http_event, payload

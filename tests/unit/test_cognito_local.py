@@ -18,15 +18,15 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from auth_service import cognito_admin
-from auth_service.cli import main
+from auth_service.cli.main import main
+from auth_service.cognito import admin as cognito_admin
 from auth_service.local.cognito import create_local_user_pool, install_revoke_token
 from auth_service.local.serve import ServeOptions, run
 from auth_service.local.users_file import SeedUser, UsersFileError, read_users_document
-from authorizer.claims import TokenClaims
-from authorizer.cognito import cognito_verifier
-from authorizer.keys import KeySet
-from authorizer.revocation import RevocationList
+from authorizer.tokens.claims import TokenClaims
+from authorizer.tokens.cognito import cognito_verifier
+from authorizer.tokens.keys import KeySet
+from authorizer.tokens.revocation import RevocationList
 from tests.conftest import DENYLIST, USERS
 from tests.unit import cognito_support as support
 from tests.unit.cognito_support import PASSWORD, Pool, create_pool

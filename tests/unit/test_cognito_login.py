@@ -21,8 +21,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.cognitoidp.utils import check_secret_hash
 
-from auth_service.cognito_client import cognito_client, secret_hash
-from auth_service.cognito_login import (
+from auth_service.cognito.client import cognito_client, secret_hash
+from auth_service.cognito.login import (
     CognitoLogin,
     CognitoLoginError,
     CognitoMisconfiguredError,
@@ -36,10 +36,10 @@ from auth_service.cognito_login import (
     UnsupportedChallengeError,
     UserNotConfirmedError,
 )
-from auth_service.cognito_scopes import GroupScopes
-from authorizer.cognito import cognito_verifier
+from auth_service.cognito.scopes import GroupScopes
 from authorizer.errors import UnavailableError
-from authorizer.keys import KeySet
+from authorizer.tokens.cognito import cognito_verifier
+from authorizer.tokens.keys import KeySet
 from tests.unit import cognito_support as support
 from tests.unit.cognito_support import GROUP_SCOPES, PASSWORD, Pool, create_pool
 

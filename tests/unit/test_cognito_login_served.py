@@ -22,13 +22,13 @@ from botocore.stub import Stubber
 from moto.cognitoidp.utils import check_secret_hash
 
 from auth_service import runtime
-from auth_service.cognito_login import CognitoLogin, CognitoMisconfiguredError
-from auth_service.cognito_scopes import GroupScopes
+from auth_service.cognito.login import CognitoLogin, CognitoMisconfiguredError
+from auth_service.cognito.scopes import GroupScopes
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, open_sealed
-from authorizer.claims import ORIGIN_CLAIM
-from authorizer.cognito import cognito_verifier
 from authorizer.errors import UnavailableError
-from authorizer.jwks_cache import JwksCache
+from authorizer.tokens.claims import ORIGIN_CLAIM
+from authorizer.tokens.cognito import cognito_verifier
+from authorizer.tokens.jwks_cache import JwksCache
 from tests.unit import cognito_support as support
 from tests.unit.cognito_support import GROUP_SCOPES, PASSWORD, Pool, create_pool
 from tests.unit.test_service_handlers import http_event, payload

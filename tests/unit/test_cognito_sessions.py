@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from moto import mock_aws
 
-from auth_service.cognito_revoke import CognitoRefreshTokenRevoker
+from auth_service.cognito.revoke import CognitoRefreshTokenRevoker
 from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from auth_service.sealing import (
@@ -39,10 +39,10 @@ from auth_service.sealing import (
 from auth_service.sessions import RefreshTokenReuseError, Sessions
 from auth_service.tables import create_tables
 from auth_service.tokens import CognitoLink, TokenIssuer, TokenPair
-from authorizer.claims import ORIGIN_CLAIM, TokenClaims
 from authorizer.errors import TokenRevokedError
-from authorizer.revocation import LOGIN_REVOKED, RevocationList, origin_key
-from authorizer.verifier import ACCESS, REFRESH, TokenVerifier
+from authorizer.tokens.claims import ORIGIN_CLAIM, TokenClaims
+from authorizer.tokens.revocation import LOGIN_REVOKED, RevocationList, origin_key
+from authorizer.tokens.verifier import ACCESS, REFRESH, TokenVerifier
 
 ISSUER = "https://auth.example.test"
 AUDIENCE = "orders-api"

@@ -19,10 +19,11 @@ from auth_service.http import HttpError, Request
 from auth_service.keys import KeyRing
 from auth_service.local.service_definition import ServiceDefinitionError, load_service_definition
 from auth_service.tokens import TokenIssuer
-from authorizer import responses
-from authorizer.authorization import Authorizer
-from authorizer.config import AuthorizerConfig, CookieSettings
-from authorizer.cookies import (
+from authorizer.errors import ConfigurationError
+from authorizer.gateway import responses
+from authorizer.gateway.authorization import Authorizer
+from authorizer.gateway.config import AuthorizerConfig, CookieSettings
+from authorizer.gateway.cookies import (
     CSRF_HASH_CLAIM,
     CookieNames,
     CsrfError,
@@ -31,11 +32,10 @@ from authorizer.cookies import (
     cookie_value,
     csrf_hash,
 )
-from authorizer.errors import ConfigurationError
-from authorizer.events import parse_event
-from authorizer.revocation import RevocationList
-from authorizer.routes import RouteScopes
-from authorizer.verifier import ACCESS, TokenVerifier
+from authorizer.gateway.events import parse_event
+from authorizer.gateway.routes import RouteScopes
+from authorizer.tokens.revocation import RevocationList
+from authorizer.tokens.verifier import ACCESS, TokenVerifier
 from tests.conftest import AUDIENCE, DENYLIST, ISSUER
 
 APP = "https://app.example.com"

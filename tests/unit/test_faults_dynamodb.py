@@ -1,7 +1,7 @@
 """DynamoDB faults: the authorizer fails closed (or, opted in, answers from grace), and logout,
 revoke and refresh answer 503 and are safe to retry.
 
-The authorizer reads DynamoDB with its own HTTP client (authorizer.aws): it is pointed at a
+The authorizer reads DynamoDB with its own HTTP client (authorizer.aws.client): it is pointed at a
 misbehaving endpoint on 127.0.0.1 (tests/unit/dynamodb_endpoint.py) that answers in DynamoDB's
 place (a throttling error, an HTTP 500, a garbled or trickling body...), resets or drops the
 connection, or passes the request on to moto. The issuing functions use boto3 (auth_service.aws):
@@ -37,22 +37,22 @@ from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, Re
 from moto import mock_aws
 
 import auth_service.handlers as handlers_package
-import authorizer.aws as authorizer_aws
+import authorizer.aws.client as authorizer_aws
 from auth_service import runtime
 from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing
 from auth_service.tables import create_tables
 from auth_service.tokens import TokenIssuer, TokenPair
-from authorizer.authorization import Authorizer
-from authorizer.aws import ClientSettings, denylist_follow_up_window
-from authorizer.bootstrap import build_authorizer
-from authorizer.config import AuthorizerConfig
-from authorizer.credentials import Credentials, StaticCredentials
-from authorizer.dynamodb import DynamoDB
+from authorizer.aws.client import ClientSettings, denylist_follow_up_window
+from authorizer.aws.credentials import Credentials, StaticCredentials
+from authorizer.aws.dynamodb import DynamoDB
 from authorizer.errors import ConfigurationError, RevocationUnavailableError, TokenRevokedError
-from authorizer.revocation import RevocationList
-from authorizer.routes import RouteScopes
-from authorizer.verifier import ACCESS, TokenVerifier
+from authorizer.gateway.authorization import Authorizer
+from authorizer.gateway.bootstrap import build_authorizer
+from authorizer.gateway.config import AuthorizerConfig
+from authorizer.gateway.routes import RouteScopes
+from authorizer.tokens.revocation import RevocationList
+from authorizer.tokens.verifier import ACCESS, TokenVerifier
 from tests.unit.dynamodb_endpoint import ANSWERS, FaultyDynamoDB, closed_port, faulty_dynamodb
 
 ISSUER = "https://auth.example.test"

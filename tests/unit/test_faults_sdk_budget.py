@@ -2,7 +2,7 @@
 
 On paper: `worst_case_seconds` of the settings each client we build actually carries (attempts x
 connect timeout + attempts x read timeout + backoff): the authorizer's own client
-(authorizer.aws) and the botocore Config of the issuing side's (auth_service.aws), against
+(authorizer.aws.client) and the botocore Config of the issuing side's (auth_service.aws), against
 serverless.yml's 10 s. Measured: the authorizer, built from configuration as the Lambda builds it,
 pointed at endpoints on 127.0.0.1 that misbehave for real (never answer, trickle, refuse
 connections, never accept them, throttle and ask for a long wait, answer garbage), refuses within
@@ -25,14 +25,14 @@ import yaml
 from botocore.retries.standard import ExponentialBackoff
 
 import auth_service.aws as sdk
-import authorizer.aws as aws
+import authorizer.aws.client as aws
 from auth_service import runtime
-from auth_service.cognito_client import COGNITO_CLIENT_CONFIG, cognito_client
+from auth_service.cognito.client import COGNITO_CLIENT_CONFIG, cognito_client
 from auth_service.keys import KeyRing
 from auth_service.tokens import TokenIssuer
-from authorizer.authorization import Authorizer
-from authorizer.bootstrap import build_authorizer
-from authorizer.config import AuthorizerConfig
+from authorizer.gateway.authorization import Authorizer
+from authorizer.gateway.bootstrap import build_authorizer
+from authorizer.gateway.config import AuthorizerConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ISSUER = "https://auth.example.test"
@@ -345,7 +345,7 @@ def test_connect_timeout_is_refused_within_budget(
 def test_the_credential_fetch_counts_inside_the_calls_budget() -> None:
     # A container credential endpoint that never answers (each fetch attempt would wait 1 s), and
     # a call allowed 0.5 s in all: the fetch gets what is left of the call's budget, no more.
-    from authorizer.credentials import ContainerCredentials
+    from authorizer.aws.credentials import ContainerCredentials
 
     endpoint = MisbehavingDynamoDB("never_answers")
     settings = aws.ClientSettings(connect_timeout=0.2, read_timeout=0.3, attempts=1)

@@ -1,4 +1,4 @@
-"""Tests for the inspect-token CLI (auth_service.inspect_token and scripts/inspect_token.py).
+"""Tests for the inspect-token CLI (auth_service.cli.inspect_token and scripts/inspect_token.py).
 
 Keys are generated at run time; URL cases talk to throwaway http.servers on 127.0.0.1 (a second
 one, reached as `localhost`, plays another host). The denylist is moto's (`mock_aws`, or its
@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from auth_service.cli.inspect_token import format_duration, main
 from auth_service.denylist import Denylist
-from auth_service.inspect_token import format_duration, main
 from tests.conftest import DENYLIST
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,7 @@ POOL = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Inspect1"
 POOL_CLIENT = "inspect-client"
 ALGS = ("RS256", "ES256", "EdDSA")
 THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
-INSPECT_TOKEN = [sys.executable, "-m", "auth_service.inspect_token"]
+INSPECT_TOKEN = [sys.executable, "-m", "auth_service.cli.inspect_token"]
 
 
 # --------------------------------------------------------------------------- key and token helpers

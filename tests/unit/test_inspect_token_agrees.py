@@ -2,7 +2,7 @@
 
 Each token here was once called VALID (exit 0) by inspect-token while the authorizer refused it,
 or was judged with other keys, another leeway or a misleading message. Each is judged both by
-inspect-token and by the authorizer's own verifier built as `authorizer.bootstrap` builds it.
+inspect-token and by the authorizer's own verifier built as `authorizer.gateway.bootstrap` builds it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from authorizer.errors import TokenError
-from authorizer.keys import KeySet
-from authorizer.verifier import ACCESS, TokenVerifier
+from authorizer.tokens.keys import KeySet
+from authorizer.tokens.verifier import ACCESS, TokenVerifier
 from tests.unit import test_inspect_token as base
 from tests.unit.test_inspect_token import (
     AUDIENCE,
@@ -51,7 +51,7 @@ DAY = 86400
 
 
 def authorizer_accepts(token: str, signing_keys: list[SigningKey], leeway: int = 30) -> bool:
-    """What the authorizer's verifier for our issuer decides (built as authorizer.bootstrap does)."""
+    """What the authorizer's verifier for our issuer decides (built as authorizer.gateway.bootstrap does)."""
     verifier = TokenVerifier(
         KeySet.from_jwks({"keys": [key.jwk for key in signing_keys]}),
         issuer=ISSUER,

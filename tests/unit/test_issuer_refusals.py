@@ -18,9 +18,9 @@ import pytest
 
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from authorizer.errors import InvalidClaimError, IssuerMismatchError, UntrustedIssuerError
-from authorizer.issuers import TrustedIssuers
-from authorizer.keys import KeySet
-from authorizer.verifier import ACCESS, TokenVerifier
+from authorizer.tokens.issuers import TrustedIssuers
+from authorizer.tokens.keys import KeySet
+from authorizer.tokens.verifier import ACCESS, TokenVerifier
 
 ISSUER = "https://auth.example.test"
 

@@ -2,7 +2,7 @@
 
 Project Wycheproof's signature vectors (RSASSA-PKCS1-v1_5 with SHA-256 at 2048 and 3072 bits,
 ECDSA P-256 with IEEE P1363 signatures, Ed25519) go to the signature check of the key that
-`authorizer.keys.verification_key` builds from the vector's public key.
+`authorizer.tokens.keys.verification_key` builds from the vector's public key.
 
 Wycheproof's JWS, JWK and JOSE-library files and the signed examples of RFC 7515, RFC 8037 and
 RFC 7520 go through the authorizer's whole signature stage: the key set built from the vector's
@@ -42,10 +42,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from authorizer.errors import ConfigurationError, TokenError
-from authorizer.jwks_cache import InvalidJwksError, lenient_key_set
-from authorizer.jws import ParsedToken, json_object, token_part
-from authorizer.keys import KeySet, verification_key
-from authorizer.verifier import TokenType, TokenVerifier
+from authorizer.tokens.jwks_cache import InvalidJwksError, lenient_key_set
+from authorizer.tokens.jws import ParsedToken, json_object, token_part
+from authorizer.tokens.keys import KeySet, verification_key
+from authorizer.tokens.verifier import TokenType, TokenVerifier
 
 VECTORS = Path(__file__).parent / "jose_vectors"
 # Written out here, not imported: the rule is stated by the test, not read from the code under test.
@@ -132,7 +132,7 @@ class Verdict:
 
 
 def parse_jws(jws: Any) -> ParsedToken:
-    """A compact JWS split and decoded by `authorizer.jws`, its payload left as bytes (no JWT)."""
+    """A compact JWS split and decoded by `authorizer.tokens.jws`, its payload left as bytes (no JWT)."""
     text = jws if isinstance(jws, str) else json.dumps(jws)  # a JSON serialization, sent as is
     header = json_object(token_part(text, 0), "header")
     token_part(text, 1)  # checked (canonical base64url), not read

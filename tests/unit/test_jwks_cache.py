@@ -1,4 +1,4 @@
-"""Tests for authorizer.jwks_cache: each behaviour is checked by counting fetches at a real server.
+"""Tests for authorizer.tokens.jwks_cache: each behaviour is checked by counting fetches at a real server.
 
 The server is an http.server on 127.0.0.1 serving a JWKS of keys generated at run time.
 """
@@ -24,11 +24,16 @@ import pytest
 
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from authorizer.errors import ConfigurationError, KidNotFoundError, TokenError
-from authorizer.jwks_cache import NO_KEYS_RETRY_SECONDS, JwksCache, JwksUnavailableError, lenient_key_set
-from authorizer.verifier import ACCESS, TokenVerifier
+from authorizer.tokens.jwks_cache import (
+    NO_KEYS_RETRY_SECONDS,
+    JwksCache,
+    JwksUnavailableError,
+    lenient_key_set,
+)
+from authorizer.tokens.verifier import ACCESS, TokenVerifier
 
 JWKS_PATH = "/.well-known/jwks.json"
-LOGGER = "authorizer.jwks_cache"
+LOGGER = "authorizer.tokens.jwks_cache"
 COOLDOWN = 60.0
 MAX_AGE = 3600.0
 ISSUER = "https://idp.example.test"

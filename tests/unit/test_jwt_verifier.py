@@ -1,4 +1,4 @@
-"""The verifier as a library (authorizer.jwt_verifier), through its public API only.
+"""The verifier as a library (authorizer.tokens.jwt_verifier), through its public API only.
 
 Tokens are made with PyJWT (an independent signer), keys served by a local issuer (discovery
 document and JWKS over HTTP); the README's own example is run as written.
@@ -259,7 +259,7 @@ def test_importing_the_authorizer_package_does_not_load_the_library(key: Signing
     import subprocess
     import sys
 
-    code = "import sys, authorizer.handler; print('authorizer.jwt_verifier' in sys.modules)"
+    code = "import sys, authorizer.handler; print('authorizer.tokens.jwt_verifier' in sys.modules)"
     env = {
         "AUTH_ISSUER": "https://auth.example.com", "AUTH_AUDIENCE": "a", "AUTH_DENYLIST_TABLE": "d",
         "AUTH_JWKS": json.dumps({"keys": [key.jwk]}), "AWS_REGION": "us-east-1", "AUTH_DYNAMODB_ENDPOINT": "http://127.0.0.1:9",
@@ -269,4 +269,4 @@ def test_importing_the_authorizer_package_does_not_load_the_library(key: Signing
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     assert done.stdout.strip() == "False", done.stderr
-    assert set(authorizer.__all__) <= set(dir(authorizer.jwt_verifier))
+    assert set(authorizer.__all__) <= set(dir(authorizer.tokens.jwt_verifier))

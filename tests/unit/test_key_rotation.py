@@ -19,16 +19,17 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from moto import mock_aws
 
-from auth_service import cli, key_rotation, key_set, runtime
+from auth_service import key_rotation, key_set, runtime
+from auth_service.cli import main as cli
 from auth_service.key_set import KeySetDocument, KeySetError, KeyState, NewKeys
 from auth_service.keys import KeyRing, generate_private_key_pem, key_ring_from_document, load_key_ring
 from auth_service.kms_signing import MAX_RAW_MESSAGE_BYTES, KmsKey, KmsSigningError, sign_jwt
 from auth_service.tokens import TokenIssuer, UnpublishedKeyError
 from authorizer.errors import ConfigurationError, KidNotFoundError
-from authorizer.jwks_cache import JwksCache
-from authorizer.keys import KeySet
-from authorizer.token_cache import VerifiedTokenCache
-from authorizer.verifier import ACCESS, TokenVerifier
+from authorizer.tokens.jwks_cache import JwksCache
+from authorizer.tokens.keys import KeySet
+from authorizer.tokens.token_cache import VerifiedTokenCache
+from authorizer.tokens.verifier import ACCESS, TokenVerifier
 
 ISSUER = "https://auth.example.com"
 AUDIENCE = "orders-api"

@@ -21,7 +21,7 @@ import boto3
 import pytest
 import requests
 
-from auth_service import cli
+from auth_service.cli import main as cli
 from auth_service.local.container_limits import ContainerLimits
 from auth_service.local.dynamodb import EmbeddedDynamoDB
 from auth_service.local.serve import (

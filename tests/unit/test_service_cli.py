@@ -22,12 +22,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from moto import mock_aws
 
-from auth_service.cli import clock_offset, main
+from auth_service.cli.main import clock_offset, main
 from auth_service.keys import generate_private_key_pem, load_key_ring
 from auth_service.tables import create_tables
 from auth_service.users import UserTable
-from authorizer.claims import TokenClaims
-from authorizer.revocation import RevocationList
+from authorizer.tokens.claims import TokenClaims
+from authorizer.tokens.revocation import RevocationList
 
 # Built from parts so that secret scanners do not take this test for a committed key.
 BEGIN_PRIVATE = "-----BEGIN " + "PRIVATE KEY-----"

@@ -31,8 +31,8 @@ from auth_service import runtime
 from auth_service.keys import load_key_ring
 from auth_service.tables import create_tables
 from auth_service.users import UserTable
-from authorizer.keys import jwk_thumbprint
-from authorizer.responses import context as authorizer_context
+from authorizer.gateway.responses import context as authorizer_context
+from authorizer.tokens.keys import jwk_thumbprint
 
 ISSUER = "https://auth.example.test"
 AUDIENCE = "orders-api"

@@ -34,7 +34,7 @@ from authorizer.errors import (
     TokenExpiredError,
     TokenTypeError,
 )
-from authorizer.verifier import ACCESS, REFRESH, TokenVerifier
+from authorizer.tokens.verifier import ACCESS, REFRESH, TokenVerifier
 
 # Built from parts so that secret scanners do not take this test for a committed key.
 BEGIN_PRIVATE = "-----BEGIN " + "PRIVATE KEY-----"

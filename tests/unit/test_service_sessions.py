@@ -36,16 +36,16 @@ from auth_service.side_by_side import SideBySide
 from auth_service.tables import create_tables
 from auth_service.tokens import TokenIssuer, TokenPair
 from auth_service.users import DEFAULT_HASHER, User, UserError, UserTable
-from authorizer.claims import TokenClaims
-from authorizer.cookies import CSRF_HASH_CLAIM, CsrfError, check_csrf, csrf_hash
 from authorizer.errors import (
     InsufficientScopeError,
     InvalidClaimError,
     RevocationUnavailableError,
     TokenRevokedError,
 )
-from authorizer.revocation import RevocationList
-from authorizer.verifier import ACCESS, REFRESH, TokenVerifier
+from authorizer.gateway.cookies import CSRF_HASH_CLAIM, CsrfError, check_csrf, csrf_hash
+from authorizer.tokens.claims import TokenClaims
+from authorizer.tokens.revocation import RevocationList
+from authorizer.tokens.verifier import ACCESS, REFRESH, TokenVerifier
 
 ISSUER = "https://auth.example.test"
 AUDIENCE = "orders-api"

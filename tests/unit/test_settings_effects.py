@@ -12,7 +12,7 @@ The guard (the `test_every_...` tests near the end) finds the settings in the co
 * environment variables: every string constant of `authorizer/` and `auth_service/` that names
   one (AUTH_*, AWS_*), and every name the configuration readers ask for while reading full
   configurations of both sides;
-* the keys of an `AUTH_TRUSTED_ISSUERS` entry, per `type` (`authorizer.issuers.keys_for`);
+* the keys of an `AUTH_TRUSTED_ISSUERS` entry, per `type` (`authorizer.tokens.issuers.keys_for`);
 * the deploy parameters of serverless.yml;
 * the options of `auth-service serve`.
 
@@ -53,8 +53,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 from moto.cognitoidp.utils import check_secret_hash
 
-import authorizer.ssm
-from auth_service.cli import _parser as cli_parser
+import authorizer.aws.ssm
+from auth_service.cli.main import _parser as cli_parser
+from auth_service.cognito.token_exchange import ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from auth_service.config import ServiceConfig
 from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
@@ -62,19 +63,18 @@ from auth_service.local.serve import ServeOptions, run
 from auth_service.local.service_definition import load_service_definition
 from auth_service.login_throttle import LoginThrottle
 from auth_service.tables import create_tables
-from auth_service.token_exchange import ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from auth_service.tokens import TokenIssuer
 from auth_service.users import UserTable
-from authorizer import issuers
-from authorizer.authorization import Authorizer
-from authorizer.bootstrap import build_authorizer
-from authorizer.cognito import cognito_issuer
-from authorizer.config import AuthorizerConfig
-from authorizer.cookies import CookieNames, csrf_hash
-from authorizer.credentials import from_environment
+from authorizer.aws.credentials import from_environment
 from authorizer.errors import ConfigurationError
-from authorizer.jwks_cache import JwksCache
-from authorizer.keys import VerificationKey
+from authorizer.gateway.authorization import Authorizer
+from authorizer.gateway.bootstrap import build_authorizer
+from authorizer.gateway.config import AuthorizerConfig
+from authorizer.gateway.cookies import CookieNames, csrf_hash
+from authorizer.tokens import issuers
+from authorizer.tokens.cognito import cognito_issuer
+from authorizer.tokens.jwks_cache import JwksCache
+from authorizer.tokens.keys import VerificationKey
 from tests.conftest import AUDIENCE, DENYLIST, ISSUER, USERS
 from tests.unit import cognito_support
 from tests.unit import test_authorizer_aws_client as aws_client_tests
@@ -226,12 +226,12 @@ def test_jwks_file_decides_which_keys_verify(
 @pytest.fixture
 def ssm_on_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The authorizer's SSM reads go to the in-process moto server (as DynamoDB's do, conftest)."""
-    real = authorizer.ssm.get_parameter
+    real = authorizer.aws.ssm.get_parameter
 
     def on_moto(name: str, region: str, credentials: Any, endpoint: str | None = None) -> str:
         return real(name, region, credentials, endpoint or moto_endpoint)
 
-    monkeypatch.setattr(authorizer.ssm, "get_parameter", on_moto)
+    monkeypatch.setattr(authorizer.aws.ssm, "get_parameter", on_moto)
 
 
 def test_jwks_ssm_parameter_decides_which_keys_verify(

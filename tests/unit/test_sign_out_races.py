@@ -32,8 +32,8 @@ from auth_service.keys import KeyRing
 from auth_service.sessions import Sessions
 from auth_service.tokens import TokenPair
 from auth_service.users import UserTable
-from authorizer.authorization import Authorizer
 from authorizer.errors import TokenRevokedError
+from authorizer.gateway.authorization import Authorizer
 from tests.unit import cognito_support as support
 from tests.unit.test_service_handlers import http_event, payload
 from tests.unit.test_service_sessions import (

@@ -1,4 +1,4 @@
-"""The SigV4 signer (authorizer.sigv4) and the requests the authorizer's client signs with it.
+"""The SigV4 signer (authorizer.aws.sigv4) and the requests the authorizer's client signs with it.
 
 Two references: AWS's published test suite (tests/unit/sigv4_vectors, the cases with the
 canonical URI "/"), and botocore's own signer on many random DynamoDB-shaped requests.
@@ -19,9 +19,9 @@ from botocore.credentials import Credentials as BotoCredentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authorizer import sigv4
-from authorizer.aws import JsonClient
-from authorizer.credentials import Credentials, StaticCredentials
+from authorizer.aws import sigv4
+from authorizer.aws.client import JsonClient
+from authorizer.aws.credentials import Credentials, StaticCredentials
 
 VECTORS = json.loads((Path(__file__).parent / "sigv4_vectors" / "vectors.json").read_text())
 SUITE_ACCESS_KEY = "AKIDEXAMPLE"

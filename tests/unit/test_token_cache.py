@@ -1,4 +1,4 @@
-"""authorizer.token_cache: verified tokens reused, never past `exp`, never past a key change.
+"""authorizer.tokens.token_cache: verified tokens reused, never past `exp`, never past a key change.
 
 The verifiers are real (`TokenVerifier`, `TrustedIssuers`), keys are generated at run time, and
 time is an injected clock shared by the verifier and the cache, so boundaries are exact.
@@ -21,23 +21,23 @@ from moto import mock_aws
 from auth_service.denylist import Denylist
 from auth_service.keys import KeyRing, generate_private_key_pem, load_key_ring
 from auth_service.tables import create_tables
-from authorizer.authorization import Authorizer
-from authorizer.bootstrap import build_authorizer
-from authorizer.claims import TokenClaims
-from authorizer.config import AuthorizerConfig
 from authorizer.errors import (
     ConfigurationError,
     InvalidSignatureError,
     KidNotFoundError,
     TokenExpiredError,
 )
-from authorizer.events import parse_event
-from authorizer.issuers import TrustedIssuers
-from authorizer.jwks_cache import JwksCache
-from authorizer.revocation import RevocationList
-from authorizer.routes import RouteScopes
-from authorizer.token_cache import VerifiedTokenCache
-from authorizer.verifier import ACCESS, TokenVerifier
+from authorizer.gateway.authorization import Authorizer
+from authorizer.gateway.bootstrap import build_authorizer
+from authorizer.gateway.config import AuthorizerConfig
+from authorizer.gateway.events import parse_event
+from authorizer.gateway.routes import RouteScopes
+from authorizer.tokens.claims import TokenClaims
+from authorizer.tokens.issuers import TrustedIssuers
+from authorizer.tokens.jwks_cache import JwksCache
+from authorizer.tokens.revocation import RevocationList
+from authorizer.tokens.token_cache import VerifiedTokenCache
+from authorizer.tokens.verifier import ACCESS, TokenVerifier
 from tests.unit.test_jwks_cache import JwksServer
 
 ISSUER = "https://auth.example.test"

@@ -37,10 +37,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jose import jwt as jose_jwt
 
-from authorizer.cognito import cognito_verifier
 from authorizer.errors import TokenError
-from authorizer.keys import KeySet, jwk_thumbprint
-from authorizer.verifier import ACCESS, TokenVerifier, normalize_typ
+from authorizer.tokens.cognito import cognito_verifier
+from authorizer.tokens.keys import KeySet, jwk_thumbprint
+from authorizer.tokens.verifier import ACCESS, TokenVerifier, normalize_typ
 
 joserfc_jwt = pytest.importorskip("joserfc.jwt")
 joserfc_jwk = pytest.importorskip("joserfc.jwk")

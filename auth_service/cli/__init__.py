@@ -1,0 +1,1 @@
+"""The operator commands: `auth-service` (main) and `inspect-token`."""

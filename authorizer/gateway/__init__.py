@@ -1,0 +1,1 @@
+"""The Lambda authorizer: API Gateway events, decisions, routes, cookies, responses, configuration."""

@@ -1,0 +1,1 @@
+"""The verifier library: parsing, keys, JWKS, claims, issuers, Cognito, errors, caches."""
