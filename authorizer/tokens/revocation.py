@@ -122,6 +122,21 @@ class RevocationList:
         # issuer's token must never reuse the answer cached for one of ours.
         self._cache: OrderedDict[tuple[str, str], _Answer] = OrderedDict()
 
+    @classmethod
+    def for_table(
+        cls, table: str, *, region: str, endpoint: str | None = None, cache_seconds: int = 5
+    ) -> RevocationList:
+        """Our denylist `table`, read as the authorizer reads it: its own SigV4 client (no boto3),
+        credentials from the environment as the AWS SDKs find them, `endpoint` for a local one.
+        A "not revoked" answer is reused for `cache_seconds` (the revocation delay's share)."""
+        import os
+
+        from authorizer.aws.credentials import from_environment
+        from authorizer.aws.dynamodb import DynamoDB
+
+        credentials = from_environment(os.environ, local_endpoint=endpoint is not None)
+        return cls(DynamoDB.connect_to(region, endpoint, credentials), table, cache_seconds=cache_seconds)
+
     @property
     def client(self) -> BatchGetter:
         return self._client

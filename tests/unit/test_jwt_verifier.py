@@ -270,3 +270,21 @@ def test_importing_the_authorizer_package_does_not_load_the_library(key: Signing
     )
     assert done.stdout.strip() == "False", done.stderr
     assert set(authorizer.__all__) <= set(dir(authorizer.tokens.jwt_verifier))
+
+
+def test_revocation_list_for_our_table_reads_what_auth_service_revoke_wrote(
+    issuer: FakeIssuer, key: SigningKey, dynamodb: Any, moto_endpoint: str
+) -> None:
+    from auth_service.denylist import Denylist
+    from tests.conftest import DENYLIST
+
+    now = int(time.time())
+    revoked, kept = claims(issuer.base, auth_time=now), claims(issuer.base, auth_time=now)
+    Denylist(dynamodb, DENYLIST, max_token_lifetime=3600, leeway=30).revoke_jti(revoked["jti"], "test")
+    revocation = RevocationList.for_table(
+        DENYLIST, region="us-east-1", endpoint=moto_endpoint, cache_seconds=0
+    )
+    verifier = JwtVerifier(issuer=issuer.base, audience="orders-api", revocation=revocation)
+    with pytest.raises(JwtRevokedError):
+        verifier.verify(sign(key, revoked))
+    assert verifier.verify(sign(key, kept)).sub == "u-1"
