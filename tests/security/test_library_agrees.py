@@ -17,10 +17,10 @@ import pytest
 
 from authorizer import CognitoJwtVerifier, JwtError, JwtVerifier, MultiIssuerVerifier, RevocationList
 from tests.security import test_authorizer_attacks as attacks
-from tests.security.catalogue import Attack, applicable, just_over_limit
+from tests.security.catalogue import Attack, just_over_limit
 from tests.security.forging import KEY_TYPES
 from tests.security.test_authorizer_attacks import AUDIENCE, DENYLIST, ISSUER, POOL_CLIENT, Lab
-from tests.security.test_inspect_token_agrees import authorizer_allows
+from tests.security.test_inspect_token_agrees import _cases, authorizer_allows
 
 dynamodb, labs = attacks.dynamodb, attacks.labs
 
@@ -67,14 +67,6 @@ def test_control_both_accept_the_baselines(
     lab, library = labs[key_type], libraries[key_type]
     for token in (lab.material.baseline(), just_over_limit(lab.material, extra=0), lab.material.pool_token()):
         assert (authorizer_allows(lab, token), library_allows(library, token)) == (True, True)
-
-
-def _cases() -> list[Any]:
-    return [
-        pytest.param(key_type, case, id=f"{key_type}-{case.id}")
-        for key_type in KEY_TYPES
-        for case in applicable(key_type)
-    ]
 
 
 @pytest.mark.parametrize(("key_type", "case"), _cases())
