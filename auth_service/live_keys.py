@@ -42,10 +42,11 @@ class Reloading(Generic[T]):
         cooldown: float,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[T, T], None] | None = None,
+        same: Callable[[T, T], bool] = lambda a, b: a == b,
     ) -> None:
         self._load, self._what = load, what
         self._max_age, self._cooldown, self._clock = max_age, cooldown, clock
-        self._on_change = on_change
+        self._on_change, self._same = on_change, same
         self._lock = threading.Lock()
         self._state = _Loaded(load(), clock())  # at cold start: a failure here is fatal
         self._retry_at = -1.0
@@ -55,16 +56,17 @@ class Reloading(Generic[T]):
         state = self._state
         if self._clock() - state.loaded_at < self._max_age:
             return state.value
-        return self.reload(because="max age")
+        return self.reload(aged=True)
 
-    def reload(self, *, because: str) -> T:
-        """Load again now, unless a failed or unasked-for load was tried within the cooldown."""
+    def reload(self, *, aged: bool = False) -> T:
+        """Load again now: because the value is `aged`, or because it lacks something asked for
+        (an unknown kid), then at most once per cooldown. Never within the cooldown of a failure."""
         with self._lock:
             now = self._clock()
             state = self._state
-            if now < self._retry_at or (because != "max age" and now - state.loaded_at < self._cooldown):
+            if now < self._retry_at or (not aged and now - state.loaded_at < self._cooldown):
                 return state.value
-            if because == "max age" and now - state.loaded_at < self._max_age:
+            if aged and now - state.loaded_at < self._max_age:
                 return state.value  # another thread reloaded while we waited
             self.loads += 1
             try:
@@ -81,23 +83,17 @@ class Reloading(Generic[T]):
                 )
                 return state.value
             self._state = _Loaded(value, self._clock())
-            if self._on_change is not None and value != state.value:
+            if self._on_change is not None and not self._same(state.value, value):
                 self._on_change(state.value, value)
             return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PublishedKeys:
-    """A JWKS as published and the key set built from it."""
+    """A JWKS as published and the key set built from it (two are the same when their JWKS are)."""
 
     jwks: dict[str, Any]
     key_set: KeySet
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PublishedKeys) and self.jwks == other.jwks
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self.key_set.kids)))
 
 
 class LiveKeySet:
@@ -121,4 +117,4 @@ class LiveKeySet:
         try:
             return self._keys.get().key_set.get(kid)
         except KidNotFoundError:
-            return self._keys.reload(because="unknown kid").key_set.get(kid)
+            return self._keys.reload().key_set.get(kid)

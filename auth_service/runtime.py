@@ -84,7 +84,7 @@ def key_set() -> LiveKeySet:
         return PublishedKeys({"keys": list(document["keys"])}, keys)
 
     what = "the JWKS" + (f" ({common.jwks.kind.value})" if common.jwks else " of the signing keys")
-    return LiveKeySet(_reloading(load, what, on_change=_log_key_change))
+    return LiveKeySet(_reloading(load, what, on_change=_log_key_change, same=lambda a, b: a.jwks == b.jwks))
 
 
 def jwks() -> dict[str, Any]:
@@ -92,7 +92,10 @@ def jwks() -> dict[str, Any]:
 
 
 def _reloading(
-    load: Callable[[], T], what: str, on_change: Callable[[T, T], None] | None = None
+    load: Callable[[], T],
+    what: str,
+    on_change: Callable[[T, T], None] | None = None,
+    same: Callable[[T, T], bool] = lambda a, b: a == b,
 ) -> Reloading[T]:
     common = config().common
     return Reloading(
@@ -101,6 +104,7 @@ def _reloading(
         max_age=common.keys_max_age_seconds,
         cooldown=common.jwks_cooldown_seconds,
         on_change=on_change,
+        same=same,
     )
 
 
