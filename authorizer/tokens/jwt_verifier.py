@@ -84,7 +84,36 @@ _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _DISCOVERY_PATH = "/.well-known/openid-configuration"
 
 
-class JwtVerifier:
+class _IssuerVerifier:
+    """What `JwtVerifier` and `CognitoJwtVerifier` share: one issuer's keys, verifier and
+    optional revocation list, configured by the subclass; `hydrate`, `verify`."""
+
+    def __init__(
+        self, issuer: str, keys: _Keys, verifier: TokenVerifier, revocation: RevocationList | None
+    ) -> None:
+        self.issuer = issuer
+        self._keys, self._verifier, self._revocation = keys, verifier, revocation
+
+    def hydrate(self) -> None:
+        """Fetch the keys now (at cold start); `JwksUnavailableError` if none can be had."""
+        self._keys.hydrate()
+
+    def verify(self, token: str) -> TokenClaims:
+        """The verified claims; a `JwtError` subclass (or `UnavailableError` from revocation)."""
+        claims = self._verifier.verify(token)
+        if self._revocation is not None:
+            self._revocation.check(claims)
+        return claims
+
+    def verify_parsed(self, parsed: Any) -> TokenClaims:
+        """For `any_of`: verify what it already parsed (one parse per token)."""
+        claims = self._verifier.verify_parsed(parsed)
+        if self._revocation is not None:
+            self._revocation.check(claims)
+        return claims
+
+
+class JwtVerifier(_IssuerVerifier):
     """Tokens of one issuer, for one audience (or several), of one type; see the module doc.
 
     Keys: `jwks` (a JWKS given as a mapping or JSON text: no network), `jwks_uri` (fetched and
@@ -123,16 +152,15 @@ class JwtVerifier:
                 f"algorithms must be some of {', '.join(ACCEPTED_ALGORITHMS)}; got {list(algorithms)}"
             )
         _check_leeway(leeway)
-        self.issuer = issuer
-        self._keys = _Keys(issuer, jwks_uri=jwks_uri, jwks=jwks)
+        keys = _Keys(issuer, jwks_uri=jwks_uri, jwks=jwks)
         checks: list[ClaimCheck] = [require_scopes(required_scopes)] if required_scopes else []
         # With revocation, a sign-out ("not before") is judged by when the session began: a token
         # without `auth_time` could not be judged, so it is refused (as the authorizer does).
         kind = TokenType(
             f"{issuer} {token_type or 'JWT'}", token_type, requires_auth_time=revocation is not None
         )
-        self._verifier = TokenVerifier(
-            self._keys,
+        verifier = TokenVerifier(
+            keys,
             issuer=issuer,
             audience=audiences,
             token_type=kind,
@@ -141,33 +169,15 @@ class JwtVerifier:
             claim_checks=checks,
             max_token_bytes=max_token_bytes,
         )
-        self._revocation = revocation
-
-    def hydrate(self) -> None:
-        """Fetch the keys now (at cold start); `JwksUnavailableError` if none can be had."""
-        self._keys.hydrate()
-
-    def verify(self, token: str) -> TokenClaims:
-        """The verified claims; a `JwtError` subclass (or `UnavailableError` from revocation)."""
-        claims = self._verifier.verify(token)
-        if self._revocation is not None:
-            self._revocation.check(claims)
-        return claims
-
-    def verify_parsed(self, parsed: Any) -> TokenClaims:
-        """For `any_of`: verify what it already parsed (one parse per token)."""
-        claims = self._verifier.verify_parsed(parsed)
-        if self._revocation is not None:
-            self._revocation.check(claims)
-        return claims
+        super().__init__(issuer, keys, verifier, revocation)
 
     @staticmethod
-    def any_of(*verifiers: JwtVerifier | CognitoJwtVerifier) -> MultiIssuerVerifier:
+    def any_of(*verifiers: _IssuerVerifier) -> MultiIssuerVerifier:
         """Tokens of several issuers, each routed by its exact `iss` to its own verifier."""
         return MultiIssuerVerifier(verifiers)
 
 
-class CognitoJwtVerifier(JwtVerifier):
+class CognitoJwtVerifier(_IssuerVerifier):
     """An Amazon Cognito user pool's access or ID tokens (`token_use`), for its app clients.
 
     The issuer and JWKS URI follow from the pool id (its region is in it); `jwks_uri` overrides
@@ -203,16 +213,15 @@ class CognitoJwtVerifier(JwtVerifier):
             raise JwtConfigurationError("give jwks or jwks_uri, not both")
         if jwks_uri is not None:
             _check_url("jwks_uri", jwks_uri)
-        self.issuer = issuer
         uri = None if jwks is not None else jwks_uri or cognito_jwks_uri(issuer)
-        self._keys = _Keys(issuer, jwks_uri=uri, jwks=jwks)
+        keys = _Keys(issuer, jwks_uri=uri, jwks=jwks)
         checks: list[ClaimCheck] = []
         if groups:
             checks.append(require_any_group(groups))
         if required_scopes:
             checks.append(require_scopes(required_scopes))
-        self._verifier = cognito_verifier(
-            self._keys,
+        verifier = cognito_verifier(
+            keys,
             issuer=issuer,
             token_use=token_use,
             client_ids=_audiences(client_id),
@@ -220,14 +229,14 @@ class CognitoJwtVerifier(JwtVerifier):
             leeway=leeway,
             max_token_bytes=max_token_bytes,
         )
-        self._revocation = revocation
+        super().__init__(issuer, keys, verifier, revocation)
 
 
 class MultiIssuerVerifier:
     """Several verifiers, each for its own issuer: a token goes to the one its `iss` names
     exactly (unverified until that verifier checks it again); any other issuer is refused."""
 
-    def __init__(self, verifiers: Sequence[JwtVerifier]) -> None:
+    def __init__(self, verifiers: Sequence[_IssuerVerifier]) -> None:
         if not verifiers:
             raise JwtConfigurationError("any_of needs at least one verifier")
         by_issuer = {verifier.issuer: verifier for verifier in verifiers}
