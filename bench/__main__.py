@@ -1,9 +1,10 @@
-"""The benchmark of issue 6: `python -m bench [--quick] [--markdown | --json]`.
+"""The benchmark: `python -m bench [--quick] [--markdown | --json]`.
 
-Prints one table: each row a time (median of several repeats of many calls) or a count, its
-ratio to the reference measured in the same run, and the issue's target with PASS/FAIL. Everything
-runs locally: a moto server as DynamoDB, a local JWKS endpoint, fresh `python` processes for
-cold starts. It measures whatever code is installed.
+Prints one table: each row a time (the median over interleaved rounds; CPU time and wall time
+for warm rows) or a count, its ratio to the reference measured in the same run, and the target
+with PASS/FAIL. Everything runs locally: a moto server as DynamoDB (behind a TLS endpoint for
+cold starts), a local JWKS endpoint, fresh `python -S` processes for cold starts. It measures
+whatever code is checked out (BENCHMARKS.md: the method).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from bench import cold, login, requests_count, tls_cold, warm
+from bench import cold, events, login, requests_count, tls_cold, warm
 from bench.counting_proxy import CountingProxy
 from bench.report import (
     Row,
@@ -35,13 +36,22 @@ from bench.world import (
     create_tables,
     jwks_server,
     moto_server,
-    rest_event,
     typical_env,
 )
 
 
 def _progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _handler(proxy: CountingProxy) -> Any:
+    """`authorizer.handler.handler`, imported (so built) with DynamoDB behind `proxy`."""
+    before = os.environ["AUTH_DYNAMODB_ENDPOINT"]
+    os.environ["AUTH_DYNAMODB_ENDPOINT"] = proxy.url
+    try:
+        return importlib.import_module("authorizer.handler").handler
+    finally:
+        os.environ["AUTH_DYNAMODB_ENDPOINT"] = before
 
 
 def _build_authorizer(environ: dict[str, str] | None = None) -> Any:
@@ -65,19 +75,19 @@ def run(budget: Budget) -> list[Row]:
         os.environ.update(typical_env(jwks_url, dynamodb))
         warm.lambda_like_logging()
 
-        _progress("cold starts in fresh processes")
-        rows += cold.measure(
-            budget.cold_runs, ours_env, typical, rest_event(keys.fresh_tokens("RS256", 1)[0])
-        )
-        _progress("cold starts over HTTPS, and the TLS context")
-        rows += tls_cold.measure(
-            budget.cold_runs, ours_env, dynamodb, rest_event(keys.fresh_tokens("RS256", 1)[0])
-        )
+        _progress("cold starts in fresh processes, over HTTPS")
+        jwks_base = jwks_url.removesuffix("/.well-known/jwks.json")
+        first = events.rest_token(keys.fresh_tokens("RS256", 1)[0])
+        rows += cold.measure(budget.cold_runs, ours_env, typical, dynamodb, jwks_base, first)
+        rows += tls_cold.measure(budget.cold_runs)
 
         _progress("warm: signing tokens and timing verifiers and handlers")
-        authorizer = _build_authorizer()
         typical_module = importlib.import_module("bench.typical_authorizer")
-        rows += warm.measure_all(keys, authorizer, typical_module, budget)
+        with CountingProxy(dynamodb) as warm_proxy:
+            handler = _handler(warm_proxy)
+            started = time.monotonic()
+            rows += warm.measure_all(keys, handler, typical_module, budget)
+            rows += warm.revocation_reads(warm_proxy, time.monotonic() - started)
 
         _progress("DynamoDB requests per authorization")
         with CountingProxy(dynamodb) as proxy:
@@ -97,6 +107,7 @@ def _ordered(rows: list[Row]) -> list[Row]:
         warm.WARM,
         warm.REPEAT,
         warm.TYPICAL,
+        warm.READS,
         cold.COLD,
         tls_cold.SECTION,
         requests_count.REQUESTS,

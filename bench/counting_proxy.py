@@ -95,6 +95,9 @@ class CountingProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as SDKs expect
+            # Headers and body go out as separate writes: without TCP_NODELAY, Nagle holds the body
+            # back until the client's delayed ACK (40 ms on Linux), a stall no real endpoint has.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 self._forward()

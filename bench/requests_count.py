@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from bench.counting_proxy import CountingProxy
+from bench.events import http_v2
 from bench.report import Row
-from bench.world import Keys, allowed, http_event
+from bench.world import Keys, allowed
 
 REQUESTS = "DynamoDB requests per authorization (counted at the endpoint)"
 
@@ -24,9 +25,9 @@ def count_requests(proxy: CountingProxy, authorizer: Any, event: Mapping[str, An
 
 def measure(keys: Keys, proxy: CountingProxy, authorizer: Any) -> list[Row]:
     """`authorizer` must have been built against `proxy.url` as its DynamoDB endpoint."""
-    first = http_event(keys.fresh_tokens("RS256", 1, jti=str(uuid.uuid4()))[0])
+    first = http_v2(keys.fresh_tokens("RS256", 1, jti=str(uuid.uuid4()))[0])
     miss = count_requests(proxy, authorizer, first)
-    again = http_event(keys.fresh_tokens("RS256", 1, jti=str(uuid.uuid4()))[0])
+    again = http_v2(keys.fresh_tokens("RS256", 1, jti=str(uuid.uuid4()))[0])
     count_requests(proxy, authorizer, again)
     within = count_requests(proxy, authorizer, again)
     return [
