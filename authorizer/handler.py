@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from authorizer.gateway.bootstrap import build_authorizer
 from authorizer.gateway.config import AuthorizerConfig
-from authorizer.log import bind_request
+from authorizer.log import INFO, bind_invocation, set_package_level
 
-logging.getLogger("lambda_jwt_auth").setLevel(logging.INFO)
+set_package_level(INFO)
 _authorizer = build_authorizer(AuthorizerConfig.from_env())
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    with bind_request(getattr(context, "aws_request_id", None)):
-        return _authorizer.handle(event)
+    bind_invocation(getattr(context, "aws_request_id", None))
+    return _authorizer.handle(event)

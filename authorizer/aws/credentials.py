@@ -22,7 +22,6 @@ SDKs read them; nothing else of the configuration is.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import threading
 import time
@@ -31,9 +30,9 @@ from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from authorizer.errors import ConfigurationError
-from authorizer.log import log_event
+from authorizer.log import ERROR, WARNING, get_logger, log_event
 
-logger = logging.getLogger("lambda_jwt_auth.credentials")
+logger = get_logger("lambda_jwt_auth.credentials")
 
 # botocore's RefreshableCredentials: refreshed from this long before expiry (advisory window)...
 REFRESH_BEFORE_EXPIRY = 15 * 60  # _DEFAULT_ADVISORY_REFRESH_TIMEOUT
@@ -168,7 +167,7 @@ class ContainerCredentials:
         log_event(
             logger,
             "credentials_refresh_failed",
-            logging.WARNING if kept is not None else logging.ERROR,
+            WARNING if kept is not None else ERROR,
             message="fetching credentials from the container endpoint failed"
             + ("; signing with the cached ones" if kept is not None else ""),
             error=str(exc),

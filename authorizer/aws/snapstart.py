@@ -13,13 +13,11 @@ Lambda's `snapshot_restore_py` exists only in its SnapStart runtime: elsewhere t
 
 from __future__ import annotations
 
-import logging
-
 from authorizer.aws.client import AwsRequestError, JsonClient
 from authorizer.aws.credentials import CredentialsError, CredentialSource
-from authorizer.log import log_event
+from authorizer.log import WARNING, get_logger, log_event
 
-logger = logging.getLogger("lambda_jwt_auth.snapstart")
+logger = get_logger("lambda_jwt_auth.snapstart")
 
 
 def register(client: JsonClient, credentials: CredentialSource) -> bool:
@@ -48,4 +46,4 @@ def after_restore(client: JsonClient, credentials: CredentialSource) -> None:
         credentials.get()
         client.connect()
     except (CredentialsError, AwsRequestError, OSError) as exc:
-        log_event(logger, "snapstart_warm_up_failed", logging.WARNING, error=type(exc).__name__)
+        log_event(logger, "snapstart_warm_up_failed", WARNING, error=type(exc).__name__)

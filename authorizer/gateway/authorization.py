@@ -11,22 +11,22 @@ rules of authorizer.gateway.cookies, or is refused (403).
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any, NamedTuple
 
 from authorizer.errors import AuthError
 from authorizer.gateway import responses
 from authorizer.gateway.config import CookieSettings
 from authorizer.gateway.cookies import CSRF_HEADER, SAFE_METHODS, CsrfError, check_csrf
-from authorizer.gateway.events import AuthorizationRequest, EventFormat, MalformedEventError, parse_event
+from authorizer.gateway.events import HTTP_V2, AuthorizationRequest, MalformedEventError, parse_event
 from authorizer.gateway.routes import RouteScopes
-from authorizer.log import log_event
+from authorizer.log import get_logger, log_event
 from authorizer.tokens.claims import TokenClaims
 from authorizer.tokens.issuers import Verifier
 from authorizer.tokens.revocation import RevocationList
 
-logger = logging.getLogger("lambda_jwt_auth.authorizer")
+logger = get_logger("lambda_jwt_auth.authorizer")
 _MEMO_SIZE = 1024
+_tuple_new = tuple.__new__
 
 
 class Decision(NamedTuple):  # a tuple: one is made per request, and cheaply
@@ -59,6 +59,8 @@ class Authorizer:
         # (API prefix, scopes held) -> the routes an IAM policy denies: kept (bounded), since
         # scope sets repeat.
         self._denied = functools.lru_cache(maxsize=_MEMO_SIZE)(self._denied_resources)
+        # (method, path, route) -> the scopes it requires: requests to one route repeat.
+        self._required = functools.lru_cache(maxsize=_MEMO_SIZE)(self._required_scopes)
 
     def decide(self, request: AuthorizationRequest) -> Decision:
         token = request.token
@@ -81,11 +83,11 @@ class Authorizer:
             self.revocations.check(claims)
         except AuthError as exc:
             return Decision(False, f"{type(exc).__name__}: {exc}", claims)
-        needed = self.required_scopes(request)
+        needed = self._required(request.method, request.path, request.route)
         if needed and not needed <= claims.scopes:
             missing = needed - claims.scopes
             return Decision(False, f"missing scope: {' '.join(sorted(missing))}", claims, True)
-        return Decision(True, "ok", claims, True)
+        return _tuple_new(Decision, (True, "ok", claims, True, False))  # Decision(True, "ok", claims, True)
 
     def _check_csrf(self, request: AuthorizationRequest, claims: TokenClaims) -> None:
         assert self.cookies is not None
@@ -99,11 +101,14 @@ class Authorizer:
         )
 
     def required_scopes(self, request: AuthorizationRequest) -> frozenset[str]:
+        return self._required(request.method, request.path, request.route)
+
+    def _required_scopes(self, method: str, path: str, route: tuple[str, str] | None) -> frozenset[str]:
         # Rules may name the route template or a concrete path behind a greedy route: both count.
-        needed = self.routes.required(request.method, request.path)
-        if request.route is not None:
-            method, path = request.route
-            needed |= self.routes.required(request.method if method == "ANY" else method, path)
+        needed = self.routes.required(method, path)
+        if route is not None:
+            route_method, route_path = route
+            needed |= self.routes.required(method if route_method == "ANY" else route_method, route_path)
         return needed
 
     def handle(self, event: Any) -> dict[str, Any]:
@@ -121,17 +126,19 @@ class Authorizer:
         decision = self.decide(request)
         if not decision.allowed or self.log_allowed:
             _log(request, decision)
+        elif request.format is HTTP_V2 and self.simple_responses:  # the usual answer, at once
+            return {"isAuthorized": True, "context": decision.claims.authorizer_context.copy()}  # type: ignore[union-attr]
         return self.render(request, decision)
 
     def render(self, request: AuthorizationRequest, decision: Decision) -> dict[str, Any]:
         claims = decision.claims if decision.authenticated else None
-        if request.format is EventFormat.HTTP_V2 and self.simple_responses:
+        if request.format is HTTP_V2 and self.simple_responses:
             return responses.simple(decision.allowed, claims.authorizer_context if claims else None)
         if decision.csrf_refused and decision.claims is not None:
             # The caller is known, the request is refused: a deny policy (403), not a 401.
             return responses.policy(decision.claims.sub, allow=(), deny=[f"{request.arn.prefix}/*"])
         if claims is None:
-            if request.format is EventFormat.HTTP_V2:
+            if request.format is HTTP_V2:
                 return responses.policy("anonymous", allow=(), deny=[f"{request.arn.prefix}/*"])
             raise responses.Unauthorized()
         prefix = request.arn.prefix

@@ -22,6 +22,11 @@ class EventFormat(Enum):
     HTTP_V2 = "http-v2"
 
 
+# The members as module constants: an Enum member read through its class costs several times a
+# global's lookup, on every request.
+REST_TOKEN, REST_REQUEST, HTTP_V2 = EventFormat.REST_TOKEN, EventFormat.REST_REQUEST, EventFormat.HTTP_V2
+
+
 class MalformedEventError(ValueError):
     """The event is none of the formats API Gateway sends to an authorizer."""
 
@@ -93,8 +98,31 @@ class AuthorizationRequest:
 
 
 def header(headers: object, name: str) -> str | None:
-    if not _is_mapping(headers):
+    """The value of header `name`, whatever its case; a non-string value counts as absent.
+
+    The spelling API Gateway writes is looked up first (HTTP APIs lower-case every name; REST
+    APIs keep the client's, usually `Authorization`): one dict lookup instead of a scan of the
+    20-odd headers a browser sends. Only when neither is there is every name compared.
+    """
+    if headers.__class__ is dict:
+        value = headers.get(name)
+        if value.__class__ is str:
+            return value
+        value = headers.get(_canonical(name))
+        if value.__class__ is str:
+            return value
+    elif not _is_mapping(headers):
         return None
+    return _scan(headers, name)
+
+
+@functools.lru_cache(maxsize=32)
+def _canonical(name: str) -> str:
+    """`Authorization`, `Sec-Fetch-Site`: how clients spell a header name."""
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def _scan(headers: Mapping[str, Any], name: str) -> str | None:
     wanted = name.lower()
     # Comparing lengths first spares lower() on most names: a name that lowers to an ASCII one
     # has that one's length (only U+0130 changes length, into non-ASCII).
@@ -111,14 +139,14 @@ def header(headers: object, name: str) -> str | None:
 
 
 def parse_event(event: Any) -> AuthorizationRequest:
-    if not _is_mapping(event):
+    if event.__class__ is not dict and not _is_mapping(event):
         raise MalformedEventError("event is not a JSON object")
     if event.get("version") == "2.0":
         return _http_v2(event)
     if event.get("type") == "TOKEN":
         arn = ApiArn.parse(event.get("methodArn"))
         return AuthorizationRequest(
-            EventFormat.REST_TOKEN, bearer_token(event.get("authorizationToken")), arn.method, arn.path, arn
+            REST_TOKEN, bearer_token(event.get("authorizationToken")), arn.method, arn.path, arn
         )
     if event.get("type") == "REQUEST":
         arn = ApiArn.parse(event.get("methodArn") or event.get("routeArn"))
@@ -127,7 +155,7 @@ def parse_event(event: Any) -> AuthorizationRequest:
         resource = _text(event.get("resource"))
         token = bearer_token(header(event.get("headers"), "authorization"))
         return AuthorizationRequest(
-            EventFormat.REST_REQUEST,
+            REST_REQUEST,
             token,
             method.upper(),
             path,
@@ -139,23 +167,60 @@ def parse_event(event: Any) -> AuthorizationRequest:
 
 
 def _http_v2(event: Mapping[str, Any]) -> AuthorizationRequest:
+    # The event as HTTP APIs send it, read in one straight line (every request has one); any
+    # other shape (a field missing or of another type) is read by `_http_v2_checked`, which
+    # gives the same answer for this one (tests/unit/test_authorizer_events.py compares them).
+    arn, headers, context = event.get("routeArn"), event.get("headers"), event.get("requestContext")
+    path, route_key = event.get("rawPath"), event.get("routeKey")
+    if (
+        arn.__class__ is str
+        and headers.__class__ is dict
+        and context.__class__ is dict
+        and path.__class__ is str
+        and path
+        and route_key.__class__ is str
+    ):
+        http = context.get("http")
+        method = http.get("method") if http.__class__ is dict else None
+        value = headers.get("authorization")
+        if method.__class__ is str and method and value.__class__ is str:
+            token = bearer_token(value) or _identity_source_token(event)
+            route = _route(route_key)
+            return AuthorizationRequest(HTTP_V2, token, _upper(method), path, _parse_arn(arn), route, event)
+    return _http_v2_checked(event)
+
+
+def _http_v2_checked(event: Mapping[str, Any]) -> AuthorizationRequest:
     arn = ApiArn.parse(event.get("routeArn"))
-    token = bearer_token(header(event.get("headers"), "authorization"))
-    if token is None:
-        sources = event.get("identitySource")
-        if isinstance(sources, list) and sources:
-            token = bearer_token(sources[0])
+    token = bearer_token(header(event.get("headers"), "authorization")) or _identity_source_token(event)
     context = event.get("requestContext")
     http = context.get("http") if _is_mapping(context) else None
     http = http if _is_mapping(http) else {}
     method = _text(http.get("method")) or arn.method
     path = _text(event.get("rawPath")) or _text(http.get("path")) or arn.path
     route_key = _text(event.get("routeKey"))
-    route = None
-    if " " in route_key:  # "$default" names no method or path
-        route_method, _, route_path = route_key.partition(" ")
-        route = (route_method.upper(), route_path)
-    return AuthorizationRequest(EventFormat.HTTP_V2, token, method.upper(), path, arn, route, event)
+    return AuthorizationRequest(HTTP_V2, token, _upper(method), path, arn, _route(route_key), event)
+
+
+def _identity_source_token(event: Mapping[str, Any]) -> str | None:
+    """The bearer token of the route's first identity source (when no `authorization` header)."""
+    sources = event.get("identitySource")
+    if isinstance(sources, list) and sources:
+        return bearer_token(sources[0])
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _route(route_key: str) -> tuple[str, str] | None:
+    """("GET", "/orders/{id}") of a route key; None for `$default`, which names neither."""
+    if " " not in route_key:
+        return None
+    method, _, path = route_key.partition(" ")
+    return method.upper(), path
+
+
+# Methods come in a handful of spellings: each upper-cased once (bounded: the text is the client's).
+_upper = functools.lru_cache(maxsize=64)(str.upper)
 
 
 def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:

@@ -13,6 +13,10 @@ from authorizer.tokens.claims import TokenClaims
 
 def bearer_token(value: object) -> str | None:
     """The token of an `Authorization: Bearer <token>` value (scheme case-insensitive)."""
+    if value.__class__ is str and value.startswith("Bearer "):  # the usual spelling, no more ado
+        token = value[7:]
+        if token and " " not in token and token.strip() == token:
+            return token
     if not isinstance(value, str):
         return None
     scheme, _, token = value.strip().partition(" ")

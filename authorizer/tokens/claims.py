@@ -85,7 +85,7 @@ class TokenClaims:
         return session_start_of(self.raw.get("auth_time"), self.iat)
 
     @_computed_once  # a cached token's claims come again: its context is built once, read-only
-    def authorizer_context(self) -> Mapping[str, str | int]:
+    def authorizer_context(self) -> MappingProxyType[str, str | int]:
         """What protected handlers receive from the authorizer (`authorizer.gateway.responses.context`)."""
         return MappingProxyType(
             {
@@ -99,6 +99,9 @@ class TokenClaims:
                 "groups": " ".join(self.groups),
             }
         )
+
+
+_set_dict = object.__setattr__  # a frozen dataclass refuses its own __setattr__
 
 
 def verified_claims(
@@ -119,21 +122,27 @@ def verified_claims(
     A frozen dataclass sets each field through `object.__setattr__`; filling `__dict__` at once
     skips that per-field cost. Every argument is required, so no default can be forgotten.
     `issuer`, which every request reads (the revocation check's cache key), is set at once too,
-    and so is `session_start` (`started`, which the caller computed from the claims it checked).
+    and so are `session_start` (`started`, which the caller computed from the claims it checked)
+    and `scopes`.
     """
     claims = object.__new__(TokenClaims)
-    claims.__dict__.update(
-        sub=sub,
-        jti=jti,
-        iat=iat,
-        exp=exp,
-        scope=scope,
-        sid=sid,
-        client_id=client_id,
-        origin_jti=origin_jti,
-        groups=groups,
-        raw=raw,
-        issuer=str(raw.get("iss", "")),
-        session_start=started,
+    _set_dict(
+        claims,
+        "__dict__",
+        {
+            "sub": sub,
+            "jti": jti,
+            "iat": iat,
+            "exp": exp,
+            "scope": scope,
+            "sid": sid,
+            "client_id": client_id,
+            "origin_jti": origin_jti,
+            "groups": groups,
+            "raw": raw,
+            "issuer": str(raw.get("iss", "")),
+            "session_start": started,
+            "scopes": frozenset(scope.split()),  # every route check reads them
+        },
     )
     return claims

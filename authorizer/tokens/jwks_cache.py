@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import math
 import threading
 import time
@@ -35,9 +34,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from authorizer.errors import ConfigurationError, KidNotFoundError, TokenError
+from authorizer.log import get_logger
 from authorizer.tokens.keys import KeySet, VerificationKey, verification_key
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 Fetch = Callable[[str, float], bytes]
 

@@ -28,6 +28,7 @@ _TOKEN_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 # strict decoding refuses like any other stray byte.
 _TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")  # by length % 4; 1 is refused before
+_a2b = binascii.a2b_base64
 # The last character of a part of length 2 or 3 (mod 4) holds 4 or 2 unused bits: zero if canonical.
 _CANONICAL_LAST: tuple[frozenset[int], ...] = (
     frozenset(),
@@ -49,7 +50,7 @@ def _header(encoded: bytes) -> Mapping[str, Any]:
 class ParsedToken:
     """A compact JWS split and decoded, not verified: what the verifier checks, parsed once."""
 
-    __slots__ = ("header", "payload", "signature", "signing_input", "token")
+    __slots__ = ("escaped", "header", "payload", "signature", "signing_input", "token")
 
     def __init__(
         self,
@@ -58,24 +59,40 @@ class ParsedToken:
         payload: dict[str, Any],
         signing_input: bytes,
         signature: bytes,
+        escaped: bool = True,
     ) -> None:
         self.token = token
         self.header = header
         self.payload = payload
         self.signing_input = signing_input
         self.signature = signature
+        # Whether the payload's JSON holds a `\u` escape, the only way a string in it can hold
+        # what is no valid Unicode (a lone surrogate: the bytes themselves are strict UTF-8).
+        # False: every string of the payload is valid Unicode, without looking at each.
+        self.escaped = escaped
 
 
 def parse_token(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> ParsedToken:
     """Split and decode `token`; `MalformedTokenError` if it is not a compact JWS we could accept."""
-    raw, (head, body, signature) = _split(token, max_bytes)
-    return ParsedToken(
-        token,
-        _header(head),
-        json_object(decode_part(body), "payload"),
-        raw[: len(head) + 1 + len(body)],
-        decode_part(signature),
-    )
+    # The usual token first, in one straight line (every request parses one); anything else goes
+    # through `_split`, which says what is wrong.
+    if token.__class__ is str and 0 < len(token) <= max_bytes and token.isascii():
+        raw = token.encode("ascii")
+        # Two partitions find the two dots in half the time of split() (which reads every byte).
+        signed, _, signature = raw.rpartition(b".")
+        head, _, body = signed.partition(b".")
+        if head and body and signature and b"." not in body:
+            payload = decode_part(body)
+            return ParsedToken(
+                token,
+                _header(head),
+                json_object(payload, "payload"),
+                signed,
+                decode_part(signature),
+                b"\\u" in payload,
+            )
+    _split(token, max_bytes)  # refuses what the usual path did not take, saying why
+    raise AssertionError("unreachable: _split accepted a token the usual path refused")
 
 
 def token_part(token: str, index: int, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> bytes:
@@ -104,11 +121,14 @@ def _split(token: str, max_bytes: int) -> tuple[bytes, list[bytes]]:
 
 def decode_part(part: bytes) -> bytes:
     """Canonical unpadded base64url to bytes; any other byte (or padding) is malformed."""
+    data = part.translate(_TO_STANDARD)
     rest = len(part) & 3
-    if rest == 1 or (rest and part[-1] not in _CANONICAL_LAST[rest]):
-        raise MalformedTokenError("token parts are not canonical base64url")
+    if rest:
+        if rest == 1 or part[-1] not in _CANONICAL_LAST[rest]:
+            raise MalformedTokenError("token parts are not canonical base64url")
+        data += _PADDING[rest]
     try:
-        return binascii.a2b_base64(part.translate(_TO_STANDARD) + _PADDING[rest], strict_mode=True)
+        return _a2b(data, strict_mode=True)
     except binascii.Error:
         raise MalformedTokenError("token parts are not base64url") from None
 

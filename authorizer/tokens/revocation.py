@@ -25,7 +25,6 @@ During an outage the revocation delay thus grows to `cache_seconds` + `grace_sec
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -34,10 +33,10 @@ from typing import Any, Protocol
 
 from authorizer.aws.client import AwsRequestError
 from authorizer.errors import RevocationUnavailableError, TokenRevokedError
-from authorizer.log import log_event
+from authorizer.log import ERROR, WARNING, get_logger, log_event
 from authorizer.tokens.claims import TokenClaims
 
-logger = logging.getLogger("lambda_jwt_auth.revocation")
+logger = get_logger("lambda_jwt_auth.revocation")
 
 TTL_ATTRIBUTE = "expires_at"
 NOT_BEFORE_ATTRIBUTE = "not_before"  # on a user's item: sessions that began before it are dead
@@ -148,7 +147,7 @@ class RevocationList:
         usable last known state for this token.
         """
         now = self._clock()
-        key = _cache_key(claims)
+        key = (claims.issuer, claims.jti)  # as `_cache_key`, inline: every request asks
         cached = self._cache.get(key)
         if cached is not None and cached.until > now:
             reason = cached.reason
@@ -226,7 +225,7 @@ class RevocationList:
                 log_event(
                     logger,
                     "revocation_grace",
-                    logging.WARNING,
+                    WARNING,
                     message="denylist read failed; answering from the last known state (grace mode)",
                     error=failure.error,
                     error_code=failure.code,
@@ -244,7 +243,7 @@ class RevocationList:
         log_event(
             logger,
             "denylist_read_failed",
-            logging.ERROR,
+            ERROR,
             message="denylist read failed; the request is refused (fail closed)",
             error=failure.error,
             error_code=failure.code,

@@ -7,8 +7,9 @@ revocation list about every token, cached or not. Its rules:
 * only tokens that verified are stored; a refused token is verified (and refused) every time;
 * an entry is never used at or after the moment the verifier would refuse the token as expired
   (`exp` + leeway, compared as the verifier does), and is dropped when met there;
-* bounded in entries and in bytes (a token may be up to AUTH_MAX_TOKEN_BYTES long): the oldest
-  entries go first;
+* bounded in entries and in bytes (a token may be up to AUTH_MAX_TOKEN_BYTES long): the least
+  recently used entries go first, so a client calling again keeps its entry while new tokens
+  pass through;
 * an entry is used for at most `max_age` seconds (the keys' max age), then the token is verified
   again: that lookup is what re-reads aged keys, so a key withdrawn since is noticed even for a
   token that is presented over and over;
@@ -24,6 +25,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from authorizer.tokens.claims import TokenClaims
@@ -60,12 +62,14 @@ class VerifiedTokenCache:
         self._max_bytes = max_bytes
         self._max_age = max_age
         self._clock = clock
-        # token -> (when it is verified again: expired, or aged; claims). Insertion order: oldest first.
-        self._entries: dict[str, tuple[float, TokenClaims]] = {}
+        # token -> (when it is verified again: expired, or aged; claims); least recently used
+        # first. An OrderedDict: moving an entry to the end and dropping the first are O(1) (a
+        # plain dict's first entry is found by skipping every slot deleted before it).
+        self._entries: OrderedDict[str, tuple[float, TokenClaims]] = OrderedDict()
         self._bytes = 0
         # Bumped by clear(): a token verified while the keys changed is not stored afterwards.
         self._generation = 0
-        self._lock = threading.Lock()  # writers only; a lookup is one atomic dict read
+        self._lock = threading.Lock()  # writers only; a lookup is a dict read and an O(1) move
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -76,9 +80,14 @@ class VerifiedTokenCache:
         return self._bytes
 
     def verify(self, token: str) -> TokenClaims:
-        entry = self._entries.get(token)
+        entries = self._entries
+        entry = entries.get(token)
         if entry is not None:
             if self._clock() < entry[0]:
+                try:  # noqa: SIM105 - contextlib.suppress costs a context manager per request
+                    entries.move_to_end(token)
+                except KeyError:  # dropped by another thread since the lookup: still valid
+                    pass
                 return entry[1]
             self._forget(token)
         generation = self._generation
@@ -88,29 +97,31 @@ class VerifiedTokenCache:
 
     def clear(self) -> None:
         with self._lock:
-            self._entries = {}
+            self._entries = OrderedDict()
             self._bytes = 0
             self._generation += 1
 
     def _store(self, token: str, claims: TokenClaims, generation: int) -> None:
-        cost = _cost(token)
+        cost = _BYTES_PER_TOKEN_CHARACTER * len(token) + _ENTRY_OVERHEAD_BYTES  # as `_cost`
         if cost > self._max_bytes:
             return
+        aged = self._clock() + self._max_age
+        expired = claims.exp + self._leeway
+        deadline = expired if expired < aged else aged
         with self._lock:
             entries = self._entries
             if generation != self._generation or token in entries:
                 return  # verified while the keys changed (possibly with a withdrawn key), or stored
             if len(entries) >= self._max_entries or self._bytes + cost > self._max_bytes:
                 self._make_room(cost)
-            entries[token] = (min(claims.exp + self._leeway, self._clock() + self._max_age), claims)
+            entries[token] = (deadline, claims)
             self._bytes += cost
 
     def _make_room(self, cost: int) -> None:
-        """Drop the oldest entries until one of `cost` fits (the lock is held)."""
+        """Drop the least recently used entries until one of `cost` fits (the lock is held)."""
         entries = self._entries
         while entries and (len(entries) >= self._max_entries or self._bytes + cost > self._max_bytes):
-            oldest = next(iter(entries))
-            del entries[oldest]
+            oldest, _ = entries.popitem(last=False)
             self._bytes -= _cost(oldest)
 
     def _forget(self, token: str) -> None:

@@ -189,18 +189,24 @@ class TokenVerifier:
         """Verify a token `authorizer.tokens.jws.parse_token` split and decoded (its shape is checked)."""
         self.verify_signed(parsed)
         payload = parsed.payload
-        claims = _usual_claims(payload)
-        # The usual token (`_usual_claims`) with our issuer and an audience claim has passed every
-        # check of `_check_registered` already; any other takes the checks in their order.
-        if claims is None or payload.get("iss") != self.issuer or payload.get(self._audience_claim) is None:
+        get = payload.get
+        # The usual token: our claims' types (`_usual_claims`), our issuer, an audience claim, and
+        # none of the claims that take more checks. Any other takes every check in its order.
+        claims = None if parsed.escaped else _usual_claims(payload)
+        if claims is None or get("iss") != self.issuer or get(self._audience_claim) is None:
             self._check_registered(payload)
-            claims = _usual_claims(payload) or _checked_claims(payload)
-        self._check_times(payload, claims)
-        if self._auth_time_required and payload.get("auth_time").__class__ is not int:
+            claims = _checked_claims(payload)
+        now = self._clock()
+        leeway = self.leeway
+        if now >= claims.exp + leeway or claims.iat > now + leeway or "nbf" in payload:
+            self._check_times(payload, claims, now)
+        if self._auth_time_required and get("auth_time").__class__ is not int:
             _check_auth_time(payload)
         if self._use_required or "token_use" in payload:
             self._check_use(payload)
-        self._check_audience(payload)
+        audience = get(self._audience_claim)
+        if audience.__class__ is not str or not audience or audience not in self.audiences:
+            self._check_audience(payload)  # refuses, or accepts a list naming one of ours
         for check in self.claim_checks:
             check(payload)
         return claims
@@ -236,8 +242,7 @@ class TokenVerifier:
         if self.audiences.isdisjoint(named):
             raise AudienceMismatchError(f"token {name} is not accepted here")
 
-    def _check_times(self, payload: Mapping[str, Any], claims: TokenClaims) -> None:
-        now = self._clock()
+    def _check_times(self, payload: Mapping[str, Any], claims: TokenClaims, now: float) -> None:
         if now >= claims.exp + self.leeway:
             raise TokenExpiredError("token has expired")
         if claims.iat > now + self.leeway:
@@ -298,10 +303,18 @@ def _required_text(payload: Mapping[str, Any], name: str) -> str:
     return value
 
 
+_STR_OR_NONE = (str, type(None))
+_INT_OR_NONE = (int, type(None))
+
+
 def _usual_claims(payload: Mapping[str, Any]) -> TokenClaims | None:
-    """The claims of the usual token, checked inline: ASCII strings (valid Unicode by definition),
-    integer dates, no groups, no legacy claim names; None for anything else, which
-    `_checked_claims` accepts or refuses saying what is wrong."""
+    """The claims of the usual token, checked inline; None for anything else, which
+    `_checked_claims` accepts or refuses saying what is wrong.
+
+    Only for a payload whose JSON holds no `\\u` escape (`ParsedToken.escaped`): its strings are
+    then valid Unicode as decoded (strict UTF-8), so only types are checked here: non-empty
+    strings, integer dates (`.__class__ is int`: no bool), no groups, no legacy claim names.
+    """
     get = payload.get
     sub, jti, iat, exp, auth_time = get("sub"), get("jti"), get("iat"), get("exp"), get("auth_time")
     scope, sid, client_id, origin_jti = get("scope"), get("sid"), get("client_id"), get("origin_jti")
@@ -310,15 +323,13 @@ def _usual_claims(payload: Mapping[str, Any]) -> TokenClaims | None:
         and jti.__class__ is str
         and sub
         and jti
-        and sub.isascii()
-        and jti.isascii()
         and iat.__class__ is int
         and exp.__class__ is int
-        and (scope is None or (scope.__class__ is str and scope.isascii()))
-        and (sid is None or (sid.__class__ is str and sid.isascii()))
-        and (client_id is None or (client_id.__class__ is str and client_id.isascii()))
-        and (origin_jti is None or (origin_jti.__class__ is str and origin_jti.isascii()))
-        and (auth_time is None or auth_time.__class__ is int)
+        and scope.__class__ in _STR_OR_NONE
+        and sid.__class__ in _STR_OR_NONE
+        and client_id.__class__ in _STR_OR_NONE
+        and origin_jti.__class__ in _STR_OR_NONE
+        and auth_time.__class__ in _INT_OR_NONE
         and "cognito:groups" not in payload
         and LEGACY_ORIGIN_CLAIM not in payload
     ):

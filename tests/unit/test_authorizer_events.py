@@ -7,6 +7,8 @@ HTTP API authorizers with payload format 2.0.
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -533,3 +535,66 @@ def test_route_config_accepts_lists_and_space_separated_strings() -> None:
 def test_route_config_refusals(mapping: Any, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message.replace("$", "\\$")):
         RouteScopes.from_mapping(mapping)
+
+
+# --------------------------------------------------------------------------- HTTP API 2.0: the two readings
+
+
+def _published_v2() -> dict[str, Any]:
+    sample = (
+        Path(__file__).resolve().parents[1] / "events" / "powertools" / "apiGatewayAuthorizerV2Event.json"
+    )
+    event: dict[str, Any] = json.loads(sample.read_text())
+    event["headers"] = {**event["headers"], "authorization": f"Bearer {TOKEN}"}
+    del event["headers"]["Authorization"]
+    return event
+
+
+def _variants() -> list[dict[str, Any]]:
+    base = _published_v2()
+    out = [base]
+    for path, value in [
+        (("headers", "authorization"), "bearer " + TOKEN),
+        (("headers", "authorization"), "Bearer  " + TOKEN),
+        (("headers", "authorization"), "Bearer " + TOKEN + "\t"),
+        (("headers", "authorization"), "Basic dXNlcjpwYXNz"),
+        (("headers", "authorization"), ["Bearer " + TOKEN]),
+        (("headers", "authorization"), None),
+        (("rawPath",), ""),
+        (("rawPath",), None),
+        (("routeKey",), "$default"),
+        (("routeKey",), 7),
+        (("requestContext", "http", "method"), "post"),
+        (("requestContext", "http", "method"), ""),
+        (("requestContext", "http"), None),
+        (("requestContext",), "x"),
+        (("identitySource",), ["Bearer " + TOKEN]),
+    ]:
+        event = json.loads(json.dumps(base))
+        target = event
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        out.append(event)
+    without = json.loads(json.dumps(base))
+    del without["headers"]["authorization"]
+    without["headers"]["AUTHORIZATION"] = f"Bearer {TOKEN}"
+    out.append(without)
+    return out
+
+
+@pytest.mark.parametrize("event", _variants())
+def test_the_straight_reading_of_a_payload_2_event_is_the_checked_one(event: dict[str, Any]) -> None:
+    """`_http_v2` reads the usual event in one line; `_http_v2_checked` reads any: same answer."""
+    from authorizer.gateway.events import _http_v2, _http_v2_checked
+
+    fast = _http_v2(event)
+    checked = _http_v2_checked(event)
+    assert (fast.format, fast.token, fast.method, fast.path, fast.arn, fast.route) == (
+        checked.format,
+        checked.token,
+        checked.method,
+        checked.path,
+        checked.arn,
+        checked.route,
+    )
