@@ -128,8 +128,11 @@ def _rs256(key: rsa.RSAPublicKey) -> SignatureCheck:
 
 
 def _es256(key: ec.EllipticCurvePublicKey) -> SignatureCheck:
-    verify, ecdsa = key.verify, ec.ECDSA(SHA256())
+    verify = key.verify
     from_bytes = int.from_bytes
+    # `ec.ECDSA()` imports cryptography's OpenSSL backend module (~5 ms): made at the first ES256
+    # signature checked, so a cold start whose key set merely lists a P-256 key does not pay it.
+    algorithm: list[ec.ECDSA] = []
 
     def check(data: bytes, signature: bytes) -> bool:
         if len(signature) != 64:  # raw R || S; DER or other widths are refused
@@ -137,8 +140,10 @@ def _es256(key: ec.EllipticCurvePublicKey) -> SignatureCheck:
         r, s = from_bytes(signature[:32], "big"), from_bytes(signature[32:], "big")
         if not (0 < r < P256_ORDER and 0 < s < P256_ORDER):
             return False
+        if not algorithm:
+            algorithm.append(ec.ECDSA(SHA256()))
         try:
-            verify(encode_dss_signature(r, s), data, ecdsa)
+            verify(encode_dss_signature(r, s), data, algorithm[0])
         except (InvalidSignature, ValueError):
             return False
         return True
