@@ -23,8 +23,8 @@ spellings of one token (a malleated signature is another string: verified on its
 from __future__ import annotations
 
 import math
-import threading
 import time
+from _thread import allocate_lock  # threading.Lock itself, without importing threading (~1 ms)
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -69,7 +69,7 @@ class VerifiedTokenCache:
         self._bytes = 0
         # Bumped by clear(): a token verified while the keys changed is not stored afterwards.
         self._generation = 0
-        self._lock = threading.Lock()  # writers only; a lookup is a dict read and an O(1) move
+        self._lock = allocate_lock()  # writers only; a lookup is a dict read and an O(1) move
 
     def __len__(self) -> int:
         return len(self._entries)
