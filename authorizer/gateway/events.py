@@ -170,24 +170,32 @@ def _http_v2(event: Mapping[str, Any]) -> AuthorizationRequest:
     # The event as HTTP APIs send it, read in one straight line (every request has one); any
     # other shape (a field missing or of another type) is read by `_http_v2_checked`, which
     # gives the same answer for this one (tests/unit/test_authorizer_events.py compares them).
-    arn, headers, context = event.get("routeArn"), event.get("headers"), event.get("requestContext")
-    path, route_key = event.get("rawPath"), event.get("routeKey")
+    try:
+        value = event["headers"]["authorization"]
+        method = event["requestContext"]["http"]["method"]
+        arn, path, route_key = event["routeArn"], event["rawPath"], event["routeKey"]
+    except (KeyError, TypeError):
+        return _http_v2_checked(event)
     if (
-        arn.__class__ is str
-        and headers.__class__ is dict
-        and context.__class__ is dict
+        value.__class__ is str
+        and method.__class__ is str
+        and arn.__class__ is str
         and path.__class__ is str
-        and path
         and route_key.__class__ is str
+        and method
+        and path
+        and event["headers"].__class__ is dict
     ):
-        http = context.get("http")
-        method = http.get("method") if http.__class__ is dict else None
-        value = headers.get("authorization")
-        if method.__class__ is str and method and value.__class__ is str:
-            token = bearer_token(value) or _identity_source_token(event)
-            route = _route(route_key)
-            return AuthorizationRequest(HTTP_V2, token, _upper(method), path, _parse_arn(arn), route, event)
+        api, route, upper = _shape(arn, route_key, method)
+        token = bearer_token(value) or _identity_source_token(event)
+        return AuthorizationRequest(HTTP_V2, token, upper, path, api, route, event)
     return _http_v2_checked(event)
+
+
+@functools.lru_cache(maxsize=256)
+def _shape(arn: str, route_key: str, method: str) -> tuple[ApiArn, tuple[str, str] | None, str]:
+    """The parsed ARN, route and method of a route's requests, which repeat (bounded)."""
+    return _parse_arn(arn), _route(route_key), _upper(method)
 
 
 def _http_v2_checked(event: Mapping[str, Any]) -> AuthorizationRequest:
