@@ -22,11 +22,14 @@ import tempfile
 from pathlib import Path
 
 CHILD = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 start = time.perf_counter()
 import authorizer.handler as h
 built = time.perf_counter()
-rss_after_init = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def status_mb(field):  # this process image's own figures (ru_maxrss would carry the parent's peak)
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return int(status[field].split()[0]) / 1024
+rss_after_init = status_mb("VmRSS")
 from auth_service.keys import load_key_ring
 from auth_service.tokens import TokenIssuer
 ring = load_key_ring(open(os.environ["BENCH_KEY_FILE"]).read())
@@ -38,6 +41,7 @@ def event(token):
             "routeArn": "arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/me",
             "headers": {"authorization": "Bearer " + token},
             "requestContext": {"http": {"method": "GET", "path": "/me"}}}
+rss_before_loop = status_mb("VmRSS")  # the tokens issued included
 first_start = time.perf_counter()
 assert h.handler(event(tokens[0]), None)["isAuthorized"]
 first = time.perf_counter() - first_start
@@ -47,7 +51,10 @@ print(json.dumps({
     "cold_start_ms": (built - start) * 1000,
     "first_authorization_ms": first * 1000,
     "rss_after_init_mb": rss_after_init,
-    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "max_rss_mb": status_mb("VmHWM"),
+    "rss_growth_while_authorizing_mb": status_mb("VmRSS") - rss_before_loop,
+    "verified_token_cache_entries": len(h._authorizer.verifier),
+    "revocation_cache_entries": len(h._authorizer.revocations._cache),
 }))
 """
 
@@ -110,7 +117,15 @@ def main() -> int:
         # The token issuing in the child (key loading, signing) is not part of the authorizer.
     server.stop()
     print(f"authorizer, {args.runs} fresh processes, {args.tokens} distinct tokens each (median, min-max):")
-    for name in ("cold_start_ms", "first_authorization_ms", "rss_after_init_mb", "max_rss_mb"):
+    for name in (
+        "cold_start_ms",
+        "first_authorization_ms",
+        "rss_after_init_mb",
+        "max_rss_mb",
+        "rss_growth_while_authorizing_mb",
+        "verified_token_cache_entries",
+        "revocation_cache_entries",
+    ):
         values = [result[name] for result in results]
         print(f"  {name:24s} {statistics.median(values):8.1f}   ({min(values):.1f} - {max(values):.1f})")
     return 0
