@@ -171,7 +171,7 @@ class TokenVerifier:
         if header.get("typ", _ABSENT) != self._usual_typ:  # anything but the usual spelling
             self._check_typ(header)
         kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
+        if kid.__class__ is not str or not kid:
             raise MalformedTokenError("token header has no kid")
         key = self.keys.get(kid)
         # The key pins the algorithm; the header must name it (never chooses it). An Ed25519 key
@@ -190,25 +190,25 @@ class TokenVerifier:
         self.verify_signed(parsed)
         payload = parsed.payload
         get = payload.get
+        audience = get(self._audience_claim)
         # The usual token: our claims' types (`_usual_claims`), our issuer, an audience claim, and
         # none of the claims that take more checks. Any other takes every check in its order.
         claims = None if parsed.escaped else _usual_claims(payload)
-        if claims is None or get("iss") != self.issuer or get(self._audience_claim) is None:
+        if claims is None or audience is None or get("iss") != self.issuer:
             self._check_registered(payload)
             claims = _checked_claims(payload)
-        now = self._clock()
-        leeway = self.leeway
-        if now >= claims.exp + leeway or claims.iat > now + leeway or "nbf" in payload:
-            self._check_times(payload, claims, now)
+        now, leeway = self._clock(), self.leeway
+        if now >= claims.exp + leeway or claims.iat > now + leeway or "nbf" in payload:  # as _check_times
+            self._check_times(payload, claims, now)  # refuses, or accepts an `nbf` already past
         if self._auth_time_required and get("auth_time").__class__ is not int:
             _check_auth_time(payload)
         if self._use_required or "token_use" in payload:
             self._check_use(payload)
-        audience = get(self._audience_claim)
         if audience.__class__ is not str or not audience or audience not in self.audiences:
             self._check_audience(payload)  # refuses, or accepts a list naming one of ours
-        for check in self.claim_checks:
-            check(payload)
+        if self.claim_checks:
+            for check in self.claim_checks:
+                check(payload)
         return claims
 
     def _check_registered(self, payload: Mapping[str, Any]) -> None:
@@ -303,8 +303,12 @@ def _required_text(payload: Mapping[str, Any], name: str) -> str:
     return value
 
 
-_STR_OR_NONE = (str, type(None))
+# The claims `_usual_claims` reads, in one C-level pass (`map(payload.get, ...)`), and the types
+# it accepts: the required ones exactly, the optional ones or their absence (None).
+_USUAL_CLAIMS = ("sub", "jti", "iat", "exp", "auth_time", "scope", "sid", "client_id", "origin_jti")
+_REQUIRED_TYPES = (str, str, int, int)  # sub, jti, iat, exp; `.__class__`: no bool, no subclass
 _INT_OR_NONE = (int, type(None))
+_STR_OR_NONE = frozenset({str, type(None)})
 
 
 def _usual_claims(payload: Mapping[str, Any]) -> TokenClaims | None:
@@ -315,21 +319,13 @@ def _usual_claims(payload: Mapping[str, Any]) -> TokenClaims | None:
     then valid Unicode as decoded (strict UTF-8), so only types are checked here: non-empty
     strings, integer dates (`.__class__ is int`: no bool), no groups, no legacy claim names.
     """
-    get = payload.get
-    sub, jti, iat, exp, auth_time = get("sub"), get("jti"), get("iat"), get("exp"), get("auth_time")
-    scope, sid, client_id, origin_jti = get("scope"), get("sid"), get("client_id"), get("origin_jti")
+    sub, jti, iat, exp, auth_time, scope, sid, client_id, origin_jti = map(payload.get, _USUAL_CLAIMS)
     if (
-        sub.__class__ is str
-        and jti.__class__ is str
+        (sub.__class__, jti.__class__, iat.__class__, exp.__class__) == _REQUIRED_TYPES
         and sub
         and jti
-        and iat.__class__ is int
-        and exp.__class__ is int
-        and scope.__class__ in _STR_OR_NONE
-        and sid.__class__ in _STR_OR_NONE
-        and client_id.__class__ in _STR_OR_NONE
-        and origin_jti.__class__ in _STR_OR_NONE
         and auth_time.__class__ in _INT_OR_NONE
+        and {scope.__class__, sid.__class__, client_id.__class__, origin_jti.__class__} <= _STR_OR_NONE
         and "cognito:groups" not in payload
         and LEGACY_ORIGIN_CLAIM not in payload
     ):
