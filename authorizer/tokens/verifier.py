@@ -319,7 +319,8 @@ def _usual_claims(payload: Mapping[str, Any]) -> TokenClaims | None:
     then valid Unicode as decoded (strict UTF-8), so only types are checked here: non-empty
     strings, integer dates (`.__class__ is int`: no bool), no groups, no legacy claim names.
     """
-    sub, jti, iat, exp, auth_time, scope, sid, client_id, origin_jti = map(payload.get, _USUAL_CLAIMS)
+    get: Callable[[str], Any] = payload.get  # JSON values: checked below, whatever they are
+    sub, jti, iat, exp, auth_time, scope, sid, client_id, origin_jti = map(get, _USUAL_CLAIMS)
     if (
         (sub.__class__, jti.__class__, iat.__class__, exp.__class__) == _REQUIRED_TYPES
         and sub
