@@ -216,14 +216,23 @@ def top_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
                 yield from top_level_statements(block)
 
 
+def _bound_names(target: ast.expr) -> set[str]:
+    """The names an assignment target binds: `a`, and each of `a, (b, *c)`."""
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, ast.Starred):
+        return _bound_names(target.value)
+    if isinstance(target, ast.Tuple | ast.List):
+        return {name for element in target.elts for name in _bound_names(element)}
+    return set()  # an attribute or a subscript binds no name of the module
+
+
 def defines(source: str, name: str) -> bool:
     """Whether a module's source binds ``name`` at import time (as far as we can tell)."""
     for node in top_level_statements(ast.parse(source).body):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == name:
             return True
-        if isinstance(node, ast.Assign) and any(
-            isinstance(target, ast.Name) and target.id == name for target in node.targets
-        ):
+        if isinstance(node, ast.Assign) and any(name in _bound_names(target) for target in node.targets):
             return True
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
             return True

@@ -264,3 +264,21 @@ def test_bytecode_must_be_ours_to_ship(tmp_path: Path, name: str, data: bytes, p
     files = good_authorizer()
     files[name] = data
     assert_problem(problems_of(tmp_path, files), problem)
+
+
+@pytest.mark.parametrize(
+    ("source", "bound"),
+    [
+        ("A = 1", True),
+        ("A: int = 1", True),
+        ("X, A = 1, 2", True),
+        ("(X, (Y, A)) = 1, (2, 3)", True),
+        ("X, *A = 1, 2, 3", True),
+        ("[X, A] = 1, 2", True),
+        ("X = A_ = 1", False),
+        ("obj.A = 1", False),
+        ("d['A'] = 1", False),
+    ],
+)
+def test_a_name_bound_by_any_assignment_form_counts_as_defined(source: str, bound: bool) -> None:
+    assert check_artifacts.defines(source, "A") is bound
