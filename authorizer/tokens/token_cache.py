@@ -113,10 +113,6 @@ class VerifiedTokenCache:
             if generation != self._generation or token in entries:
                 return  # verified while the keys changed (possibly with a withdrawn key), or stored
             if len(entries) >= self._max_entries or self._bytes + cost > self._max_bytes:
-                # A full cache meeting a new token: the least recently used entry goes (the
-                # usual case: one is enough), then any more that must for this one to fit.
-                oldest, _ = entries.popitem(last=False)
-                self._bytes -= _cost(oldest)
                 self._make_room(cost)
             entries[token] = (deadline, claims)
             self._bytes += cost
