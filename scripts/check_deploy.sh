@@ -56,7 +56,7 @@ package
 [[ -f "$TEMPLATE" ]] || die "serverless package wrote no $TEMPLATE"
 
 step "cfn-lint"
-# W3005 ("dependency already enforced by GetAtt/Ref") is ignored on purpose: Serverless v3 itself
+# W3005 ("dependency already enforced by GetAtt/Ref") is ignored on purpose: osls (as Serverless v3)
 # adds a redundant DependsOn on every function's role and every route's integration. It only says
 # a DependsOn is redundant, and the framework generates those resources, not us. Everything else,
 # warnings included, fails the check.
