@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from authorizer import metrics as _metrics
 from authorizer.errors import AuthError, TokenError, UnavailableError
 from authorizer.log import bind_request, log_event
 from authorizer.tokens.bearer import bearer_token
@@ -196,8 +197,14 @@ Endpoint = Callable[[Request], dict[str, Any]]
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def endpoint(func: Endpoint, *, max_body_bytes: int) -> LambdaHandler:
-    """Adapt a plain `Request -> response` function to a Lambda handler with uniform errors."""
+def endpoint(
+    func: Endpoint, *, max_body_bytes: int, metrics: _metrics.Emitter | None = None
+) -> LambdaHandler:
+    """Adapt a plain `Request -> response` function to a Lambda handler with uniform errors.
+
+    `metrics` writes the invocation's CloudWatch metrics (authorizer.metrics): `Requests`,
+    `ClientErrors` / `ServerErrors`, and what `func` counted; None writes none."""
+    emitter = metrics or _metrics.Emitter(None)
 
     @functools.wraps(func)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -214,6 +221,10 @@ def endpoint(func: Endpoint, *, max_body_bytes: int) -> LambdaHandler:
                 outcome="ok" if status < 400 else json.loads(response["body"] or "{}").get("error", "error"),
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
             )
+            _metrics.count(_metrics.REQUESTS)
+            if status >= 400:
+                _metrics.count(_metrics.SERVER_ERRORS if status >= 500 else _metrics.CLIENT_ERRORS)
+            emitter.flush()
             return response
 
     return handler

@@ -23,6 +23,7 @@ from auth_service.tokens import TokenIssuer
 from authorizer.errors import ConfigurationError
 from authorizer.gateway.jwks_source import read_jwks
 from authorizer.log import log_event
+from authorizer.metrics import Emitter
 from authorizer.tokens.keys import KeySet
 from authorizer.tokens.revocation import RevocationList
 from authorizer.tokens.verifier import ACCESS, REFRESH, TokenType, TokenVerifier
@@ -42,6 +43,13 @@ T = TypeVar("T")
 @cache
 def config() -> ServiceConfig:
     return ServiceConfig.from_env()
+
+
+@cache
+def metrics() -> Emitter:
+    """The function's CloudWatch metrics (AUTH_METRICS_NAMESPACE; unset: none are written)."""
+    common = config().common
+    return Emitter(common.metrics_namespace, common.metrics_service)
 
 
 @cache

@@ -30,6 +30,7 @@ from auth_service.keys import SigningKeys
 from auth_service.sealing import COGNITO_REFRESH_TOKEN_CLAIM, SealError, open_sealed
 from auth_service.side_by_side import SideBySide
 from auth_service.tokens import AccessToken, CognitoLink, TokenIssuer, TokenPair
+from authorizer import metrics
 from authorizer.errors import (
     InsufficientScopeError,
     MalformedTokenError,
@@ -180,6 +181,7 @@ class Sessions:
             log_event(
                 logger, "refresh_token_reuse", logging.WARNING, sub=claims.sub, sid=claims.sid, jti=claims.jti
             )
+            metrics.count(metrics.REFRESH_REUSE)
             raise RefreshTokenReuseError("refresh token was already used; the session is revoked")
         pair = self._issuer().issue(
             claims.sub,
@@ -195,6 +197,7 @@ class Sessions:
         log_event(
             logger, "refreshed", sub=claims.sub, sid=claims.sid, jti=claims.jti, new_jti=pair.access_jti
         )
+        metrics.tokens_issued("refresh_token")
         return pair
 
     def authenticate(self, access_token: str | None) -> TokenClaims:

@@ -32,6 +32,7 @@ from auth_service.cognito.token_exchange import (
 from auth_service.http import HttpError
 from auth_service.oauth import CLIENT_CREDENTIALS, REFRESH_TOKEN, TOKEN_EXCHANGE, grant_types
 from auth_service.sessions import Sessions
+from authorizer import metrics
 from authorizer.errors import TokenError
 from authorizer.tokens.claims import TokenClaims
 
@@ -115,6 +116,7 @@ class TokenEndpoint:
             )
         except TokenError as exc:
             raise HttpError(400, "invalid_grant", str(exc)) from None
+        metrics.tokens_issued("client_credentials")
         return token.response_body()
 
     def _exchange(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,6 +128,7 @@ class TokenEndpoint:
         except TokenError as exc:
             # RFC 8693 §2.2.2: a subject token that is invalid for any reason is invalid_request.
             raise HttpError(400, "invalid_request", str(exc)) from None
+        metrics.tokens_issued("token_exchange")
         return exchange_response(pair)
 
 

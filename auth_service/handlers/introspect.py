@@ -38,4 +38,4 @@ def introspect(request: Request) -> dict[str, Any]:
     return json_response(200, {k: v for k, v in result.items() if v is not None})
 
 
-handler = endpoint(introspect, max_body_bytes=_MAX_BODY_BYTES)
+handler = endpoint(introspect, max_body_bytes=_MAX_BODY_BYTES, metrics=runtime.metrics())

@@ -58,6 +58,7 @@ from auth_service.login_throttle import (
 )
 from auth_service.side_by_side import SideBySide
 from auth_service.tokens import CognitoLink
+from authorizer import metrics
 from authorizer.log import log_event
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ def login(request: Request) -> dict[str, Any]:
         raise
     if identity is None:
         attempt.failed()
+        metrics.count(metrics.LOGIN_FAILURES)
         # The same answer for an unknown user and a wrong password, whichever backend.
         raise unauthorized("invalid username or password", error="invalid_grant")
     csrf_token, csrf_hash = _cookies.new_csrf_token() if as_cookies else (None, None)
@@ -129,6 +131,8 @@ def login(request: Request) -> dict[str, Any]:
             csrf_hash=csrf_hash,
         )
     )
+    metrics.count(metrics.LOGINS)
+    metrics.tokens_issued("password")
     if csrf_token is not None:
         return _cookies.session_response(pair, csrf_token)
     return json_response(200, pair.response_body())
@@ -139,6 +143,7 @@ def _admit(request: Request, username: str) -> LoginAttempt:
         return _throttle.admit(username, request.source_ip)
     except LoginThrottledError as exc:
         log_event(logger, "login_throttled", request_id=request.request_id, limit=exc.limit)
+        metrics.count(metrics.LOCKOUTS)
         raise HttpError(429, "slow_down", str(exc), {"Retry-After": str(exc.retry_after)}) from None
 
 
@@ -169,4 +174,4 @@ def _identify(
     return _Identity(cognito_user.sub, cognito_user.scope, checked_at, link)
 
 
-handler = endpoint(login, max_body_bytes=_MAX_BODY_BYTES)
+handler = endpoint(login, max_body_bytes=_MAX_BODY_BYTES, metrics=runtime.metrics())

@@ -52,4 +52,4 @@ def _logout_cookie_session(request: Request, access: str | None, refresh: str | 
     return _cookies.cleared_response()
 
 
-handler = endpoint(logout, max_body_bytes=runtime.config().max_body_bytes)
+handler = endpoint(logout, max_body_bytes=runtime.config().max_body_bytes, metrics=runtime.metrics())

@@ -62,4 +62,4 @@ def _refresh_cookie_session(request: Request, token: str) -> dict[str, Any]:
     return _cookies.session_response(pair, csrf_token)
 
 
-handler = endpoint(refresh, max_body_bytes=runtime.config().max_body_bytes)
+handler = endpoint(refresh, max_body_bytes=runtime.config().max_body_bytes, metrics=runtime.metrics())

@@ -30,4 +30,4 @@ def revoke(request: Request) -> dict[str, Any]:
     return empty_response(200)
 
 
-handler = endpoint(revoke, max_body_bytes=_MAX_BODY_BYTES)
+handler = endpoint(revoke, max_body_bytes=_MAX_BODY_BYTES, metrics=runtime.metrics())

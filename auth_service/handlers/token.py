@@ -30,4 +30,4 @@ def token(request: Request) -> dict[str, Any]:
     return json_response(200, _endpoint.token(params, presented_client(request, params), request.source_ip))
 
 
-handler = endpoint(token, max_body_bytes=_MAX_BODY_BYTES)
+handler = endpoint(token, max_body_bytes=_MAX_BODY_BYTES, metrics=runtime.metrics())

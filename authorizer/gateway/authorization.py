@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
+from authorizer import metrics
 from authorizer.errors import AuthError
 from authorizer.gateway import responses
 from authorizer.gateway.config import CookieSettings
@@ -124,10 +125,14 @@ class Authorizer:
                 return responses.policy("anonymous", allow=(), deny=["*"])
             raise responses.Unauthorized() from None
         decision = self.decide(request)
-        if not decision.allowed or self.log_allowed:
+        if not decision.allowed:
             _log(request, decision)
-        elif request.format is HTTP_V2 and self.simple_responses:  # the usual answer, at once
-            return {"isAuthorized": True, "context": decision.claims.authorizer_context.copy()}  # type: ignore[union-attr]
+        else:
+            _count(metrics.ALLOWED)
+            if self.log_allowed:
+                _log(request, decision)
+            elif request.format is HTTP_V2 and self.simple_responses:  # the usual answer, at once
+                return {"isAuthorized": True, "context": decision.claims.authorizer_context.copy()}  # type: ignore[union-attr]
         return self.render(request, decision)
 
     def render(self, request: AuthorizationRequest, decision: Decision) -> dict[str, Any]:
@@ -151,9 +156,33 @@ class Authorizer:
         return tuple(rule.arn_resource(prefix) for rule in self.routes.forbidden(scopes))
 
 
+_count = metrics.count
+# A refusal's class, by how its reason starts (Decision.reason: the error's name, or these).
+_REFUSAL_CLASSES = (
+    ("no bearer token", metrics.REFUSED_NO_TOKEN),
+    ("malformed event", metrics.REFUSED_MALFORMED_EVENT),
+    ("csrf:", metrics.REFUSED_CSRF),
+    ("missing scope", metrics.REFUSED_SCOPE),
+    ("TokenExpiredError", metrics.REFUSED_EXPIRED),
+    ("TokenRevokedError", metrics.REFUSED_REVOKED),
+    ("RevocationUnavailableError", metrics.FAIL_CLOSED),
+)
+
+
+def refusal_class(reason: str) -> str:
+    """The metric a refusal is counted under, beside `Refused` (authorizer.metrics)."""
+    for start, name in _REFUSAL_CLASSES:
+        if reason.startswith(start):
+            return name
+    return metrics.REFUSED_INVALID
+
+
 def _log(request: AuthorizationRequest | None, decision: Decision) -> None:
     # Never the token: its jti and sub identify it well enough.
     claims = decision.claims
+    if not decision.allowed:
+        _count(metrics.REFUSED)
+        _count(refusal_class(decision.reason))
     log_event(
         logger,
         "authorize",

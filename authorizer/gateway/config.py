@@ -14,6 +14,7 @@ from authorizer.env import EnvReader
 from authorizer.errors import ConfigurationError
 from authorizer.gateway.cookies import CookieNames
 from authorizer.gateway.routes import RouteScopes
+from authorizer.metrics import DEFAULT_SERVICE as DEFAULT_METRICS_SERVICE
 from authorizer.tokens.issuers import TrustedIssuer, parse_trusted_issuers
 from authorizer.tokens.jws import DEFAULT_MAX_TOKEN_BYTES
 
@@ -57,6 +58,10 @@ class CommonSettings:
     jwks_cooldown_seconds: int = 60
     ca_bundle: str | None = None  # AWS_CA_BUNDLE, checked here; authorizer.aws.tls reads it
     https_proxy: str | None = None  # HTTPS_PROXY, checked here; authorizer.aws.proxy reads it
+    # CloudWatch metrics (authorizer.metrics): an EMF line per invocation in this namespace, with
+    # the dimension Service; None (the variable unset) writes none.
+    metrics_namespace: str | None = None
+    metrics_service: str = DEFAULT_METRICS_SERVICE
 
     @classmethod
     def read(cls, env: EnvReader) -> CommonSettings:
@@ -84,7 +89,23 @@ class CommonSettings:
             jwks_cooldown_seconds=env.integer("AUTH_JWKS_COOLDOWN_SECONDS", 60, maximum=3600),
             ca_bundle=endpoints.read_ca_bundle(env),
             https_proxy=read_https_proxy(env),
+            metrics_namespace=_metrics_name(env, "AUTH_METRICS_NAMESPACE", None),
+            metrics_service=_metrics_name(env, "AUTH_METRICS_SERVICE", DEFAULT_METRICS_SERVICE)
+            or DEFAULT_METRICS_SERVICE,
         )
+
+
+def _metrics_name(env: EnvReader, name: str, default: str | None) -> str | None:
+    # CloudWatch: namespaces and dimension values of 1-255 printable ASCII characters, and a
+    # namespace may not start with "AWS/".
+    value = env.text(name, default)
+    if value is not None and (len(value) > 255 or not value.isascii() or not value.isprintable()):
+        env.problems.append(f"{name} must be 1-255 printable ASCII characters, got {value!r}")
+        return default
+    if name == "AUTH_METRICS_NAMESPACE" and value is not None and value.startswith("AWS/"):
+        env.problems.append(f"{name} must not start with AWS/ (AWS's own namespaces), got {value!r}")
+        return default
+    return value
 
 
 def read_leeway(env: EnvReader) -> int:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from authorizer import metrics
 from authorizer.errors import ConfigurationError, KidNotFoundError, TokenError
 from authorizer.log import get_logger
 from authorizer.tokens.keys import KeySet, VerificationKey, verification_key
@@ -243,6 +244,7 @@ class JwksCache:
         """One fetch attempt; on failure keep the last good keys and start the cooldown."""
         assert self._url is not None
         self._fetch_count += 1
+        metrics.count(metrics.JWKS_FETCHES)
         state = self._state
         try:
             body = self._fetch(self._url, self._timeout)
@@ -252,6 +254,7 @@ class JwksCache:
             self._state = replace(state, generation=state.generation + 1)
             self._cooldown_until = self._clock() + self._retry_after_failure(state)
             self._log_failure(exc, state)
+            metrics.count(metrics.JWKS_FETCH_FAILURES)
             return
         if skipped != self._last_skipped:  # say it once, not at every refetch of the same set
             self._last_skipped = skipped

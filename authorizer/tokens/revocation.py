@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from authorizer import metrics
 from authorizer.aws.client import AwsRequestError
 from authorizer.errors import RevocationUnavailableError, TokenRevokedError
 from authorizer.log import ERROR, WARNING, get_logger, log_event
@@ -75,6 +76,10 @@ class BatchGetter(Protocol):
     boto3 DynamoDB client on the issuing side."""
 
     def batch_get_item(self, *, RequestItems: Any) -> Any: ...
+
+
+_count = metrics.count
+_HITS, _MISSES = metrics.REVOCATION_CACHE_HITS, metrics.REVOCATION_CACHE_MISSES
 
 
 class _ReadFailure(Exception):
@@ -151,7 +156,9 @@ class RevocationList:
         cached = self._cache.get(key)
         if cached is not None and cached.until > now:
             reason = cached.reason
+            _count(_HITS)
         else:
+            _count(_MISSES)
             try:
                 reason = self._read(claims)
             except _ReadFailure as failure:
@@ -202,12 +209,15 @@ class RevocationList:
             window = self._follow_up_window
             if attempt and window is not None and self._monotonic() - started > window:
                 raise _ReadFailure("UnprocessedKeys", "no time left to read the keys left unprocessed")
+            sent = self._monotonic()
             try:
                 response = self._client.batch_get_item(RequestItems=request)
             except Exception as exc:
                 # Whatever the client raises, including on an answer it cannot parse, means the
                 # denylist is unreadable; an exception escaping here would be a 500, not a "no".
+                metrics.count(metrics.DENYLIST_READ_FAILURES)
                 raise _ReadFailure(*_describe(exc)) from None
+            metrics.milliseconds(metrics.DENYLIST_READ_LATENCY, (self._monotonic() - sent) * 1000)
             found, request = _batch_result(response, self._table)
             items.extend(found)
             if not request:

@@ -42,6 +42,7 @@ from authorizer.gateway.jwks_source import load_key_set, read_jwks
 from authorizer.gateway.routes import RouteScopes
 from authorizer.tokens.revocation import RevocationList
 from authorizer.tokens.verifier import ACCESS, TokenVerifier
+from tests.unit.emf import emf_lines, metric_values
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ISSUER = "https://auth.example.test"
@@ -883,6 +884,107 @@ def test_handler_entry_point(handler_module: Any, table_client: Any, issuer: Tok
     Denylist(table_client, DENYLIST, max_token_lifetime=3600, leeway=30).revoke_session(pair.sid, "logout")
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         handler_module.handler(rest_token_event(pair.access_token, "GET", "/orders"), None)
+
+
+def _metered_handler(monkeypatch: pytest.MonkeyPatch, ring: KeyRing, **overrides: str) -> Any:
+    for name in list(os.environ):
+        if name.startswith("AUTH_"):
+            monkeypatch.delenv(name)
+    env = _env(
+        ring,
+        AUTH_ROUTE_SCOPES=json.dumps(ROUTES),
+        AUTH_METRICS_NAMESPACE="Test/Auth",
+        AUTH_METRICS_SERVICE="orders-api",
+        **overrides,
+    )
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    sys.modules.pop("authorizer.handler", None)
+    try:
+        return importlib.import_module("authorizer.handler")
+    finally:
+        sys.modules.pop("authorizer.handler", None)
+
+
+def _metrics_of(capfd: pytest.CaptureFixture[str], call: Callable[[], object]) -> dict[str, float]:
+    capfd.readouterr()
+    try:
+        call()
+    except Exception as exc:  # the REST 401
+        assert str(exc) == "Unauthorized"
+    (document,) = emf_lines(capfd.readouterr().out)  # one line per invocation
+    assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Test/Auth"
+    assert document["Service"] == "orders-api"
+    return metric_values(document)
+
+
+def test_handler_writes_one_emf_line_per_invocation(
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    table_client: Any,
+    ring: KeyRing,
+    issuer: TokenIssuer,
+) -> None:
+    module = _metered_handler(monkeypatch, ring, AUTH_REVOCATION_CACHE_SECONDS="60")
+    pair = issuer.issue("grace", "orders:read")
+    read = http_event(pair.access_token, "GET", "/orders", "/orders")
+    first = _metrics_of(capfd, lambda: module.handler(read, None))
+    assert first.keys() == {"Allowed", "RevocationCacheMisses", "DenylistReadLatency"}
+    assert first["Allowed"] == 1 and 0 <= first["DenylistReadLatency"] < 5000
+    assert _metrics_of(capfd, lambda: module.handler(read, None)) == {"Allowed": 1, "RevocationCacheHits": 1}
+    write = http_event(pair.access_token, "POST", "/orders", "/orders")
+    assert _metrics_of(capfd, lambda: module.handler(write, None)) == {
+        "RevocationCacheHits": 1, "Refused": 1, "RefusedScope": 1,
+    }  # fmt: skip
+    anonymous = http_event(None, "GET", "/orders", "/orders")
+    assert _metrics_of(capfd, lambda: module.handler(anonymous, None)) == {
+        "Refused": 1, "RefusedNoToken": 1,
+    }  # fmt: skip
+    forged = pair.access_token[:-4] + ("AAAA" if not pair.access_token.endswith("AAAA") else "BBBB")
+    assert _metrics_of(capfd, lambda: module.handler(rest_token_event(forged, "GET", "/orders"), None)) == {
+        "Refused": 1, "RefusedInvalidToken": 1,
+    }  # fmt: skip
+    assert _metrics_of(capfd, lambda: module.handler({"version": "2.0", "type": "REQUEST"}, None)) == {
+        "Refused": 1, "RefusedMalformedEvent": 1,
+    }  # fmt: skip
+    expired = TokenIssuer(
+        ring, issuer=ISSUER, audience=AUDIENCE, client_id="web-app", access_ttl=300, refresh_ttl=3600,
+        clock=lambda: time.time() - 3600,
+    ).issue("grace", "orders:read")  # fmt: skip
+    late = http_event(expired.access_token, "GET", "/orders", "/orders")
+    assert _metrics_of(capfd, lambda: module.handler(late, None)) == {
+        "Refused": 1, "RefusedExpired": 1,
+    }  # fmt: skip
+    revoked = issuer.issue("heidi", "orders:read")
+    Denylist(table_client, DENYLIST, max_token_lifetime=3600, leeway=30).revoke_session(revoked.sid, "logout")
+    event = http_event(revoked.access_token, "GET", "/orders", "/orders")
+    refused = _metrics_of(capfd, lambda: module.handler(event, None))
+    assert refused.keys() == {"RevocationCacheMisses", "DenylistReadLatency", "Refused", "RefusedRevoked"}
+
+
+def test_handler_counts_fail_closed_refusals(
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    table_client: Any,
+    ring: KeyRing,
+    issuer: TokenIssuer,
+) -> None:
+    module = _metered_handler(monkeypatch, ring, AUTH_DENYLIST_TABLE="no-such-table")
+    pair = issuer.issue("ivan", "orders:read")
+    event = http_event(pair.access_token, "GET", "/orders", "/orders")
+    assert _metrics_of(capfd, lambda: module.handler(event, None)) == {
+        "RevocationCacheMisses": 1, "DenylistReadFailures": 1, "Refused": 1, "FailClosedRefusals": 1,
+    }  # fmt: skip
+
+
+def test_handler_writes_no_metrics_without_a_namespace(
+    handler_module: Any, capfd: pytest.CaptureFixture[str], issuer: TokenIssuer
+) -> None:
+    pair = issuer.issue("judy", "orders:read")
+    capfd.readouterr()
+    event = http_event(pair.access_token, "GET", "/orders", "/orders")
+    assert handler_module.handler(event, None)["isAuthorized"]
+    assert "_aws" not in capfd.readouterr().out
 
 
 def test_handler_import_fails_on_bad_configuration(monkeypatch: pytest.MonkeyPatch) -> None:

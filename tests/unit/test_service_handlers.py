@@ -33,6 +33,7 @@ from auth_service.tables import create_tables
 from auth_service.users import UserTable
 from authorizer.gateway.responses import context as authorizer_context
 from authorizer.tokens.keys import jwk_thumbprint
+from tests.unit.emf import emf_lines, metric_values
 
 ISSUER = "https://auth.example.test"
 AUDIENCE = "orders-api"
@@ -850,3 +851,47 @@ def test_too_many_headers_is_431(service: Service) -> None:
     response = service.call("login", http_event("POST", "/auth/login", {"username": "a"}, headers=headers))
     assert response["statusCode"] == 431
     assert payload(response)["error"] == "invalid_request"
+
+
+# --------------------------------------------------------------------------- CloudWatch metrics
+
+
+def _emf_of(capfd: pytest.CaptureFixture[str], call: Callable[[], object]) -> dict[str, float]:
+    capfd.readouterr()
+    call()
+    (document,) = emf_lines(capfd.readouterr().out)  # one line per invocation
+    assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Test/Auth"
+    return metric_values(document)
+
+
+def test_issuing_functions_write_their_metrics(
+    service: Service, reconfigure: Callable[..., None], capfd: pytest.CaptureFixture[str]
+) -> None:
+    reconfigure(AUTH_METRICS_NAMESPACE="Test/Auth", AUTH_LOGIN_MAX_FAILURES_PER_USER="2")
+    pair: dict[str, Any] = {}
+    assert _emf_of(capfd, lambda: pair.update(login(service))) == {
+        "Logins": 1, "TokensIssued": 1, "TokensIssued.password": 1, "Requests": 1,
+    }  # fmt: skip
+    # A refresh reads the denylist (strongly consistent): its latency is measured.
+    rotated = _emf_of(capfd, lambda: refresh(service, pair["refresh_token"]))
+    assert 0 <= rotated.pop("DenylistReadLatency") < 5000
+    assert rotated == {"TokensIssued": 1, "TokensIssued.refresh_token": 1, "Requests": 1}
+    reused = _emf_of(capfd, lambda: refresh(service, pair["refresh_token"]))
+    assert reused.pop("DenylistReadLatency") >= 0
+    assert reused == {"RefreshReuseDetections": 1, "Requests": 1, "ClientErrors": 1}
+    wrong = http_event("POST", "/auth/login", {"username": "admin", "password": "not-it"})
+    for _ in range(2):
+        assert _emf_of(capfd, lambda: service.call("login", wrong)) == {
+            "LoginFailures": 1, "Requests": 1, "ClientErrors": 1,
+        }  # fmt: skip
+    assert _emf_of(capfd, lambda: service.call("login", wrong)) == {
+        "LoginLockouts": 1, "Requests": 1, "ClientErrors": 1,
+    }  # fmt: skip
+
+
+def test_issuing_functions_write_no_metrics_without_a_namespace(
+    service: Service, capfd: pytest.CaptureFixture[str]
+) -> None:
+    capfd.readouterr()
+    login(service)
+    assert "_aws" not in capfd.readouterr().out
