@@ -106,6 +106,7 @@ def _ordered(rows: list[Row]) -> list[Row]:
     sections = [
         warm.WARM,
         warm.REPEAT,
+        warm.METRICS,
         warm.TYPICAL,
         warm.READS,
         cold.COLD,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import io
 import logging
 import os
@@ -44,6 +45,7 @@ from bench.world import ALGORITHMS, AUDIENCE, ISSUER, Keys, allowed
 
 WARM = "warm, a never-seen token per call (Lambda entry point, published event shapes)"
 REPEAT = "warm, the same token again (a new event per call)"
+METRICS = "warm, with CloudWatch metrics on (serverless.yml's default: one EMF line per invocation)"
 TYPICAL = "typical authorizer (PyJWT + PyJWKClient + boto3 Table.get_item), warm"
 # Issue 15's targets: the whole handler on a never-seen token, CPU time, ÷ the raw verify of a
 # fresh token in the same run.
@@ -65,6 +67,31 @@ def lambda_like_logging() -> None:
 
 def _b64(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def metered(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """`handler` with the metrics emitter serverless.yml's default configuration builds, writing
+    its line to /dev/null with one write(2) as it writes to Lambda's stdout."""
+    import importlib
+
+    from authorizer.metrics import Emitter
+
+    entry: Any = importlib.import_module(handler.__module__)
+    off = entry._metrics
+    on = Emitter("LambdaJwtAuth", "lambda-jwt-auth-bench", write=functools.partial(os.write, _devnull()))
+
+    def call(event: Any, context: Any) -> Any:
+        entry._metrics = on
+        try:
+            return handler(event, context)
+        finally:
+            entry._metrics = off
+
+    return call
+
+
+def _devnull() -> int:
+    return os.open(os.devnull, os.O_WRONLY)
 
 
 def raw_inputs(alg: str, tokens: list[str]) -> list[tuple[Any, ...]]:
@@ -222,6 +249,12 @@ def measure_algorithm(keys: Keys, alg: str, handler: Callable[..., Any], budget:
             name = f"ours: handler, {format_}, same RS256 token again"
             target = REPEAT_TARGET if format_ == "HTTP API 2.0" else None
             timed.append(_Timed(_op(name, handler, list(inputs), budget), REPEAT, max_ratio=target))
+        # What serverless.yml deploys by default: an EMF metrics line per invocation (here to
+        # /dev/null through the same write(2) as Lambda's stdout pipe gets).
+        for label, tokens in (("never-seen", keys.fresh_tokens(alg, budget.fresh_inputs())), ("same", None)):
+            inputs = events.invocations("HTTP API 2.0", tokens or [token] * budget.fresh_inputs())
+            name = f"ours: handler, HTTP API 2.0, {label} RS256 token, EMF metrics on"
+            timed.append(_Timed(_op(name, metered(handler), list(inputs), budget), METRICS))
     times = round_robin([t.op for t in timed])
     return _rows(timed, f"raw {alg}", times, reference)
 

@@ -94,4 +94,11 @@ edit "$WORK/kms-sign-any-key/serverless.yml" \
 expect_breach kms-sign-any-key \
   "POLICY BREACH: LoginRole policy 'login' statement [0-9]+: kms:Sign on .*must be limited with ForAnyValue:StringLike kms:ResourceAliases"
 
+# An alarm on a metric name the code no longer writes would never fire.
+copy_repo "$WORK/alarm-on-unwritten-metric"
+edit "$WORK/alarm-on-unwritten-metric/serverless.yml" \
+  "text.replace('MetricName: FailClosedRefusals', 'MetricName: FailClosedRefusal', 1)"
+expect_breach alarm-on-unwritten-metric \
+  "POLICY BREACH: FailClosedAlarm: metric .*FailClosedRefusal.* is written by none of our functions"
+
 printf '\ncheck_deploy_breaks: OK (every injected breach was caught)\n'

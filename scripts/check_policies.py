@@ -24,6 +24,13 @@ Exits 1 and prints one line per breach, naming the resource (and the role, polic
   our key set's (``kms_wildcard_problem``); the authorizer has no KMS permission at all.
 * The denylist table has TTL on ``expires_at``; every table has point-in-time recovery and SSE.
 * Every function has its log group in the template, and every log group a RetentionInDays.
+* X-Ray's two write actions (``xray:PutTraceSegments``, ``xray:PutTelemetryRecords``), which have
+  no resource-level permissions, may name ``*``; no other X-Ray action.
+* Monitoring: every function writes its EMF metrics (``AUTH_METRICS_NAMESPACE``, the same
+  namespace for all, and ``AUTH_METRICS_SERVICE``); the alarms of ``REQUIRED_ALARMS`` exist, on
+  that namespace and service for our own metrics, on the denylist table and the authorizer
+  function for AWS's; every alarm notifies what its ``AlarmActions`` say and names a metric the
+  code writes (``authorizer.metrics``) or AWS publishes; a dashboard exists.
 * Every HTTP API stage writes an access log to a log group of this template, recording the
   authorizer's ``sub``, ``jti`` and error: it is the record of allowed requests, which the
   authorizer itself does not log by default (AUTH_LOG_ALLOWED).
@@ -108,6 +115,21 @@ KMS_KEY_MANAGEMENT = frozenset(
 )
 
 SCOPED_SERVICES = frozenset({"dynamodb", "ssm", "secretsmanager", "kms"})
+XRAY_WRITES = frozenset({"puttracesegments", "puttelemetryrecords"})
+# (namespace, metric) of every alarm the template must have: ours (None: the functions' EMF
+# namespace, AUTH_METRICS_NAMESPACE) and AWS's, with the resource their dimension must name.
+REQUIRED_ALARMS = {
+    (None, "FailClosedRefusals"): "Service",
+    (None, "JwksFetchFailures"): "Service",
+    (None, "RefreshReuseDetections"): "Service",
+    (None, "LoginLockouts"): "Service",
+    ("AWS/DynamoDB", "ReadThrottleEvents"): DENYLIST_TABLE,
+    ("AWS/DynamoDB", "WriteThrottleEvents"): DENYLIST_TABLE,
+    ("AWS/Lambda", "Errors"): AUTHORIZER,
+    ("AWS/Lambda", "Duration"): AUTHORIZER,
+}
+METRICS_NAMESPACE_VARIABLE = "AUTH_METRICS_NAMESPACE"
+METRICS_SERVICE_VARIABLE = "AUTH_METRICS_SERVICE"
 # Read-only actions; any other action of these services counts as a write.
 READ_ACTIONS = {
     "dynamodb": frozenset(
@@ -233,6 +255,13 @@ class Checker:
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.template = Template(document)
         self.breaches: list[str] = []
+        declared = document.get("Parameters", {})
+        # Template parameters' defaults: a `Ref` to one is compared as the value it deploys with.
+        self.defaults = {
+            name: p["Default"]
+            for name, p in (declared.items() if isinstance(declared, Mapping) else [])
+            if isinstance(p, Mapping) and "Default" in p
+        }
         self.tables = {
             logical_id: str(properties.get("TableName", ""))
             for logical_id, properties in self.template.of_type("AWS::DynamoDB::Table")
@@ -437,6 +466,11 @@ class Checker:
             ):
                 self.breach(grant.where, f"{on}: not one of our log groups")
             return
+        if grant.service == "xray":
+            if grant.verb not in XRAY_WRITES or target.text != "*":
+                only = "X-Ray may only PutTraceSegments and PutTelemetryRecords on *"
+                self.breach(grant.where, f"{on}: {only}")
+            return
         if (
             target.kind == "wildcard"
             and grant.service == "kms"
@@ -618,7 +652,68 @@ class Checker:
         self.check_tables()
         self.check_log_groups()
         self.check_access_logs()
+        self.check_monitoring()
         return self.breaches
+
+    def _value(self, value: Any) -> Any:
+        """A `Ref` to a template parameter as its default; anything else as it is."""
+        if isinstance(value, Mapping) and set(value) == {"Ref"} and value["Ref"] in self.defaults:
+            return self.defaults[value["Ref"]]
+        return value
+
+    def check_monitoring(self) -> None:
+        from authorizer import metrics  # the names the code writes
+
+        ours = {value for name, value in vars(metrics).items() if name.isupper() and isinstance(value, str)}
+        namespaces = {
+            json.dumps(self._value(f.environment.get(METRICS_NAMESPACE_VARIABLE))) for f in self.functions
+        }
+        for function in self.functions:
+            for variable in (METRICS_NAMESPACE_VARIABLE, METRICS_SERVICE_VARIABLE):
+                if function.environment.get(variable) in (None, ""):
+                    self.breach(function.logical_id, f"no {variable}: its metrics would be written nowhere")
+        if len(namespaces) > 1:
+            self.breach("Functions", f"the functions write metrics to namespaces {sorted(namespaces)}")
+        namespace = next(iter(namespaces)) if len(namespaces) == 1 else None
+        service = {json.dumps(f.environment.get(METRICS_SERVICE_VARIABLE)) for f in self.functions}
+        authorizer = [f.logical_id for f in self.functions if f.name == AUTHORIZER]
+        found: set[tuple[str | None, str]] = set()
+        for logical_id, properties in self.template.of_type("AWS::CloudWatch::Alarm"):
+            metric = properties.get("MetricName")
+            raw_namespace = properties.get("Namespace")
+            dimensions = {
+                d.get("Name"): json.dumps(d.get("Value"))
+                for d in as_list(properties.get("Dimensions", []))
+                if isinstance(d, Mapping)
+            }
+            if not properties.get("AlarmActions"):
+                self.breach(logical_id, "no AlarmActions: nobody would be told")
+            raw_namespace = self._value(raw_namespace)
+            if isinstance(raw_namespace, str) and raw_namespace.startswith("AWS/"):
+                kind: str | None = raw_namespace
+                targets = {
+                    "AWS/DynamoDB": ("TableName", DENYLIST_TABLE),
+                    "AWS/Lambda": ("FunctionName", AUTHORIZER),
+                }
+                name, resource = targets.get(raw_namespace, ("", ""))
+                wanted = {DENYLIST_TABLE: [DENYLIST_TABLE], AUTHORIZER: authorizer}.get(resource, [])
+                if dimensions.get(name) not in [json.dumps({"Ref": w}) for w in wanted]:
+                    self.breach(logical_id, f"{raw_namespace} {metric} names no {name} of ours")
+            else:
+                kind = None
+                if json.dumps(raw_namespace) != namespace or namespace == json.dumps(None):
+                    problem = f"namespace {describe(raw_namespace)} is not the functions' metrics namespace"
+                    self.breach(logical_id, problem)
+                if dimensions.get("Service") not in service:
+                    self.breach(logical_id, "its Service dimension is not the functions' metrics service")
+                if metric not in ours:
+                    self.breach(logical_id, f"metric {describe(metric)} is written by none of our functions")
+            found.add((kind, str(metric)))
+        for kind, metric in REQUIRED_ALARMS:
+            if (kind, metric) not in found:
+                self.breach("Resources", f"no alarm on {kind or 'our'} {metric}")
+        if not list(self.template.of_type("AWS::CloudWatch::Dashboard")):
+            self.breach("Resources", "no AWS::CloudWatch::Dashboard")
 
 
 def kms_wildcard_problem(grant: Grant, resource: str) -> str | None:

@@ -83,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
         help="browser sessions: logins asking for it get their tokens as cookies (AUTH_COOKIES=on)",
     )
     serve.add_argument(
+        "--metrics",
+        action="store_true",
+        help="print each function's CloudWatch metrics (EMF lines, as deployed) on this console",
+    )
+    serve.add_argument(
         "--allowed-origin",
         action="append",
         default=[],
@@ -212,6 +217,7 @@ def _serve(args: argparse.Namespace) -> int:
         cookies=args.cookies,
         allowed_origins=args.allowed_origin,
         containers=containers,
+        metrics=args.metrics,
     )
     if args.config is not None:
         options.config = args.config

@@ -95,6 +95,9 @@ class ServeOptions:
     allowed_origins: list[str] = field(default_factory=list)  # default: this server's own origins
     # How many containers (processes) each function may run at once.
     containers: ContainerLimits = field(default_factory=ContainerLimits)
+    # The functions' CloudWatch EMF lines, one per request, on this console (serverless.yml's
+    # metricsNamespace); off by default: nothing locally reads them.
+    metrics: bool = False
 
 
 class ServeError(Exception):
@@ -128,6 +131,7 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
         raise ServeError("--allowed-origin is for browser sessions: add --cookies (or set AUTH_COOKIES=on)")
     # As `--param="cookies=on"` deploys it: the authorizer without identity sources (serverless.yml).
     definition = load_service_definition(options.config, {"cookies": "on"} if cookies else None)
+    _set_metrics(options.metrics)
     document = read_users_document(options.users_file) if options.users_file else UsersDocument([])
     users = document.users
     keys = _signing_keys(options.signing_key_file)
@@ -312,6 +316,15 @@ def _signing_keys(path: Path | None) -> _Keys:
     except (ConfigurationError, ValueError) as exc:  # messages describe the key, never quote it
         raise ServeError(f"{path}: not a usable signing key ({exc})") from None
     return _Keys(pem, json.dumps(ring.jwks()), ephemeral)
+
+
+def _set_metrics(on: bool) -> None:
+    # The namespace and service a deployed stack's functions write to (serverless.yml), or none.
+    if on:
+        os.environ.update({"AUTH_METRICS_NAMESPACE": "LambdaJwtAuth", "AUTH_METRICS_SERVICE": "local"})
+    else:
+        for name in ("AUTH_METRICS_NAMESPACE", "AUTH_METRICS_SERVICE"):
+            os.environ.pop(name, None)
 
 
 def _issuer_host(host: str) -> str:

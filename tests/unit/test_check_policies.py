@@ -176,7 +176,14 @@ def good_template() -> Template:
                 "FunctionName": f"{PREFIX}{name}",
                 "Handler": "x.handler",
                 "Role": get_arn(role_id),
-                "Environment": {"Variables": {"AUTH_DENYLIST_TABLE": f"{PREFIX}denylist", **environment}},
+                "Environment": {
+                    "Variables": {
+                        "AUTH_DENYLIST_TABLE": f"{PREFIX}denylist",
+                        "AUTH_METRICS_NAMESPACE": "LambdaJwtAuth",
+                        "AUTH_METRICS_SERVICE": "svc-ci",
+                        **environment,
+                    }
+                },
             },
             "DependsOn": [f"{logical(name)}LogGroup", role_id],
         }
@@ -192,8 +199,32 @@ def good_template() -> Template:
             "AccessLogSettings": {"DestinationArn": get_arn("HttpApiLogGroup"), "Format": ACCESS_LOG_FORMAT},
         },
     }
+    for (namespace, metric), dimension in check_policies.REQUIRED_ALARMS.items():
+        resources[f"{metric}Alarm"] = alarm(namespace, metric, dimension)
+    resources["Dashboard"] = {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": "{}"}}
+    parameters = {"MetricsNamespace": {"Type": "String", "Default": "LambdaJwtAuth"}}
     # Statements above are shared constants; tests mutate their own copy.
-    return copy.deepcopy({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources})
+    document = {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": parameters, "Resources": resources}
+    return copy.deepcopy(document)
+
+
+def alarm(namespace: str | None, metric: str, dimension: str) -> dict[str, Any]:
+    """An alarm as serverless.yml writes it: ours on the parameter's namespace and our service."""
+    if namespace is None:
+        dimensions = [{"Name": "Service", "Value": "svc-ci"}]
+    elif dimension == "DenylistTable":
+        dimensions = [{"Name": "TableName", "Value": {"Ref": "DenylistTable"}}]
+    else:
+        dimensions = [{"Name": "FunctionName", "Value": {"Ref": "AuthorizerLambdaFunction"}}]
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "Namespace": namespace or {"Ref": "MetricsNamespace"},
+            "MetricName": metric,
+            "Dimensions": dimensions,
+            "AlarmActions": {"Fn::If": ["AlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]},
+        },
+    }
 
 
 def app_statements(template: Template, role_id: str) -> list[dict[str, Any]]:
@@ -772,3 +803,69 @@ def test_no_other_function_manages_kms_keys() -> None:
     assert_breach(
         breaches_after(add_statement("LoginRole", MANAGE_KEYS)), "LoginRole", "only rotateKeys manages"
     )
+
+
+# --- monitoring: metrics written, alarms on them, a dashboard ------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["FailClosedRefusals", "LoginLockouts", "ReadThrottleEvents", "Errors"])
+def test_a_missing_alarm_is_a_breach(metric: str) -> None:
+    assert_breach(breaches_after(lambda t: t["Resources"].pop(f"{metric}Alarm")), "no alarm on", metric)
+
+
+def test_an_alarm_on_a_metric_nobody_writes_is_a_breach() -> None:
+    def rename(template: Template) -> None:
+        template["Resources"]["FailClosedRefusalsAlarm"]["Properties"]["MetricName"] = "FailClosedRefusal"
+
+    breaches = breaches_after(rename)
+    assert_breach(breaches, "FailClosedRefusalsAlarm", "written by none of our functions")
+    assert_breach(breaches, "no alarm on our FailClosedRefusals")
+
+
+def test_an_alarm_elsewhere_is_a_breach() -> None:
+    def elsewhere(template: Template) -> None:
+        resources = template["Resources"]
+        resources["ErrorsAlarm"]["Properties"]["Dimensions"][0]["Value"] = "someone-elses-function"
+        resources["LoginLockoutsAlarm"]["Properties"]["Namespace"] = "OtherNamespace"
+        resources["JwksFetchFailuresAlarm"]["Properties"]["Dimensions"][0]["Value"] = "svc-prod"
+
+    breaches = breaches_after(elsewhere)
+    assert_breach(breaches, "ErrorsAlarm", "names no FunctionName of ours")
+    assert_breach(breaches, "LoginLockoutsAlarm", "not the functions' metrics namespace")
+    assert_breach(breaches, "JwksFetchFailuresAlarm", "Service dimension")
+
+
+def test_an_alarm_without_actions_and_no_dashboard_are_breaches() -> None:
+    def silent(template: Template) -> None:
+        del template["Resources"]["DurationAlarm"]["Properties"]["AlarmActions"]
+        del template["Resources"]["Dashboard"]
+
+    breaches = breaches_after(silent)
+    assert_breach(breaches, "DurationAlarm", "no AlarmActions")
+    assert_breach(breaches, "no AWS::CloudWatch::Dashboard")
+
+
+def test_a_function_without_metrics_is_a_breach() -> None:
+    def unmetered(template: Template) -> None:
+        variables = template["Resources"]["LoginLambdaFunction"]["Properties"]["Environment"]["Variables"]
+        del variables["AUTH_METRICS_NAMESPACE"]
+
+    breaches = breaches_after(unmetered)
+    assert_breach(breaches, "LoginLambdaFunction", "no AUTH_METRICS_NAMESPACE")
+    assert_breach(breaches, "the functions write metrics to namespaces")
+
+
+@pytest.mark.parametrize(
+    ("actions", "resource", "passes"),
+    [
+        (["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*", True),
+        ("xray:GetTraceSummaries", "*", False),
+        ("xray:PutTraceSegments", our_arn("xray", "group/x"), False),
+    ],
+)
+def test_xray_may_only_write_segments(actions: Any, resource: Any, passes: bool) -> None:
+    breaches = breaches_after(add_statement("AuthorizerRole", allow(actions, resource)))
+    if passes:
+        assert breaches == []
+    else:
+        assert_breach(breaches, "X-Ray may only PutTraceSegments and PutTelemetryRecords")

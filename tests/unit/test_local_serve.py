@@ -388,3 +388,17 @@ def test_the_example_users_file_has_users_and_a_machine_client() -> None:
     assert [user.username for user in document.users] == ["alice", "ops"]
     assert [client.client_id for client in document.clients] == ["orders-worker"]
     assert len(document.clients[0].client_secret) >= 16
+
+
+def test_serve_writes_metrics_only_when_asked(
+    options: ServeOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTH_METRICS_NAMESPACE", "FromTheShell")  # a leftover: not used unasked
+    for metrics, expected in ((False, None), (True, "LambdaJwtAuth local")):
+        options.metrics = metrics
+        serving = start_serve(options)
+        try:
+            seen = requests.get(f"{serving.url}/environment", timeout=10).json()
+        finally:
+            assert serving.finish() == 0
+        assert seen.get("metrics") == expected

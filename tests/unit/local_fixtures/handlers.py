@@ -97,4 +97,6 @@ def environment(event: dict[str, Any], context: Any) -> dict[str, str | None]:
     found: dict[str, str | None] = {name: os.environ.get(name) for name in names}
     found["has_signing_key"] = "yes" if os.environ.get("AUTH_SIGNING_KEY") else "no"
     found["has_jwks"] = "yes" if os.environ.get("AUTH_JWKS") else "no"
+    if os.environ.get("AUTH_METRICS_NAMESPACE"):  # only with `serve --metrics`
+        found["metrics"] = f"{os.environ['AUTH_METRICS_NAMESPACE']} {os.environ.get('AUTH_METRICS_SERVICE')}"
     return found
