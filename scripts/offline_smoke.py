@@ -15,8 +15,6 @@ Exit status 0 only if every step passed. Never prints the key, the tokens or the
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import os
 import re
@@ -31,16 +29,20 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import boto3
-import requests
 from moto.server import ThreadedMotoServer
 
 from auth_service.tables import create_tables
+
+# The steps themselves are scripts/smoke_deployed.py's, as a user runs them after a deploy.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from smoke_deployed import EXPECTED_FAILURES as STEP_FAILURES
+from smoke_deployed import Api, Secrets, SmokeFailure, Target, report, run_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERLESS = ROOT / "node_modules" / ".bin" / "serverless"
@@ -53,59 +55,17 @@ REGION = "us-east-1"
 
 TOTAL_SECONDS = 120  # the whole run, start-up and clean-up included
 STARTUP_SECONDS = 60  # until serverless-offline says "Server ready"
-HTTP_TIMEOUT_SECONDS = 20  # one request; a cold start (python3 + imports + argon2) fits easily
 CLI_TIMEOUT_SECONDS = 30
 STOP_GRACE_SECONDS = 5
-# README "The revocation delay": AUTH_REVOCATION_CACHE_SECONDS (5 s) + authorizer result TTL (0 s).
-# serverless-offline adds no cache of its own; the margin covers polling and scheduling only.
-REVOCATION_DELAY_SECONDS = 5
-REVOCATION_MARGIN_SECONDS = 2
-POLL_SECONDS = 0.25
+# The revocation bound checked is smoke_deployed's default, serverless.yml's: 5 s
+# (revocationCacheSeconds) + 0 s (authorizerResultTtl); serverless-offline adds no cache of its own.
 OUTPUT_TAIL_LINES = 60
-
-_JWT_LIKE = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
-
-
-class SmokeFailure(Exception):
-    """A step did not give the expected answer; the message says which and what came instead."""
-
 
 class SmokeTimeout(BaseException):
     """The whole run overran TOTAL_SECONDS (raised by SIGALRM wherever the main thread was).
 
     A BaseException so that no `except Exception` on the way swallows it; `finally` still runs.
     """
-
-
-# --------------------------------------------------------------------------- reporting
-
-
-@dataclass
-class Secrets:
-    """Everything that must never be printed; scrubbed from any output we echo."""
-
-    values: set[str] = field(default_factory=set)
-
-    def add(self, *values: str) -> None:
-        self.values.update(v for v in values if v)
-
-    def scrub(self, text: str) -> str:
-        for value in self.values:
-            text = text.replace(value, "[redacted]")
-        # Belt and braces: anything shaped like a JWT, whether or not we know it.
-        return _JWT_LIKE.sub("[jwt redacted]", text)
-
-
-def report(step: str, status: int | str, started: float, note: str = "") -> None:
-    elapsed_ms = (time.monotonic() - started) * 1000
-    suffix = f"  ({note})" if note else ""
-    print(f"ok   {step:<44} {status!s:>4} {elapsed_ms:8.0f} ms{suffix}", flush=True)
-
-
-def expect_status(step: str, response: requests.Response, expected: int) -> None:
-    if response.status_code != expected:
-        # Error bodies are OAuth-style {"error", ...}: no token in them, but scrub anyway upstream.
-        raise SmokeFailure(f"{step}: expected {expected}, got {response.status_code}: {response.text[:300]}")
 
 
 # --------------------------------------------------------------------------- processes
@@ -275,154 +235,6 @@ def offline_environment(env: dict[str, str], endpoint: str, pem: str, jwks: str)
 # --------------------------------------------------------------------------- HTTP steps
 
 
-def _decode_segment(segment: str) -> dict[str, Any]:
-    padded = segment + "=" * (-len(segment) % 4)
-    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(padded))
-    return claims
-
-
-def _encode_segment(claims: dict[str, Any]) -> str:
-    raw = json.dumps(claims, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def tampered(token: str) -> str:
-    """The same token with a changed claim and the original signature: must fail verification."""
-    header, payload, signature = token.split(".")
-    claims = _decode_segment(payload)
-    claims["scope"] = f"{claims.get('scope', '')} admin".strip()
-    return f"{header}.{_encode_segment(claims)}.{signature}"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-class Api:
-    """Calls to the offline HTTP API; every request has a timeout and records its secrets."""
-
-    def __init__(self, fixture: Fixture, hidden: Secrets) -> None:
-        self.fixture = fixture
-        self.hidden = hidden
-
-    def login(self) -> requests.Response:
-        body = {"username": USERNAME, "password": self.fixture.password}
-        return requests.post(f"{self.fixture.base_url}/auth/login", json=body, timeout=HTTP_TIMEOUT_SECONDS)
-
-    def me(self, headers: dict[str, str]) -> requests.Response:
-        return requests.get(f"{self.fixture.base_url}/me", headers=headers, timeout=HTTP_TIMEOUT_SECONDS)
-
-    def refresh(self, refresh_token: str) -> requests.Response:
-        body = {"refresh_token": refresh_token}
-        return requests.post(f"{self.fixture.base_url}/auth/refresh", json=body, timeout=HTTP_TIMEOUT_SECONDS)
-
-    def logout(self, access_token: str) -> requests.Response:
-        return requests.post(
-            f"{self.fixture.base_url}/auth/logout", headers=bearer(access_token), timeout=HTTP_TIMEOUT_SECONDS
-        )
-
-    def token_pair(self, step: str, response: requests.Response) -> tuple[str, str]:
-        expect_status(step, response, 200)
-        body = response.json()
-        access, refresh = body.get("access_token"), body.get("refresh_token")
-        if not isinstance(access, str) or not isinstance(refresh, str):
-            raise SmokeFailure(f"{step}: no access_token/refresh_token in the answer")
-        self.hidden.add(access, refresh)
-        return access, refresh
-
-
-def step_login(api: Api, step: str) -> tuple[str, str]:
-    started = time.monotonic()
-    response = api.login()
-    access, refresh = api.token_pair(step, response)
-    # The issuer must be what --param set, not the stage's default: a check of the params wiring.
-    issuer = _decode_segment(access.split(".")[1]).get("iss")
-    if issuer != api.fixture.issuer:
-        raise SmokeFailure(f"{step}: iss is {issuer!r}, expected {api.fixture.issuer!r}")
-    report(step, response.status_code, started)
-    return access, refresh
-
-
-def step_me(api: Api, step: str, headers: dict[str, str], expected: int) -> None:
-    started = time.monotonic()
-    response = api.me(headers)
-    expect_status(step, response, expected)
-    report(step, response.status_code, started)
-
-
-def step_refresh(api: Api, old_access: str, old_refresh: str) -> tuple[str, str]:
-    step = "POST /auth/refresh -> new pair"
-    started = time.monotonic()
-    response = api.refresh(old_refresh)
-    access, refresh = api.token_pair(step, response)
-    if access == old_access or refresh == old_refresh:
-        raise SmokeFailure(f"{step}: the pair was not renewed")
-    report(step, response.status_code, started)
-    return access, refresh
-
-
-def step_refresh_reuse(api: Api, retired_refresh: str) -> None:
-    step = "POST /auth/refresh (reused token) -> 401"
-    started = time.monotonic()
-    response = api.refresh(retired_refresh)
-    expect_status(step, response, 401)
-    report(step, response.status_code, started)
-
-
-def step_logout(api: Api, access: str) -> float:
-    """Logout; returns when it was sent, the start of the revocation delay."""
-    step = "POST /auth/logout -> 204"
-    started = time.monotonic()
-    response = api.logout(access)
-    expect_status(step, response, 204)
-    report(step, response.status_code, started)
-    return started
-
-
-def step_refused_after_logout(api: Api, access: str, logout_started: float) -> None:
-    """Poll /me until refused; it must happen within the documented revocation delay.
-
-    The true delay lies between the last accepted and the first refused answer, so both are
-    reported: the refusal itself may land up to one poll interval after the bound.
-    """
-    step = "GET /me after logout -> 403"
-    started = time.monotonic()
-    deadline = logout_started + REVOCATION_DELAY_SECONDS + REVOCATION_MARGIN_SECONDS
-    last_accepted = 0.0
-    while True:
-        response = api.me(bearer(access))
-        delay = time.monotonic() - logout_started
-        if response.status_code == 403:
-            window = f"accepted until {last_accepted:.1f} s, refused at {delay:.1f} s after logout"
-            report(step, 403, started, f"{window}; bound {REVOCATION_DELAY_SECONDS} s")
-            return
-        if response.status_code != 200 or time.monotonic() > deadline:
-            raise SmokeFailure(
-                f"{step}: still {response.status_code} {delay:.1f} s after logout "
-                f"(bound {REVOCATION_DELAY_SECONDS} s + {REVOCATION_MARGIN_SECONDS} s margin)"
-            )
-        last_accepted = delay
-        time.sleep(POLL_SECONDS)
-
-
-def run_steps(api: Api) -> None:
-    # Session 1: use, refuse tampering and anonymity, refresh, then reuse the retired refresh token
-    # (which revokes session 1 as theft, so logout is checked on a session of its own).
-    access, refresh = step_login(api, "POST /auth/login -> 200")
-    step_me(api, "GET /me with the access token -> 200", bearer(access), 200)
-    step_me(api, "GET /me without a token -> 401", {}, 401)
-    step_me(api, "GET /me with a tampered token -> 403", bearer(tampered(access)), 403)
-    new_access, _ = step_refresh(api, access, refresh)
-    step_me(api, "GET /me with the refreshed token -> 200", bearer(new_access), 200)
-    step_refresh_reuse(api, refresh)
-    # Session 2: logout, and the access token stops working within the revocation delay. The /me
-    # before logout makes the authorizer cache "not revoked", so the poll measures that cache.
-    access, _ = step_login(api, "POST /auth/login (second session) -> 200")
-    step_me(api, "GET /me (second session) -> 200", bearer(access), 200)
-    logout_started = step_logout(api, access)
-    step_refused_after_logout(api, access, logout_started)
-
-
 # --------------------------------------------------------------------------- orchestration
 
 
@@ -493,7 +305,9 @@ def smoke(hidden: Secrets) -> None:
         process, tail = start_offline(serverless_command(http_port, lambda_port, issuer), offline_env)
         try:
             wait_until_ready(process, tail)
-            run_steps(Api(fixture, hidden))
+            # scripts/smoke_deployed.py's steps, as a user runs them against a deployed stack.
+            target = Target(fixture.base_url, USERNAME, password, issuer=issuer)
+            run_steps(Api(target, hidden))
         except BaseException:
             stop_process_group(process)
             print("--- serverless offline output (tail) ---", file=sys.stderr)
@@ -517,10 +331,9 @@ def with_time_limit(action: Callable[[], None]) -> None:
 
 
 # What a failed run may raise; anything else is a bug in this script and keeps its traceback.
-EXPECTED_FAILURES = (
-    SmokeFailure,
+EXPECTED_FAILURES: tuple[type[BaseException], ...] = (
+    *STEP_FAILURES,
     SmokeTimeout,
-    requests.RequestException,
     subprocess.SubprocessError,
     OSError,
 )
