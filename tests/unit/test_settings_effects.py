@@ -1691,6 +1691,16 @@ _CLI_LIFETIMES = "test_service_cli.py::test_revoke_lifetime_and_leeway_from_the_
 _CLI_TABLES = "test_service_cli.py::test_users_add_defaults_and_tables_from_the_environment"
 
 ENVIRONMENT: dict[str, tuple[Callable[..., object] | str, ...]] = {
+    "AUTH_METRICS_NAMESPACE": (
+        "test_authorizer_handler.py::test_handler_writes_one_emf_line_per_invocation",
+        "test_authorizer_handler.py::test_handler_writes_no_metrics_without_a_namespace",
+        "test_service_handlers.py::test_issuing_functions_write_their_metrics",
+        "test_service_handlers.py::test_issuing_functions_write_no_metrics_without_a_namespace",
+    ),
+    "AUTH_METRICS_SERVICE": (
+        "test_authorizer_handler.py::test_handler_writes_one_emf_line_per_invocation",
+        "test_metrics.py::test_metrics_are_off_unless_a_namespace_is_set",
+    ),
     "AUTH_ISSUER": (test_issuer_decides_whose_tokens_are_ours, test_issuer_is_the_iss_of_issued_tokens),
     "AUTH_AUDIENCE": (
         test_audience_decides_which_tokens_are_for_this_api,
@@ -1880,6 +1890,7 @@ SERVE_OPTIONS: dict[str, tuple[Callable[..., object] | str, ...]] = {
         test_serve_cookies_and_allowed_origins,
         test_serve_refuses_allowed_origins_without_cookies,
     ),
+    "--metrics": ("test_local_serve.py::test_serve_writes_metrics_only_when_asked",),
     "--containers": (
         "test_local_serve.py::test_containers_per_function_are_configurable",
         "test_local_lambda_runtime.py::test_a_container_starts_only_when_all_are_busy_and_never_beyond_the_maximum",
@@ -1939,6 +1950,23 @@ DEPLOY_TIME: dict[str, dict[tuple[str, ...], str]] = {
             "authorizer",
             "snapStart",
         ): "scripts/check_deploy.sh packages the SnapStart variant and checks it"
+    },
+    # Monitoring (README: "Monitoring"): CloudFormation parameters of the alarms, the dashboard and
+    # tracing; scripts/check_policies.py checks the alarms against the metric names the code writes.
+    **{
+        param: {
+            path: "the alarms, dashboard or tracing of the stack (scripts/check_policies.py, cfn-lint)"
+            for path in deploy_parameter_uses()[param]
+            if "environment" not in path
+        }
+        for param in (
+            "metricsNamespace",
+            "alarmTopicArn",
+            "alarmReuseDetections",
+            "alarmLockouts",
+            "alarmAuthorizerP99Ms",
+            "tracing",
+        )
     },
     "loginReservedConcurrency": {
         (
