@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import sys
 import zipfile
@@ -399,14 +400,20 @@ def handler_problems(artifact: Artifact, function: Function) -> list[str]:
     return problems + check_imports(artifact, module)
 
 
-def check(template: dict[str, Any], build_dir: Path) -> tuple[list[str], list[str]]:
-    """Return (report lines, problems)."""
+def check(
+    template: dict[str, Any], build_dir: Path, asset_dir: Path | None = None
+) -> tuple[list[str], list[str]]:
+    """Return (report lines, problems). `asset_dir`: a CDK cloud assembly (cdk.out), whose
+    `asset.<hash>.zip` files a CDK template's functions deploy: each must be byte for byte one
+    of `build_dir`'s zips, and is then checked as that one."""
     functions = functions_of(template)
+    report: list[str] = []
+    problems: list[str] = []
+    if asset_dir is not None:
+        functions, problems = _as_built(functions, build_dir, asset_dir)
     by_artifact: dict[str, list[Function]] = {}
     for function in functions:
         by_artifact.setdefault(function.artifact, []).append(function)
-    report: list[str] = []
-    problems: list[str] = []
     for name, users in sorted(by_artifact.items()):
         path = build_dir / name
         if not path.is_file():
@@ -431,14 +438,38 @@ def check(template: dict[str, Any], build_dir: Path) -> tuple[list[str], list[st
     return report, list(dict.fromkeys(problems))
 
 
+def _as_built(
+    functions: list[Function], build_dir: Path, asset_dir: Path
+) -> tuple[list[Function], list[str]]:
+    built = {_sha256(path): path.name for path in sorted(build_dir.glob("*.zip"))}
+    found: list[Function] = []
+    problems: list[str] = []
+    for function in functions:
+        asset = asset_dir / f"asset.{function.artifact}"
+        if not asset.is_file():
+            problems.append(f"{function.logical_id}: its code {function.artifact} is not in {asset_dir}")
+            continue
+        name = built.get(_sha256(asset))
+        if name is None:
+            problems.append(f"{function.logical_id}: deploys {asset.name}, none of the zips in {build_dir}")
+            continue
+        found.append(Function(function.logical_id, function.handler, name))
+    return found, problems
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Check the Lambda zips the packaged template deploys.")
     parser.add_argument("template", type=Path, help=".serverless/cloudformation-template-update-stack.json")
     parser.add_argument("--build-dir", type=Path, default=Path(".build"))
+    parser.add_argument("--asset-dir", type=Path, help="a CDK template's cloud assembly (cdk.out)")
     args = parser.parse_args(None if argv is None else list(argv))
     try:
         template = json.loads(args.template.read_text(encoding="utf-8"))
-        report, problems = check(template, args.build_dir)
+        report, problems = check(template, args.build_dir, args.asset_dir)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         print(f"check_artifacts: cannot check {args.template}: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The deploy check, without AWS: build the Lambda zips, `serverless package` the ci stage with dummy
 # credentials, lint the CloudFormation it writes, then check our IAM/data rules and the zips.
-# Needs: the dev virtualenv active (python with cfn-lint and packaging) and `npm ci` done.
+# Then the same for the AWS CDK construct's template (deploy/cdk), and that both templates match.
+# Needs: the dev virtualenv active (python with cfn-lint, packaging, aws-cdk-lib) and `npm ci` done.
 # Fails (non-zero) on the first step that fails; check_policies/check_artifacts print one line per breach.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,5 +69,28 @@ python scripts/check_policies.py "$TEMPLATE"
 
 step "artifacts (scripts/check_artifacts.py)"
 python scripts/check_artifacts.py "$TEMPLATE" --build-dir .build
+
+# The AWS CDK construct (deploy/cdk): the same service from the same serverless.yml, synthesized
+# offline; the same checks on its template, and proof that it is the osls template's twin.
+CDK_OUT=deploy/cdk/cdk.out
+CDK_TEMPLATE="$CDK_OUT/LambdaJwtAuth-$STAGE.template.json"
+step "cdk synth -c stage=$STAGE (deploy/cdk: the construct, and an example API attached to it)"
+[[ -x node_modules/.bin/cdk ]] || die "node_modules/.bin/cdk is missing: run \`npm ci\` first"
+python -c 'import aws_cdk' 2>/dev/null || die "python cannot import aws_cdk: activate the dev virtualenv"
+rm -rf "$CDK_OUT"
+(
+  cd deploy/cdk
+  env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_DEFAULT_PROFILE \
+    AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
+    AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+    CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 \
+    ../../node_modules/.bin/cdk synth --no-notices --no-version-reporting --quiet -c stage="$STAGE" -o cdk.out
+) >"$CDK_OUT.log" 2>&1 || { cat "$CDK_OUT.log"; die "cdk synth failed"; }
+[[ -f "$CDK_TEMPLATE" ]] || die "cdk synth wrote no $CDK_TEMPLATE"
+cfn-lint --ignore-checks W3005 -- "$CDK_OUT"/*.template.json
+echo "cfn-lint (CDK templates): OK"
+python scripts/check_policies.py "$CDK_TEMPLATE"
+python scripts/check_artifacts.py "$CDK_TEMPLATE" --build-dir .build --asset-dir "$CDK_OUT"
+python scripts/compare_templates.py "$TEMPLATE" "$CDK_TEMPLATE"
 
 printf '\ncheck_deploy: OK\n'

@@ -101,4 +101,11 @@ edit "$WORK/alarm-on-unwritten-metric/serverless.yml" \
 expect_breach alarm-on-unwritten-metric \
   "POLICY BREACH: FailClosedAlarm: metric .*FailClosedRefusal.* is written by none of our functions"
 
+# The CDK construct's template is judged by the same rules: its log groups without retention.
+copy_repo "$WORK/cdk-log-retention"
+edit "$WORK/cdk-log-retention/deploy/cdk/lambda_jwt_auth_cdk/template.py" \
+  "text.replace(', \"RetentionInDays\": retention}', '}', 1)"
+expect_breach cdk-log-retention \
+  "POLICY BREACH: AuthorizerLogGroup: no RetentionInDays"
+
 printf '\ncheck_deploy_breaks: OK (every injected breach was caught)\n'

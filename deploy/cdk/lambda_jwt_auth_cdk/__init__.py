@@ -1,0 +1,5 @@
+"""An AWS CDK construct deploying lambda-jwt-auth as serverless.yml does (README: "The AWS CDK")."""
+
+from lambda_jwt_auth_cdk.construct import LambdaJwtAuth
+
+__all__ = ["LambdaJwtAuth"]
