@@ -83,7 +83,7 @@ rm -rf "$CDK_OUT"
   env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_DEFAULT_PROFILE \
     AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
     AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-    CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 \
+    CDK_DISABLE_CLI_TELEMETRY=true \
     ../../node_modules/.bin/cdk synth --no-notices --no-version-reporting --quiet -c stage="$STAGE" -o cdk.out
 ) >"$CDK_OUT.log" 2>&1 || { cat "$CDK_OUT.log"; die "cdk synth failed"; }
 [[ -f "$CDK_TEMPLATE" ]] || die "cdk synth wrote no $CDK_TEMPLATE"

@@ -78,7 +78,7 @@ expect_breach() {
 copy_repo "$WORK/wildcard-dynamodb"
 # The first DynamoDB statement that names the denylist is the authorizer role's.
 edit "$WORK/wildcard-dynamodb/serverless.yml" \
-  "text.replace('Resource: !GetAtt DenylistTable.Arn', 'Resource: \"*\"', 1)"
+  "text.replace('Resource: *denylistArn', 'Resource: \"*\"', 1)"
 expect_breach wildcard-dynamodb \
   "POLICY BREACH: AuthorizerRole policy 'authorize' statement 1: dynamodb:[A-Za-z]+ on \*: a wildcard resource"
 

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 DENYLIST_TABLE = "DenylistTable"
+TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
 USERS_TABLE = "UsersTable"
 CLIENTS_TABLE = "ClientsTable"
 # Functions where a caller may authenticate as a client (auth_service.client_auth).
@@ -262,9 +263,12 @@ class Checker:
             for name, p in (declared.items() if isinstance(declared, Mapping) else [])
             if isinstance(p, Mapping) and "Default" in p
         }
+        # Logical id -> TableName. A table may also be a global table of the same name
+        # (serverless.yml: one of the two exists, by condition); both are checked, as one table.
         self.tables = {
             logical_id: str(properties.get("TableName", ""))
-            for logical_id, properties in self.template.of_type("AWS::DynamoDB::Table")
+            for kind in TABLE_TYPES
+            for logical_id, properties in self.template.of_type(kind)
         }
         self.functions = [
             self._function(logical_id, p) for logical_id, p in self.template.of_type("AWS::Lambda::Function")
@@ -343,11 +347,12 @@ class Checker:
             logical_id, attribute = ref
             kind = {
                 "AWS::DynamoDB::Table": "table",
+                "AWS::DynamoDB::GlobalTable": "table",
                 "AWS::KMS::Key": "key",
                 "AWS::Logs::LogGroup": "log-group",
             }.get(self.template.type_of(logical_id) or "")
             if kind is not None and attribute == "Arn":
-                name = logical_id
+                name = table_id(logical_id) if kind == "table" else logical_id
                 if kind == "log-group":
                     name = str(
                         self.template.resources[logical_id].get("Properties", {}).get("LogGroupName", "")
@@ -381,7 +386,7 @@ class Checker:
             match = re.fullmatch(r"table/([\w.-]+)(/index/[\w.-]+)?", rest)
             for logical_id, table_name in self.tables.items():
                 if match and match.group(1) == table_name:
-                    return Target("table", logical_id, text)
+                    return Target("table", table_id(logical_id), text)
         elif service == "ssm" and rest.startswith("parameter/"):
             name = rest.removeprefix("parameter")
             for parameter in self.parameters:
@@ -584,29 +589,43 @@ class Checker:
 
     def check_tables(self) -> None:
         for required in (DENYLIST_TABLE, USERS_TABLE, CLIENTS_TABLE):
-            if required not in self.tables:
+            if required not in {table_id(logical_id) for logical_id in self.tables}:
                 self.breach(required, "missing from the template")
-        for logical_id, properties in self.template.of_type("AWS::DynamoDB::Table"):
-            pitr = properties.get("PointInTimeRecoverySpecification", {})
+        for kind in TABLE_TYPES:
+            for logical_id, properties in self.template.of_type(kind):
+                self._check_table(logical_id, properties, kind == "AWS::DynamoDB::GlobalTable")
+
+    def _check_table(self, logical_id: str, properties: Mapping[str, Any], is_global: bool) -> None:
+        # A global table's recovery is set per replica (each one, whatever its condition).
+        replicas = [
+            replica for entry in as_list(properties.get("Replicas", [])) for replica in branches(entry)
+        ]
+        if is_global and not replicas:
+            self.breach(logical_id, "a global table without Replicas")
+        for where in replicas if is_global else [properties]:
+            pitr = where.get("PointInTimeRecoverySpecification", {}) if isinstance(where, Mapping) else {}
             if not (isinstance(pitr, Mapping) and is_true(pitr.get("PointInTimeRecoveryEnabled"))):
+                named = is_global and isinstance(where, Mapping)
+                region = f" (replica {describe(where.get('Region'))})" if named else ""
                 self.breach(
-                    logical_id, "point-in-time recovery is not enabled (PointInTimeRecoverySpecification)"
+                    logical_id,
+                    f"point-in-time recovery is not enabled{region} (PointInTimeRecoverySpecification)",
                 )
-            sse = properties.get("SSESpecification", {})
-            if not (isinstance(sse, Mapping) and is_true(sse.get("SSEEnabled"))):
-                self.breach(logical_id, "server-side encryption is not enabled (SSESpecification.SSEEnabled)")
-            if logical_id == DENYLIST_TABLE:
-                ttl = properties.get("TimeToLiveSpecification", {})
-                if not (
-                    isinstance(ttl, Mapping)
-                    and is_true(ttl.get("Enabled"))
-                    and ttl.get("AttributeName") == DENYLIST_TTL_ATTRIBUTE
-                ):
-                    self.breach(
-                        logical_id,
-                        f"TTL is not enabled on {DENYLIST_TTL_ATTRIBUTE} "
-                        "(TimeToLiveSpecification); revoked entries would never expire",
-                    )
+        sse = properties.get("SSESpecification", {})
+        if not (isinstance(sse, Mapping) and is_true(sse.get("SSEEnabled"))):
+            self.breach(logical_id, "server-side encryption is not enabled (SSESpecification.SSEEnabled)")
+        if table_id(logical_id) == DENYLIST_TABLE:
+            ttl = properties.get("TimeToLiveSpecification", {})
+            if not (
+                isinstance(ttl, Mapping)
+                and is_true(ttl.get("Enabled"))
+                and ttl.get("AttributeName") == DENYLIST_TTL_ATTRIBUTE
+            ):
+                self.breach(
+                    logical_id,
+                    f"TTL is not enabled on {DENYLIST_TTL_ATTRIBUTE} "
+                    "(TimeToLiveSpecification); revoked entries would never expire",
+                )
 
     def check_log_groups(self) -> None:
         log_groups = {}
@@ -697,7 +716,11 @@ class Checker:
                 }
                 name, resource = targets.get(raw_namespace, ("", ""))
                 wanted = {DENYLIST_TABLE: [DENYLIST_TABLE], AUTHORIZER: authorizer}.get(resource, [])
-                if dimensions.get(name) not in [json.dumps({"Ref": w}) for w in wanted]:
+                accepted = [json.dumps({"Ref": w}) for w in wanted]
+                if resource == DENYLIST_TABLE:
+                    names = {n for i, n in self.tables.items() if table_id(i) == DENYLIST_TABLE}
+                    accepted += [json.dumps(n) for n in names]
+                if dimensions.get(name) not in accepted:
                     self.breach(logical_id, f"{raw_namespace} {metric} names no {name} of ours")
             else:
                 kind = None
@@ -781,6 +804,22 @@ def throttle_keys_problem(condition: Mapping[str, Any]) -> str | None:
         f"no Condition limits dynamodb:LeadingKeys to {THROTTLE_KEY_PREFIX}* "
         f"({' or '.join(LEADING_KEYS_OPERATORS)}, every value starting with {THROTTLE_KEY_PREFIX})"
     )
+
+
+def table_id(logical_id: str) -> str:
+    """A table's rules by the single-region name: `DenylistGlobalTable` is `DenylistTable`."""
+    return logical_id.replace("GlobalTable", "Table")
+
+
+def branches(value: Any) -> list[Any]:
+    """Both branches of an `Fn::If` (but AWS::NoValue), or the value itself."""
+    if isinstance(value, Mapping) and set(value) == {"Fn::If"} and isinstance(value["Fn::If"], list):
+        return [
+            branch
+            for branch in value["Fn::If"][1:]
+            if not (isinstance(branch, Mapping) and branch.get("Ref") == "AWS::NoValue")
+        ]
+    return [value]
 
 
 def is_true(value: Any) -> bool:

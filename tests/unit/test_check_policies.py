@@ -869,3 +869,54 @@ def test_xray_may_only_write_segments(actions: Any, resource: Any, passes: bool)
         assert breaches == []
     else:
         assert_breach(breaches, "X-Ray may only PutTraceSegments and PutTelemetryRecords")
+
+
+# --- several regions: global tables, tables named by ARN ---------------------------------------------
+
+
+def _globalize(template: Template) -> None:
+    """The denylist as serverless.yml writes it with replicas: a global table beside the table."""
+    resources = template["Resources"]
+    table_props = copy.deepcopy(resources["DenylistTable"]["Properties"])
+    pitr = table_props.pop("PointInTimeRecoverySpecification")
+    replica = {"Region": {"Ref": "AWS::Region"}, "PointInTimeRecoverySpecification": pitr}
+    elsewhere = {"Region": "eu-west-1", "PointInTimeRecoverySpecification": pitr}
+    other = {"Fn::If": ["Replica0", elsewhere, {"Ref": "AWS::NoValue"}]}
+    resources["DenylistGlobalTable"] = {
+        "Type": "AWS::DynamoDB::GlobalTable",
+        "Condition": "Replicated",
+        "Properties": {**table_props, "Replicas": [replica, other]},
+    }
+
+
+def test_a_global_table_is_checked_as_its_table() -> None:
+    assert breaches_after(_globalize) == []
+
+    def no_replica_recovery(template: Template) -> None:
+        _globalize(template)
+        replicas = template["Resources"]["DenylistGlobalTable"]["Properties"]["Replicas"]
+        del replicas[1]["Fn::If"][1]["PointInTimeRecoverySpecification"]
+
+    breaches = breaches_after(no_replica_recovery)
+    assert_breach(breaches, "DenylistGlobalTable", "point-in-time recovery", "eu-west-1")
+
+    def no_ttl(template: Template) -> None:
+        _globalize(template)
+        del template["Resources"]["DenylistGlobalTable"]["Properties"]["TimeToLiveSpecification"]
+
+    assert_breach(breaches_after(no_ttl), "DenylistGlobalTable", "TTL is not enabled")
+
+
+def test_roles_may_name_a_table_by_its_arn_and_the_rules_still_apply() -> None:
+    by_name = our_arn("dynamodb", f"table/{PREFIX}denylist")
+    assert breaches_after(add_statement("RefreshRole", allow("dynamodb:PutItem", by_name))) == []
+    breaches = breaches_after(add_statement("AuthorizerRole", allow("dynamodb:PutItem", by_name)))
+    assert_breach(breaches, "AuthorizerRole", "dynamodb:PutItem")
+
+
+def test_a_throttle_alarm_may_name_the_denylist_by_its_name() -> None:
+    def by_name(template: Template) -> None:
+        dimensions = template["Resources"]["ReadThrottleEventsAlarm"]["Properties"]["Dimensions"]
+        dimensions[0]["Value"] = f"{PREFIX}denylist"
+
+    assert breaches_after(by_name) == []

@@ -1968,6 +1968,15 @@ DEPLOY_TIME: dict[str, dict[tuple[str, ...], str]] = {
             "tracing",
         )
     },
+    # Several regions (README: "Several regions"): which tables this stack makes, and where their
+    # replicas are; cfn-lint and scripts/check_policies.py check every variant of the tables.
+    **{
+        param: {
+            path: "the stack's tables and their replicas (scripts/check_policies.py checks each variant)"
+            for path in deploy_parameter_uses()[param]
+        }
+        for param in ("replicaRegions", "primaryRegion", "alarmReplicationLatencyMs")
+    },
     "loginReservedConcurrency": {
         (
             "functions",

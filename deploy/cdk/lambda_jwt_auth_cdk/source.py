@@ -52,7 +52,10 @@ def _tag(name: str, *, split: bool = False) -> None:
     _Loader.add_constructor(tag, construct)
 
 
-for _name in ("Ref", "Fn::Sub", "Fn::If", "Fn::Not", "Fn::Equals", "Fn::Join", "Fn::Select", "Fn::Split"):
+for _name in (
+    "Ref", "Condition", "Fn::Sub", "Fn::If", "Fn::Not", "Fn::Equals", "Fn::And", "Fn::Or",
+    "Fn::Join", "Fn::Select", "Fn::Split", "Fn::ImportValue", "Fn::FindInMap", "Fn::Base64",
+):  # fmt: skip
     _tag(_name)
 _tag("Fn::GetAtt", split=True)
 
