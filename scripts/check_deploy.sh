@@ -51,6 +51,24 @@ print("SnapStart variant: the authorizer snapshots its published version, invoke
 PY
 rm -rf "$SNAPSTART_DIR"
 
+step "serverless package --stage $STAGE --param replicaRegions=... / primaryRegion=... (several regions)"
+for variant in "replicaRegions=eu-west-1,ap-southeast-2,sa-east-1" "primaryRegion=us-east-1"; do
+  REGIONS_DIR=.serverless-regions
+  rm -rf "$REGIONS_DIR"
+  package --param "$variant" --package "$REGIONS_DIR"
+  cfn-lint --ignore-checks W3005 -- "$REGIONS_DIR"/cloudformation-template-*.json
+  python scripts/check_policies.py "$REGIONS_DIR/cloudformation-template-update-stack.json"
+  python - "$REGIONS_DIR/cloudformation-template-update-stack.json" "$variant" <<'PY'
+import json, sys
+template, variant = json.load(open(sys.argv[1])), sys.argv[2]
+name, value = variant.split("=")
+parameter = {"replicaRegions": "ReplicaRegions", "primaryRegion": "PrimaryRegion"}[name]
+assert template["Parameters"][parameter]["Default"] == value, template["Parameters"][parameter]
+print(f"{variant}: the tables' conditions read {parameter}={value}")
+PY
+  rm -rf "$REGIONS_DIR"
+done
+
 step "serverless package --stage $STAGE (dummy credentials, no AWS calls)"
 rm -rf .serverless
 package
