@@ -38,6 +38,17 @@ class CommandFailed(Exception):
     """The command could not do what was asked (nothing, or only part of it, was done): exit 1."""
 
 
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: 0-65535 (0: any free port), or a usage error that says so."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 65535, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 65535 (0 picks a free port), got {port}")
+    return port
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -60,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the whole service locally behind an API Gateway emulation")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    serve.add_argument("--port", type=_port, default=8000, help="0 picks a free port")
     serve.add_argument(
         "--users", type=Path, metavar="FILE", help='seed users: {"users": [{"username", ...}]}'
     )

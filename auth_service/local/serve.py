@@ -51,7 +51,7 @@ from auth_service.local.users_file import (
 )
 from auth_service.tables import LOCAL_CLIENTS_TABLE
 from authorizer.env import EnvReader
-from authorizer.gateway.config import cookies_enabled
+from authorizer.gateway.config import CookieSettings, cookies_enabled
 
 if TYPE_CHECKING:
     from auth_service.local.cognito import LocalUserPool
@@ -129,6 +129,13 @@ def _serve(options: ServeOptions, stop: threading.Event, on_ready: Callable[[str
     cookies = options.cookies or cookies_enabled(EnvReader(os.environ))
     if options.allowed_origins and not cookies:
         raise ServeError("--allowed-origin is for browser sessions: add --cookies (or set AUTH_COOKIES=on)")
+    if options.allowed_origins:  # checked as the functions will check them, before listening
+        env = EnvReader({"AUTH_COOKIES": "on", "AUTH_ALLOWED_ORIGINS": ",".join(options.allowed_origins)})
+        CookieSettings.read(env)
+        prefix = "AUTH_ALLOWED_ORIGINS: "
+        bad = [p.removeprefix(prefix) for p in env.problems if p.startswith(prefix)]
+        if bad:  # (that none is left is a consequence, not worth saying)
+            raise ServeError("--allowed-origin " + "; ".join(bad))
     # As `--param="cookies=on"` deploys it: the authorizer without identity sources (serverless.yml).
     definition = load_service_definition(options.config, {"cookies": "on"} if cookies else None)
     _set_metrics(options.metrics)

@@ -77,6 +77,11 @@ class TokenType:
     # Ours: every token we issue names when its session began (`auth_time`); one without is refused.
     requires_auth_time: bool = False
 
+    @property
+    def article(self) -> str:
+        """The name with its article: "an access", "a refresh", "a Cognito ID"."""
+        return f"{'an' if self.name[:1].lower() in 'aeiou' else 'a'} {self.name}"
+
 
 ACCESS = TokenType("access", "at+jwt", requires_auth_time=True)  # RFC 9068
 REFRESH = TokenType("refresh", "rt+jwt", token_use="refresh", requires_auth_time=True)  # noqa: S106
@@ -212,6 +217,8 @@ class TokenVerifier:
         return claims
 
     def _check_registered(self, payload: Mapping[str, Any]) -> None:
+        if self._use_required or "token_use" in payload:  # another type is named so, not as a missing claim
+            self._check_use(payload)
         for name in self.required_claims:
             if payload.get(name) is None:
                 raise InvalidClaimError(f"token lacks the {name!r} claim")
@@ -225,9 +232,9 @@ class TokenVerifier:
         found = normalize_typ(header.get("typ")) if "typ" in header else None
         if expected is None:
             if found not in (None, "jwt"):
-                raise TokenTypeError(f"not an {self.token_type.name} token (typ {found!r})")
+                raise TokenTypeError(f"not {self.token_type.article} token (typ {found!r})")
         elif found != expected:
-            raise TokenTypeError(f"not an {self.token_type.name} token (typ must be {expected})")
+            raise TokenTypeError(f"not {self.token_type.article} token (typ must be {expected})")
 
     def _check_audience(self, payload: Mapping[str, Any]) -> None:
         name = self.token_type.audience_claim
@@ -255,9 +262,9 @@ class TokenVerifier:
         use = payload.get("token_use")
         expected = self.token_type.token_use
         if expected is not None and use != expected:
-            raise TokenTypeError(f"not an {self.token_type.name} token (token_use must be {expected})")
+            raise TokenTypeError(f"not {self.token_type.article} token (token_use must be {expected})")
         if expected is None and use == "refresh":
-            raise TokenTypeError(f"a refresh token is not an {self.token_type.name} token")
+            raise TokenTypeError(f"a refresh token is not {self.token_type.article} token")
 
 
 def _numeric_date(payload: Mapping[str, Any], name: str) -> int:

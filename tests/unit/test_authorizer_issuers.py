@@ -623,3 +623,19 @@ def test_our_own_tokens_stay_as_strict_when_an_issuer_may_send_x5t(
             headers=decoded,
         )
         assert authorize(environment, trusted, resigned) == {"isAuthorized": False}
+
+
+def test_a_token_of_another_type_is_refused_as_that_and_not_as_a_missing_claim(pool_ring: KeyRing) -> None:
+    """A Cognito access token offered where ID tokens are trusted names the type mismatch (it
+    lacks `aud` too, but that is not what is wrong), and the article reads right."""
+    from authorizer.errors import TokenTypeError
+    from authorizer.tokens.cognito import COGNITO_ID
+    from authorizer.tokens.verifier import REFRESH, TokenVerifier
+
+    verifier = TokenVerifier(pool_ring.key_set(), issuer=POOL, audience=CLIENT, token_type=COGNITO_ID)
+    with pytest.raises(TokenTypeError, match=r"^not a Cognito ID token \(token_use must be id\)$"):
+        verifier.verify(cognito_token(pool_ring))
+    refresh = TokenVerifier(pool_ring.key_set(), issuer=POOL, audience=CLIENT, token_type=REFRESH)
+    with pytest.raises(TokenTypeError, match=r"^not a refresh token"):
+        refresh.verify(cognito_token(pool_ring))
+    assert REFRESH.article == "a refresh" and COGNITO_ID.article == "a Cognito ID"

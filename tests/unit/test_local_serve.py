@@ -402,3 +402,22 @@ def test_serve_writes_metrics_only_when_asked(
         finally:
             assert serving.finish() == 0
         assert seen.get("metrics") == expected
+
+
+@pytest.mark.parametrize(
+    ("port", "message"),
+    [
+        ("99999", "must be from 0 to 65535 (0 picks a free port), got 99999"),
+        ("80a", "must be a whole number"),
+    ],
+)
+def test_a_port_out_of_range_is_a_usage_error(
+    port: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from auth_service.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--port", port])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -1511,6 +1511,23 @@ def test_serve_refuses_allowed_origins_without_cookies(
     assert "--allowed-origin is for browser sessions: add --cookies" in capsys.readouterr().err
 
 
+def test_serve_refuses_an_allowed_origin_browsers_never_send_before_listening(
+    serve_options: ServeOptions, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve_options.cookies = True
+    serve_options.allowed_origins = ["https://app.example.com/"]  # a trailing slash: no browser sends it
+    stop = threading.Event()
+    timer = threading.Timer(20, stop.set)
+    timer.start()
+    try:
+        assert run(serve_options, stop=stop) == 2
+    finally:
+        timer.cancel()
+    err = capsys.readouterr().err
+    assert "--allowed-origin 'https://app.example.com/' is not an exact origin as browsers send it" in err
+    assert "listening" not in err and "is required" not in err
+
+
 # =========================================================================== the guard
 
 _SETTING_NAME = re.compile(r"(?:AUTH|AWS)_[A-Z0-9_]+|HTTPS_PROXY|NO_PROXY|https_proxy|no_proxy")
@@ -1889,6 +1906,7 @@ SERVE_OPTIONS: dict[str, tuple[Callable[..., object] | str, ...]] = {
     "--allowed-origin": (
         test_serve_cookies_and_allowed_origins,
         test_serve_refuses_allowed_origins_without_cookies,
+        test_serve_refuses_an_allowed_origin_browsers_never_send_before_listening,
     ),
     "--metrics": ("test_local_serve.py::test_serve_writes_metrics_only_when_asked",),
     "--containers": (
