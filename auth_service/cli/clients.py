@@ -63,7 +63,7 @@ def _table(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace, work: Callable[[Any], dict[str, Any] | list[dict[str, Any]]]) -> int:
-    from auth_service.cli.main import UsageError
+    from auth_service.cli.main import UsageError, dynamodb_trouble
     from auth_service.clients import ClientRecordError
 
     try:
@@ -71,7 +71,8 @@ def _run(args: argparse.Namespace, work: Callable[[Any], dict[str, Any] | list[d
     except ClientRecordError as exc:
         raise UsageError(str(exc)) from None
     except (BotoCoreError, ClientError) as exc:
-        raise UsageError(f"cannot use table {args.clients_table}: {type(exc).__name__}") from None
+        trouble = dynamodb_trouble(exc, args, args.clients_table)
+        raise UsageError(f"cannot use the clients table: {trouble}") from None
     print(json.dumps(result))
     return 0
 

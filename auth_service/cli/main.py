@@ -191,6 +191,27 @@ def _dynamodb(args: argparse.Namespace) -> Any:
     return dynamodb_client(args.region, args.dynamodb_endpoint)
 
 
+def dynamodb_trouble(exc: Exception, args: argparse.Namespace, table: str) -> str:
+    """What a failed DynamoDB call tried (the table, where), why, and what to do about it."""
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+    where = args.dynamodb_endpoint or f"AWS DynamoDB in {args.region}"
+    local = "auth-service serve prints its endpoint as 'DynamoDB: http://127.0.0.1:PORT'"
+    if isinstance(exc, NoCredentialsError):
+        hint = (
+            "no AWS credentials found; for a deployed stage configure them (aws configure, AWS_PROFILE), "
+            f"for the local server pass --dynamodb-endpoint URL ({local})"
+        )
+    elif isinstance(exc, EndpointConnectionError):
+        hint = f"nothing answers there; is the server running? ({local})"
+    else:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        hint = code or "the request failed"
+        if code == "ResourceNotFoundException":
+            hint = "no such table there; name the stage's (--users-table, --denylist-table, --clients-table)"
+    return f"table {table} at {where}: {type(exc).__name__}: {hint}"
+
+
 def _credentials_for(endpoint: str | None) -> None:
     if endpoint and urlsplit(endpoint).hostname in ("127.0.0.1", "localhost", "::1"):
         from auth_service.local.dynamodb import use_dummy_credentials_if_unset
@@ -253,7 +274,7 @@ def _users_add(args: argparse.Namespace) -> int:
     except UserError as exc:
         raise UsageError(str(exc)) from None
     except (BotoCoreError, ClientError) as exc:
-        raise UsageError(f"cannot write to table {args.users_table}: {type(exc).__name__}") from None
+        raise UsageError(f"cannot add the user: {dynamodb_trouble(exc, args, args.users_table)}") from None
     username = normalize_username(args.username)
     print(json.dumps({"username": username, "sub": sub, "scope": " ".join(args.scope.split())}))
     return 0
@@ -416,7 +437,7 @@ def _table_user(args: argparse.Namespace, client: Any) -> tuple[str, str]:
         item = client.get_item(TableName=args.users_table, Key={"username": {"S": username}})
     except (BotoCoreError, ClientError) as exc:
         raise CommandFailed(
-            f"cannot look {args.user!r} up in table {args.users_table}: {type(exc).__name__}; "
+            f"cannot look {args.user!r} up: {dynamodb_trouble(exc, args, args.users_table)}; "
             "nothing was revoked"
         ) from None
     if "Item" not in item:

@@ -152,6 +152,7 @@ def test_software_token_mfa_challenge(pool: Pool, login: CognitoLogin) -> None:
 @pytest.mark.parametrize(
     ("username", "password"),
     [("has space", PASSWORD), ("ctl\x00", PASSWORD), ("a" * 129, PASSWORD), ("alice", "p" * 257)],
+    ids=["space-in-name", "control-in-name", "long-name", "long-password"],  # PASSWORD is random
 )
 def test_input_cognito_would_refuse_is_invalid_grant_without_a_call(
     pool: Pool, username: str, password: str

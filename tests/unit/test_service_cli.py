@@ -346,7 +346,8 @@ def test_a_uuid_shaped_username_is_a_username(dynamodb: Any, capsys: pytest.Capt
     assert denylist_item(dynamodb, f"user#{name}") is None
 
 
-@pytest.mark.parametrize("name", ["nobody", str(uuid.uuid4())])
+# A fixed UUID: test ids must be the same in every pytest-xdist worker.
+@pytest.mark.parametrize("name", ["nobody", "5d9c0e1a-7b3f-4c2e-9a61-2f0b8d4e6c17"])
 def test_revoke_unknown_username_is_exit_1_and_revokes_nobody(
     dynamodb: Any, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
@@ -455,3 +456,35 @@ def test_console_script_generates_a_key(tmp_path: Path) -> None:
     ring = load_key_ring(result.stdout)
     assert ring.current.alg == "ES256"
     assert f"kid {ring.current.kid}" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", [["users", "add", "alice"], ["revoke", "--user", "alice"]])
+def test_dynamodb_trouble_says_where_it_went_and_what_to_do(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without credentials or a listening endpoint: which table, where, and how to reach the
+    local server, in one line (no NoCredentialsError traceback, no bare exception name)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AUTH_DYNAMODB_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-enough-password\n"))
+    assert main([*command, "--users-table", "stage-users"]) != 0
+    err = capsys.readouterr().err
+    where = "table stage-users at AWS DynamoDB in us-east-1"
+    assert f"{where}: NoCredentialsError: no AWS credentials found" in err
+    assert "pass --dynamodb-endpoint URL" in err and "Traceback" not in err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-enough-password\n"))
+    nowhere = f"http://127.0.0.1:{_free_port()}"
+    assert main([*command, "--users-table", "stage-users", "--dynamodb-endpoint", nowhere]) != 0
+    err = capsys.readouterr().err
+    assert f"table stage-users at {nowhere}: EndpointConnectionError: nothing answers there" in err
