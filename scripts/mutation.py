@@ -170,7 +170,7 @@ def _configure(scratch: Path, target: Target, timeout_multiplier: float) -> None
         f"only_mutate = {json.dumps(list(target.modules))}",
         f"also_copy = {json.dumps([*_ALSO_COPY, 'conftest.py'])}",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]',
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "-n", "0"]',
         f"timeout_multiplier = {timeout_multiplier}",
     ]
     with (scratch / "pyproject.toml").open("a") as pyproject:

@@ -110,7 +110,10 @@ def refresh_site(sessions: Sessions, token: str) -> Site | None:
 def collected_tests() -> int:
     """What pytest collects in tests/security (every parametrized case is one)."""
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/security"],
+        [
+            *(sys.executable, "-m", "pytest", "--collect-only", "-q"),
+            *("-n", "0", "-p", "no:cacheprovider", "tests/security"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

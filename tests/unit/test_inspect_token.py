@@ -733,7 +733,8 @@ def test_cognito_access_token(
     code, report = run_json(capsys, token, "--jwks", pool_jwks, "--issuer", POOL, "--audience", POOL_CLIENT)
     assert (code, report["failure"]["check"]) == (1, "type")
     code, report = run_json(capsys, token, *pool_args(pool_jwks, "cognito-id"))
-    assert (code, report["failure"]["reason"]) == (1, "token lacks the 'aud' claim")
+    # Named as the type it is not, not as the `aud` it lacks too (issue 17).
+    assert (code, report["failure"]["reason"]) == (1, "not a Cognito ID token (token_use must be id)")
 
 
 def test_cognito_id_token_names_its_client_in_aud(
@@ -743,7 +744,7 @@ def test_cognito_id_token_names_its_client_in_aud(
     token = sign(keys["RS256"], claims, typ=None)
     assert run_json(capsys, token, *pool_args(pool_jwks, "cognito-id"))[0] == 3
     code, report = run_json(capsys, token, *pool_args(pool_jwks))
-    assert (code, report["failure"]["reason"]) == (1, "token lacks the 'client_id' claim")
+    assert (code, report["failure"]["reason"]) == (1, "not a Cognito access token (token_use must be access)")
     claims["client_id"] = POOL_CLIENT
     code, report = run_json(capsys, sign(keys["RS256"], claims, typ=None), *pool_args(pool_jwks))
     assert (code, report["failure"]["check"]) == (1, "type")
