@@ -12,6 +12,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -127,3 +128,34 @@ def service_env(monkeypatch: pytest.MonkeyPatch, rsa_pem: str) -> dict[str, str]
 
 def in_ci() -> bool:
     return os.environ.get("CI") == "true"
+
+
+def _catalogue_left_out(config: pytest.Config) -> bool:
+    """The attack catalogue (tests/security) runs when asked for: `-m` naming it (any `-m` is the
+    caller's choice), or its path among the arguments. A bare `pytest` leaves it out."""
+    if config.getoption("markexpr"):
+        return False
+    security = config.rootpath / "tests" / "security"
+    asked = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    return not any(path.is_relative_to(security) for path in asked) and any(
+        security.is_relative_to(path) for path in asked
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not _catalogue_left_out(config):
+        return
+    left_out = [item for item in items if item.get_closest_marker("security") is not None]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item.get_closest_marker("security") is None]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say what the default test command left out, and how to run it (pytest-xdist's workers
+    collect, so the count is not known here; the catalogue's own summary counts it)."""
+    if _catalogue_left_out(config):
+        terminalreporter.write_line(
+            "left out: the attack catalogue (tests/security, about 9,000 cases, about a minute); "
+            "`python -m pytest -m security` runs it (CI runs both)"
+        )
