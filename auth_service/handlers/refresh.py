@@ -36,6 +36,10 @@ def refresh(request: Request) -> dict[str, Any]:
         cookie_token = _cookies.value(request, _cookies.names.refresh)
         if cookie_token is not None:
             return _refresh_cookie_session(request, cookie_token)
+        if request.header("origin") is not None:
+            # A page of an allowed origin (check_origin passed) asking without its refresh cookie:
+            # logged out, perhaps in another tab. It has no body to send: say what is missing.
+            raise unauthorized("no session: no refresh cookie came; log in again", error="invalid_grant")
     token = required_text(read_json(request), "refresh_token")
     try:
         pair = _sessions.refresh(token)

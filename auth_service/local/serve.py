@@ -385,7 +385,13 @@ def _print_banner(
     key_set: str | None = None,
 ) -> None:
     username = users[0].username if users else "<username>"
-    login_body = json.dumps({"username": username, "password": "<password>"})
+    # The password is read from a prompt, not pasted into the command: a literal placeholder posted
+    # as is would count as a failed login toward the lockout (login throttling).
+    json_header = "content-type: application/json"
+    login_body = (
+        "python3 -c 'import json,os; print(json.dumps("
+        f'{{"username": {json.dumps(username)}, "password": os.environ["PASSWORD"]}}))\''
+    )
     extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"{}\"])'"
     where = " in the Cognito user pool" if pool is not None else ""
     lines = [
@@ -407,7 +413,8 @@ def _print_banner(
     lines += [
         "",
         "Try it:",
-        f"  TOKENS=$(curl -s -X POST {url}/auth/login -H 'content-type: application/json' -d '{login_body}')",
+        f"  printf 'password of {username}: ' && read -rs PASSWORD && echo && export PASSWORD",
+        f"  TOKENS=$({login_body} | curl -s -X POST {url}/auth/login -H '{json_header}' -d @-)",
         f'  ACCESS=$(echo "$TOKENS" | {extract.format("access_token")})',
         f'  REFRESH=$(echo "$TOKENS" | {extract.format("refresh_token")})',
         f'  curl -s {url}/me -H "authorization: Bearer $ACCESS"',

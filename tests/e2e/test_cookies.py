@@ -296,3 +296,15 @@ def test_no_token_or_csrf_value_is_logged(browser: Browser) -> None:
     log = "".join(browser.server.output)
     assert secrets and not any(secret in log for secret in secrets)
     assert not re.search(r"eyJ[\w-]+\.eyJ[\w-]+\.", log)
+
+
+def test_refresh_without_a_refresh_cookie_is_no_session(browser: Browser) -> None:
+    """Logged out in another tab: the page's refresh carries no cookie and no body. That is no
+    session (401), not a 400 about a `refresh_token` a cookie client never sends."""
+    browser.login()
+    browser.request("POST", "/auth/logout", {"X-CSRF-Token": browser.csrf()})
+    assert browser.jar == {}
+    response = browser.request("POST", "/auth/refresh", {"X-CSRF-Token": "anything"})
+    assert response.status_code == 401, response.text
+    body = response.json()
+    assert body["error"] == "invalid_grant" and body["error_description"].startswith("no session")
