@@ -104,7 +104,9 @@ ARTIFACTS = (
         excluded=("auth_service/local", *LIBRARY_ONLY),
         requirements=("pyjwt", "cryptography", "argon2-cffi"),
         # The demo function serves these (auth_service/demo/assets.py).
-        data_files=tuple(f"auth_service/demo/{name}" for name in ("index.html", "app.js", "style.css")),
+        data_files=tuple(
+            f"auth_service/demo/{name}" for name in ("index.html", "app.js", "style.css", "favicon.svg")
+        ),
     ),
 )
 

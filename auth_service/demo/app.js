@@ -121,7 +121,12 @@ function endSession() {
 }
 
 function render() {
-  element("session-state").dataset.state = session.user ? "active" : "anonymous";
+  const active = Boolean(session.user);
+  element("session-state").dataset.state = active ? "active" : "anonymous";
+  // What can be done follows the state: no login form while logged in, no refresh or logout out.
+  element("login-card").hidden = active;
+  element("refresh-button").hidden = !active;
+  element("logout-button").hidden = !active;
   element("state-user").textContent = session.user ?? "nobody";
   element("state-subject").textContent = session.subject ?? "-";
   element("state-scopes").textContent = session.scope || "-";
@@ -146,6 +151,24 @@ async function busy(button, work) {
     await work();
   } finally {
     button.disabled = false;
+  }
+}
+
+// After a reload: what the session holds (scopes, expiry), asked of /me; a GET changes nothing.
+async function restore() {
+  if (!session.user) {
+    return;
+  }
+  const result = await call("GET", "/me");
+  if (result.ok && result.data) {
+    session.subject = result.data.sub;
+    session.scope = result.data.scope;
+    if (typeof result.data.exp === "number") {
+      session.expiresAt = result.data.exp * 1000;
+    }
+    render();
+  } else if (result.status === 401 || result.status === 403) {
+    endSession();
   }
 }
 
@@ -192,6 +215,8 @@ async function refresh() {
     showResult("Refresh", "POST", "/auth/refresh", result);
     if (result.ok && result.data) {
       startSession(session.user, result.data);
+    } else if (result.status === 401 || result.status === 403) {
+      endSession(); // refused: the session is over here too (the error box says why)
     }
   });
 }
@@ -202,7 +227,7 @@ async function logOut() {
     const headers = token ? { "X-CSRF-Token": token } : {};
     const result = await call("POST", "/auth/logout", { headers });
     showResult("Log out", "POST", "/auth/logout", result);
-    if (result.ok) {
+    if (result.ok || result.status === 401 || result.status === 403) {
       endSession();
     }
   });
@@ -220,5 +245,7 @@ document.addEventListener("DOMContentLoaded", () => {
     session.user = sessionStorage.getItem(USER_KEY); // a session from before a reload, if any
   }
   render();
-  document.body.dataset.ready = "true";
+  restore().finally(() => {
+    document.body.dataset.ready = "true";
+  });
 });

@@ -16,6 +16,7 @@ _FILES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",  # named by index.html, so no browser asks for /favicon.ico
 }
 # The page loads nothing from elsewhere and talks only to its own origin.
 _SECURITY_HEADERS = {

@@ -361,3 +361,38 @@ def test_a_cross_site_form_post_is_refused(demo_page: DemoPage, attacker: str) -
     page.press("#refresh-button", "Refresh: POST /auth/refresh -> HTTP 200")
     page.press("#whoami-button", "Who am I: GET /me -> HTTP 200")
     page.press("#logout-button", "Log out: POST /auth/logout -> HTTP 204")
+
+
+def test_the_page_follows_the_session(demo_page: DemoPage) -> None:
+    """Buttons follow the state; a reload shows the session's scopes and expiry; a refused refresh
+    ends the session in the page too; 390 px wide nothing overflows; no /favicon.ico is asked for."""
+    page = demo_page
+    asked: list[str] = []
+    page.page.on("request", lambda request: asked.append(request.url))
+    page.page.set_viewport_size({"width": 390, "height": 844})
+    page.open()
+    assert page.page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.page.is_visible("#login-form")
+    assert page.page.is_hidden("#logout-button") and page.page.is_hidden("#refresh-button")
+    page.screenshot("10-narrow-logged-out")
+
+    page.log_in(ALICE["username"], ALICE["password"])
+    page.expect_text("#state-user", "alice")
+    assert page.page.is_hidden("#login-form")
+    assert page.page.is_visible("#logout-button") and page.page.is_visible("#refresh-button")
+    assert page.page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot("11-narrow-logged-in")
+
+    page.open()  # a reload: the panel asks /me for what the session holds
+    page.expect_text("#state-user", "alice")
+    page.expect_text("#state-scopes", ALICE["scope"])
+    expect(page.page.locator("#state-expiry")).to_have_text(re.compile(r"^in \d+:\d\d$"), timeout=WAIT_MS)
+
+    # Logged out elsewhere (another tab): the refresh cookie is gone, and the refresh is refused.
+    page.context.clear_cookies(name=REFRESH_COOKIE)
+    page.press("#refresh-button", "Refresh: POST /auth/refresh -> HTTP 401")
+    page.expect_text("#state-user", "nobody")
+    assert page.page.is_visible("#login-form") and page.page.is_hidden("#logout-button")
+    assert re.search(r"session has ended.*no session", page.text("#error"))
+    page.screenshot("12-refresh-refused")
+    assert not [url for url in asked if url.endswith("/favicon.ico")], asked
