@@ -121,6 +121,12 @@ def throttle_name(username: str) -> str:
     return unicodedata.normalize("NFKC", username).strip().casefold()
 
 
+def user_counter(key: bytes, username: str) -> str:
+    """The counter item of `username` under the HMAC key `key` (`throttle_key` of a signing key)."""
+    name = throttle_name(username).encode("utf-8", "surrogatepass")
+    return USER_PREFIX + hmac.new(key, name, hashlib.sha256).hexdigest()
+
+
 def address_bucket(source_ip: object) -> str | None:
     """The address a counter is kept for; None when there is no usable address."""
     if not isinstance(source_ip, str):
@@ -241,8 +247,7 @@ class LoginThrottle:
     def user_key(self, username: str) -> str:
         if self._key is None:
             raise RuntimeError("this throttle was built without the username HMAC key")
-        name = throttle_name(username).encode("utf-8", "surrogatepass")
-        return USER_PREFIX + hmac.new(self._key, name, hashlib.sha256).hexdigest()
+        return user_counter(self._key, username)
 
     def client_key(self, client_id: str) -> str:
         """The counter of an OAuth client id tried (auth_service.client_auth): never a username's.

@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from auth_service.cli import clients as cli_clients
 from auth_service.cli import keys as cli_keys
+from auth_service.cli import unlock as cli_unlock
 from auth_service.tables import LOCAL_CLIENTS_TABLE, LOCAL_DENYLIST_TABLE, LOCAL_USERS_TABLE
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
@@ -126,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     add.set_defaults(run=_users_add)
 
     cli_clients.register(commands, _dynamodb_options)
+    cli_unlock.add_parser(commands, _dynamodb_options)
 
     keys = commands.add_parser("keys", help="signing keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

@@ -421,6 +421,9 @@ def _print_banner(
         f"  curl -s -X POST {url}/auth/refresh -H 'content-type: application/json'"
         ' -d "{\\"refresh_token\\": \\"$REFRESH\\"}"',
         f'  curl -s -X POST {url}/auth/logout -H "authorization: Bearer $ACCESS"',
+        "  # locked out after wrong passwords (429 slow_down)? end it now:",
+        f"  auth-service unlock --all-users --dynamodb-endpoint {endpoint}"
+        + ("" if ephemeral else f"   # or: unlock {username} --signing-key <the --signing-key file>"),
     ]
     if clients:
         machine = clients[0]

@@ -237,3 +237,47 @@ def test_the_handler_reads_the_policy_from_the_environment(
     assert 1 <= int(refused["headers"]["Retry-After"]) <= 120
     stored = service.client.scan(TableName=DENYLIST)["Items"]
     assert sorted(item["pk"]["S"].split("#")[1] for item in stored) == ["ip", "user"]
+
+
+def _unlock(capsys: pytest.CaptureFixture[str], *arguments: str) -> dict[str, Any]:
+    from auth_service.cli.main import main
+
+    assert main(["unlock", *arguments, "--denylist-table", DENYLIST]) == 0
+    answer: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return answer
+
+
+def test_unlock_ends_a_lockout_now(attempt: Callable[..., Login], capsys: pytest.CaptureFixture[str]) -> None:
+    """`auth-service unlock alice`: the counter under the login function's key goes (the key read
+    as the functions read it, here AUTH_SIGNING_KEY), and the right password works at once."""
+    login = attempt()
+    for _ in range(5):
+        assert login()["statusCode"] == 401
+    assert_slow_down(login(password=ALICE_PASSWORD), 900)
+    assert _unlock(capsys, " Alice ") == {"unlocked": " Alice ", "ip": None, "counters_removed": 1}
+    assert login(password=ALICE_PASSWORD)["statusCode"] == 200
+    assert login.counter(f"{IP_PREFIX}{HOME}") is not None  # the address's counter: only with --ip
+
+
+def test_unlock_all_users_and_an_address(
+    attempt: Callable[..., Login], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    login = attempt(settings(user=2, ip=3))
+    for name in ("alice", "nobody", "mallory"):
+        login(username=name)
+    assert_slow_down(login(username="eve"), 900)  # the address is locked now
+    monkeypatch.delenv("AUTH_SIGNING_KEY")  # --all-users needs no key
+    answer = _unlock(capsys, "--all-users", "--ip", HOME)
+    assert answer["counters_removed"] == 4  # three usernames and the address
+    assert login(password=ALICE_PASSWORD)["statusCode"] == 200
+
+
+def test_unlock_a_username_without_its_key_says_what_to_pass(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from auth_service.cli.main import main
+
+    monkeypatch.delenv("AUTH_SIGNING_KEY", raising=False)
+    assert main(["unlock", "alice"]) == 2
+    err = capsys.readouterr().err
+    assert "needs the signing key the login function uses: --signing-key FILE" in err and "--all-users" in err
