@@ -159,9 +159,14 @@ async function restore() {
   if (!session.user) {
     return;
   }
-  const result = await call("GET", "/me");
+  applyMe(await call("GET", "/me"));
+}
+
+// What /me answered: the session's subject, scopes and expiry, or its end (401/403).
+function applyMe(result) {
   if (result.ok && result.data) {
     session.subject = result.data.sub;
+    session.user = session.user ?? result.data.sub;
     session.scope = result.data.scope;
     if (typeof result.data.exp === "number") {
       session.expiresAt = result.data.exp * 1000;
@@ -193,17 +198,7 @@ async function whoAmI() {
   await busy(element("whoami-button"), async () => {
     const result = await call("GET", "/me");
     showResult("Who am I", "GET", "/me", result);
-    if (result.ok && result.data) {
-      session.subject = result.data.sub;
-      session.user = session.user ?? result.data.sub;
-      session.scope = result.data.scope;
-      if (typeof result.data.exp === "number") {
-        session.expiresAt = result.data.exp * 1000;
-      }
-      render();
-    } else if (result.status === 401 || result.status === 403) {
-      endSession();
-    }
+    applyMe(result);
   });
 }
 

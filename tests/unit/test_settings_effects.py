@@ -1496,10 +1496,7 @@ def test_serve_cookies_and_allowed_origins(
     assert f"allowed origins: {APP}" in serve_banner(serve_options, capsys)[1]
 
 
-def test_serve_refuses_allowed_origins_without_cookies(
-    serve_options: ServeOptions, capsys: pytest.CaptureFixture[str]
-) -> None:
-    serve_options.allowed_origins = [APP]
+def _refused_at_start(serve_options: ServeOptions) -> None:
     # Should it serve after all, it stops on its own (and the test fails instead of hanging).
     stop = threading.Event()
     timer = threading.Timer(20, stop.set)
@@ -1508,6 +1505,13 @@ def test_serve_refuses_allowed_origins_without_cookies(
         assert run(serve_options, stop=stop) == 2
     finally:
         timer.cancel()
+
+
+def test_serve_refuses_allowed_origins_without_cookies(
+    serve_options: ServeOptions, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve_options.allowed_origins = [APP]
+    _refused_at_start(serve_options)
     assert "--allowed-origin is for browser sessions: add --cookies" in capsys.readouterr().err
 
 
@@ -1516,13 +1520,7 @@ def test_serve_refuses_an_allowed_origin_browsers_never_send_before_listening(
 ) -> None:
     serve_options.cookies = True
     serve_options.allowed_origins = ["https://app.example.com/"]  # a trailing slash: no browser sends it
-    stop = threading.Event()
-    timer = threading.Timer(20, stop.set)
-    timer.start()
-    try:
-        assert run(serve_options, stop=stop) == 2
-    finally:
-        timer.cancel()
+    _refused_at_start(serve_options)
     err = capsys.readouterr().err
     assert "--allowed-origin 'https://app.example.com/' is not an exact origin as browsers send it" in err
     assert "listening" not in err and "is required" not in err
