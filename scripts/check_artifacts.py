@@ -442,6 +442,7 @@ def _as_built(
     functions: list[Function], build_dir: Path, asset_dir: Path
 ) -> tuple[list[Function], list[str]]:
     built = {_sha256(path): path.name for path in sorted(build_dir.glob("*.zip"))}
+    hashes: dict[Path, str] = {}  # functions share assets: each file is read once
     found: list[Function] = []
     problems: list[str] = []
     for function in functions:
@@ -449,7 +450,9 @@ def _as_built(
         if not asset.is_file():
             problems.append(f"{function.logical_id}: its code {function.artifact} is not in {asset_dir}")
             continue
-        name = built.get(_sha256(asset))
+        if asset not in hashes:
+            hashes[asset] = _sha256(asset)
+        name = built.get(hashes[asset])
         if name is None:
             problems.append(f"{function.logical_id}: deploys {asset.name}, none of the zips in {build_dir}")
             continue

@@ -73,19 +73,21 @@ def _materials(args: argparse.Namespace) -> list[bytes]:
     from auth_service.key_set import is_key_set_document
     from auth_service.key_source import read_signing_pem
     from auth_service.keys import load_key_ring
+    from authorizer.env import EnvReader
     from authorizer.errors import ConfigurationError
 
     if args.signing_key is not None:
         source = SigningKeySource(SigningKeyKind.FILE, str(args.signing_key))
     else:
-        found = [(kind, os.environ[kind.value]) for kind in SigningKeyKind if os.environ.get(kind.value)]
-        if len(found) != 1:
+        env = EnvReader(os.environ)  # as the functions' configuration finds it (auth_service.config)
+        found = env.one_of(*(kind.value for kind in SigningKeyKind))
+        if found is None or env.problems:
             raise UsageError(
                 "unlocking a username needs the signing key the login function uses: --signing-key FILE, "
                 "or one of AUTH_SIGNING_KEY, AUTH_SIGNING_KEY_FILE, AUTH_SIGNING_KEY_SSM_PARAMETER, "
                 "AUTH_SIGNING_KEY_SECRET_ID (or clear every username's counter with --all-users)"
             )
-        source = SigningKeySource(*found[0])
+        source = SigningKeySource(SigningKeyKind(found[0]), found[1])
     try:
         text = read_signing_pem(source, args.region)
         ring = _ring(text, args.region) if is_key_set_document(text) else load_key_ring(text)

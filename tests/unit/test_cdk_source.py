@@ -160,3 +160,27 @@ def test_drift_is_found() -> None:
         "Parameters.P: differs",
     ):
         assert fragment in found, found
+
+
+def test_the_dashboard_is_valid_json_naming_only_metrics_we_write() -> None:
+    """cfn-lint does not read a DashboardBody: parse it as CloudWatch will (after Fn::Sub), and
+    every metric of our namespace must be one the code writes (authorizer.metrics)."""
+    import json
+    import re
+
+    from authorizer import metrics
+
+    document = source.load(ROOT / "serverless.yml", "ci")
+    dashboard = document["resources"]["Resources"]["Dashboard"]["Properties"]
+    body, variables = dashboard["DashboardBody"]["Fn::Sub"]
+    text = re.sub(r"\$\{[^}]+\}", "x", body)  # what Fn::Sub puts there is text
+    widgets = json.loads(text)["widgets"]
+    assert set(variables) == {"Namespace", "Service", "Authorizer"} and len(widgets) == 6
+    ours = {v for k, v in vars(metrics).items() if k.isupper() and isinstance(v, str)}
+    named = set()
+    for widget in widgets:
+        assert widget["type"] == "metric" and widget["properties"]["region"] == "x"
+        for row in widget["properties"]["metrics"]:
+            if row[0] in ("x", "."):  # our namespace (`.`: the row above's)
+                named.add(row[1])
+    assert named and named <= ours, named - ours
