@@ -19,7 +19,7 @@ from typing import Any
 
 from lambda_jwt_auth_cdk.source import PARAMS
 
-# serverless.yml's function name -> the param naming its zip (`package.artifact`).
+# The params a function's `package.artifact` may name: which zip it deploys.
 ARTIFACT_PARAMS = ("authorizerArtifact", "serviceArtifact")
 
 
