@@ -4,7 +4,9 @@
 
 * Configuration: every `AUTH_*` (and AWS) variable the authorizer and the issuing functions read at
   cold start, recorded while their configuration is read (`AuthorizerConfig.from_env`,
-  `ServiceConfig.from_env`, through `authorizer.env.EnvReader`): its kind, default and bounds.
+  `ServiceConfig.from_env`, through `authorizer.env.EnvReader`): its kind, default and bounds, and
+  what it does, from `DESCRIPTIONS` in scripts/setting_descriptions.py. A recorded variable with no
+  description there, or a description of a variable nothing reads any more, fails the generator.
 * Deploy parameters: serverless.yml's `params.default`, with the comment above each, its default
   and the variables it sets (`${param:...}` in an `environment`).
 * CLI: the `--help` of `auth-service`, each of its commands, and `inspect-token` (argparse).
@@ -18,7 +20,7 @@ import io
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,7 +76,7 @@ def _recording_reader(found: dict[str, Setting], reader: str) -> type:
 
         def one_of(self, *names: str) -> tuple[str, str] | None:
             for name in names:
-                note(name, "text", None, "one of " + ", ".join(names))
+                note(name, "text", None, "one of " + ", ".join(f"`{n}`" for n in names))
             return super().one_of(*names)
 
     return Recording
@@ -107,7 +109,47 @@ def _cell(value: Any) -> str:
     return f"`{text}`" if text else "—"
 
 
-def configuration_md() -> str:
+class DescriptionError(ValueError):
+    """scripts/setting_descriptions.py does not describe exactly the variables the configuration reads."""
+
+
+def descriptions() -> dict[str, str]:
+    """`DESCRIPTIONS` of scripts/setting_descriptions.py (scripts/ is no package: import it from there)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        from setting_descriptions import DESCRIPTIONS
+    finally:
+        del sys.path[0]
+    return DESCRIPTIONS
+
+
+def description_problems(recorded: list[Setting], described: Mapping[str, str]) -> list[str]:
+    """What keeps `described` from describing exactly the `recorded` variables, one line each."""
+    problems = []
+    for s in recorded:
+        text = described.get(s.name)
+        if text is None:
+            readers = ", ".join(sorted(s.readers))
+            problems.append(f"{s.name} (read by {readers}) has no description: add one to DESCRIPTIONS")
+        elif not text.strip():
+            problems.append(f"{s.name} has an empty description in DESCRIPTIONS")
+        elif "\n" in text:
+            problems.append(f"{s.name}: its description must be one line (it is a table cell)")
+    names = {s.name for s in recorded}
+    for name in sorted(set(described) - names):
+        problems.append(f"{name} is described in DESCRIPTIONS, but the configuration no longer reads it")
+    return problems
+
+
+def configuration_md(described: Mapping[str, str] | None = None) -> str:
+    """The configuration reference; `described`: what each variable does (`descriptions()`)."""
+    described = descriptions() if described is None else described
+    recorded = settings()
+    problems = description_problems(recorded, described)
+    if problems:
+        listing = "\n  - ".join(problems)
+        where = "scripts/setting_descriptions.py"
+        raise DescriptionError(f"{where} does not describe what the configuration reads:\n  - {listing}")
     lines = [
         "# Configuration reference",
         "",
@@ -117,18 +159,23 @@ def configuration_md() -> str:
         "it (a variable outside its bounds, or of the wrong kind, fails the cold start with a message",
         "naming it). How to set them when deploying: [deploy parameters](deploy-parameters.md).",
         "",
-        "| Variable | Read by | Kind | Default | Allowed | Deploy param |",
-        "|---|---|---|---|---|---|",
+        "Each row says what the variable does, then, in italics, its kind (text, integer, true/false or",
+        "JSON), the values it allows and which functions read it (the authorizer, the issuing functions",
+        "or both).",
+        "",
+        "| Variable | Default | Deploy param | What it does |",
+        "|---|---|---|---|",
     ]
     by_variable: dict[str, list[str]] = {}
     for param, variables in _param_variables(_serverless()).items():
         for variable in variables:
             by_variable.setdefault(variable, []).append(f"`{param}`")
-    for s in settings():
-        bounds = s.bounds.replace("|", "\\|")
-        readers = ", ".join(sorted(s.readers))
+    for s in recorded:
+        readers = "read by " + ", ".join(sorted(s.readers))
+        facts = "; ".join(part for part in (s.kind, s.bounds, readers) if part).replace("|", "\\|")
+        about = described[s.name].strip().replace("|", "\\|")
         params = ", ".join(by_variable.get(s.name, [])) or "—"
-        lines.append(f"| `{s.name}` | {readers} | {s.kind} | {_cell(s.default)} | {bounds} | {params} |")
+        lines.append(f"| `{s.name}` | {_cell(s.default)} | {params} | {about}<br>*{facts}* |")
     return "\n".join(lines) + "\n"
 
 
@@ -137,7 +184,7 @@ def configuration_md() -> str:
 
 def _param_comments(text: str) -> dict[str, str]:
     """The comment block right above each `params.default` entry, joined into one paragraph (a
-    param right below another one has none of its own: "—")."""
+    param right below another one has none of its own)."""
     comments: dict[str, str] = {}
     block: list[str] = []
     inside = False
@@ -158,6 +205,11 @@ def _param_comments(text: str) -> dict[str, str]:
         elif not stripped:
             block = []
     return comments
+
+
+def _linked(comment: str) -> str:
+    """`docs/<page>.md` in a serverless.yml comment, as a link from docs/reference/."""
+    return re.sub(r"docs/([\w/-]+)\.md", lambda m: f"[{m.group(1)}](../{m.group(1)}.md)", comment)
 
 
 def _param_variables(document: Any) -> dict[str, dict[str, list[str]]]:
@@ -193,6 +245,7 @@ def deploy_parameters_md() -> str:
     text = (ROOT / "serverless.yml").read_text(encoding="utf-8")
     document = _serverless()
     comments, variables = _param_comments(text), _param_variables(document)
+    described = descriptions()
     lines = [
         "# Deploy parameters",
         "",
@@ -208,7 +261,14 @@ def deploy_parameters_md() -> str:
     for name, default in document["params"]["default"].items():
         shown = default if not isinstance(default, bool) else str(default).lower()
         sets = _sets(variables.get(name, {}))
-        about = comments.get(name, "").replace("|", "\\|") or "—"
+        about = _linked(comments.get(name, "").replace("|", "\\|"))
+        if not about and name in variables:  # no comment of its own: what its variable does
+            about = " ".join(described[variable] for variable in variables[name] if variable in described)
+        if not about:
+            raise DescriptionError(
+                f"serverless.yml: param {name} has no comment right above it and sets no described"
+                " variable: say what it does in a comment above it"
+            )
         lines.append(f"| `{name}` | {_cell(shown)} | {sets} | {about} |")
     return "\n".join(lines) + "\n"
 
@@ -264,8 +324,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="exit 1 if a file differs from the code")
     args = parser.parse_args(argv)
+    try:
+        generated = documents()
+    except DescriptionError as exc:
+        print(f"gen_reference: {exc}", file=sys.stderr)
+        return 1
     stale = []
-    for path, text in documents().items():
+    for path, text in generated.items():
         current = path.read_text(encoding="utf-8") if path.is_file() else None
         if current == text:
             continue
