@@ -49,6 +49,7 @@ others = [name for name, r in resources.items() if r["Type"] == "AWS::Lambda::Fu
 assert not others, others
 print("SnapStart variant: the authorizer snapshots its published version, invoked through its alias")
 PY
+python scripts/check_deployer_policy.py --stack-name "lambda-jwt-auth-$STAGE" "$SNAPSTART_DIR/cloudformation-template-update-stack.json"
 rm -rf "$SNAPSTART_DIR"
 
 step "serverless package --stage $STAGE --param replicaRegions=... / primaryRegion=... (several regions)"
@@ -58,6 +59,7 @@ for variant in "replicaRegions=eu-west-1,ap-southeast-2,sa-east-1" "primaryRegio
   package --param "$variant" --package "$REGIONS_DIR"
   cfn-lint --ignore-checks W3005 -- "$REGIONS_DIR"/cloudformation-template-*.json
   python scripts/check_policies.py "$REGIONS_DIR/cloudformation-template-update-stack.json"
+  python scripts/check_deployer_policy.py --stack-name "lambda-jwt-auth-$STAGE" "$REGIONS_DIR/cloudformation-template-update-stack.json"
   python - "$REGIONS_DIR/cloudformation-template-update-stack.json" "$variant" <<'PY'
 import json, sys
 template, variant = json.load(open(sys.argv[1])), sys.argv[2]
@@ -84,6 +86,10 @@ echo "cfn-lint: OK"
 
 step "IAM and data rules (scripts/check_policies.py)"
 python scripts/check_policies.py "$TEMPLATE"
+
+step "the deployer's example IAM policy (scripts/check_deployer_policy.py, deploy/deployer-policy.json)"
+python scripts/check_deployer_policy.py --stack-name "lambda-jwt-auth-$STAGE" \
+  "$TEMPLATE" .serverless/cloudformation-template-create-stack.json
 
 step "artifacts (scripts/check_artifacts.py)"
 python scripts/check_artifacts.py "$TEMPLATE" --build-dir .build
