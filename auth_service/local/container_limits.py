@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 # Enough for concurrent requests to really race and for per-container caches to differ, on a
 # laptop: each container is a Python process, started only when the others are busy
-# (README: "The two commands").
+# (docs/quickstart.md).
 DEFAULT_MAX_CONTAINERS = 4
 
 

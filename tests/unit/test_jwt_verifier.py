@@ -1,7 +1,7 @@
 """The verifier as a library (authorizer.tokens.jwt_verifier), through its public API only.
 
 Tokens are made with PyJWT (an independent signer), keys served by a local issuer (discovery
-document and JWKS over HTTP); the README's own example is run as written.
+document and JWKS over HTTP); the documentation's example (docs/guide/verifier-library.md) is run as written.
 """
 
 from __future__ import annotations
@@ -242,15 +242,14 @@ def test_revocation_is_opt_in_against_the_denylist(issuer: FakeIssuer, key: Sign
         verifier.verify(sign(key, claims(issuer.base)))
 
 
-def test_the_readme_example_runs_as_written(issuer: FakeIssuer, key: SigningKey) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## The verifier as a library", 1)[1]
-    example = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert example, "README: the library section has no Python example"
+def test_the_documented_example_runs_as_written(issuer: FakeIssuer, key: SigningKey) -> None:
+    page = (ROOT / "docs" / "guide" / "verifier-library.md").read_text(encoding="utf-8")
+    example = re.search(r"```python\n(.*?)```", page, re.DOTALL)
+    assert example, "docs/guide/verifier-library.md has no Python example"
     code = example.group(1).replace("https://auth.example.com", issuer.base)
     token = sign(key, claims(issuer.base, scope="orders:read"))
     namespace: dict[str, Any] = {"token": token}
-    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    exec(compile(code, "docs/guide/verifier-library.md", "exec"), namespace)  # noqa: S102 - our own documentation
     assert namespace["claims"].sub == "u-1"
 
 

@@ -1,4 +1,4 @@
-"""An AWS CDK construct deploying lambda-jwt-auth as serverless.yml does (README: "The AWS CDK")."""
+"""An AWS CDK construct deploying lambda-jwt-auth as serverless.yml does (docs/deploying/cdk.md)."""
 
 from lambda_jwt_auth_cdk.construct import LambdaJwtAuth
 

@@ -9,7 +9,7 @@ the zips of scripts/build_lambda.py in as assets, and hands out what you attach 
 `http_authorizer(scope)` (an `HttpLambdaAuthorizer` with simple responses), `token_authorizer(scope)`
 and `request_authorizer(scope)` for a `RestApi`, `authorizer_arn`, `issuer`, and the table names.
 
-API Gateway's authorizer cache adds to the revocation delay (README: "The revocation delay"), so
+API Gateway's authorizer cache adds to the revocation delay (docs/concepts/revocation.md), so
 the authorizers handed out cache nothing unless `results_cache_ttl` says otherwise.
 """
 
