@@ -2,7 +2,8 @@
 # The deploy check, without AWS: build the Lambda zips, `serverless package` the ci stage with dummy
 # credentials, lint the CloudFormation it writes, then check our IAM/data rules and the zips.
 # Then the same for the AWS CDK construct's template (deploy/cdk), and that both templates match.
-# Needs: the dev virtualenv active (python with cfn-lint, packaging, aws-cdk-lib) and `npm ci` done.
+# Needs: the dev virtualenv active with the cdk extra (pip install -e '.[dev,cdk]': cfn-lint, packaging,
+# aws-cdk-lib) and `npm ci` done.
 # Fails (non-zero) on the first step that fails; check_policies/check_artifacts print one line per breach.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,7 +101,7 @@ CDK_OUT=deploy/cdk/cdk.out
 CDK_TEMPLATE="$CDK_OUT/LambdaJwtAuth-$STAGE.template.json"
 step "cdk synth -c stage=$STAGE (deploy/cdk: the construct, and an example API attached to it)"
 [[ -x node_modules/.bin/cdk ]] || die "node_modules/.bin/cdk is missing: run \`npm ci\` first"
-python -c 'import aws_cdk' 2>/dev/null || die "python cannot import aws_cdk: activate the dev virtualenv"
+python -c 'import aws_cdk' 2>/dev/null || die "python cannot import aws_cdk: pip install -e '.[dev,cdk]' in the dev virtualenv"
 rm -rf "$CDK_OUT"
 (
   cd deploy/cdk
